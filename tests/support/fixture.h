@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The leak-checking fixture every Check suite uses, in the manner of lwIP's own unit tests.
+ *
+ * - File descriptors: after each test the process must hold exactly the descriptors it
+ *   held before, or the test fails (every build).
+ * - Buffers: tests that own a pool end with ferry_ck_pool_idle(), since only they know
+ *   which pools exist.
+ * - Heap: each test runs in its own forked child; in the sanitizer build LeakSanitizer
+ *   checks that child at exit and a leak turns into a test error. (A heap figure such as
+ *   mallinfo2 is no use here: Check itself allocates between setup and the test body.)
+ *
+ * tests/test_fixture.c proves each of these catches what it claims to.
+ */
+#ifndef FERRY_TESTS_FIXTURE_H
+#define FERRY_TESTS_FIXTURE_H
+
+#include <check.h>
+
+#include "transport/pool.h"
+
+/* Adds the descriptor leak check around every test of tc. */
+void ferry_tcase_add_leak_check(TCase *tc);
+
+/* A TCase named `name` with the leak check and a timeout of `seconds` (scaled by
+ * CK_TIMEOUT_MULTIPLIER, which the sanitizer build sets). */
+TCase *ferry_tcase(const char *name, double seconds);
+
+/* Runs the suite (fork mode) and returns the process exit status for CTest. */
+int ferry_run_suite(Suite *suite);
+
+/* Fails the test unless every buffer of pool is back. */
+#define ferry_ck_pool_idle(pool)                                                            \
+	ck_assert_msg((pool)->stats.in_use == 0, "pool %s: %u buffers not returned", #pool, \
+		      (pool)->stats.in_use)
+
+#endif
