@@ -157,7 +157,7 @@ int ferry_timer_arm(struct ferry_loop *loop, struct ferry_timer *timer, uint64_t
 
 		if (cap > UINT32_MAX / 2)
 			return -ENOMEM;
-		heap = realloc(loop->heap, cap * sizeof(*heap));
+		heap = realloc(loop->heap, cap * sizeof(struct ferry_timer *));
 		if (!heap)
 			return -ENOMEM;
 		loop->heap = heap;

@@ -59,13 +59,15 @@ START_TEST(headroom_push_pull_put)
 	struct ferry_pool pool;
 	struct ferry_buf *buf;
 	uint8_t *p;
+	int i;
 
 	ck_assert_int_eq(ferry_pool_init(&pool, 1, 64, 32), 0);
 	buf = ferry_pool_get(&pool);
 	ck_assert_uint_eq(ferry_buf_tailroom(buf), 64);
 
 	p = ferry_buf_put(buf, 10);
-	memcpy(p, "0123456789", 10);
+	for (i = 0; i < 10; i++)
+		p[i] = (uint8_t)('0' + i);
 	ck_assert_ptr_null(ferry_buf_put(buf, 55));
 	ck_assert_ptr_nonnull(ferry_buf_put(buf, 54));
 

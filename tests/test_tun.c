@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * TUN device and netlink, for real: every test forks (Check) and moves into a network
+ * namespace of its own with unshare(CLONE_NEWNET), so nothing touches the host's links.
+ * A UDP socket sends through a route over the TUN; the test reads the packet with
+ * ferry_tun_read, turns it into the reply a peer would send, writes it back with
+ * ferry_tun_write, and the socket must receive it.
+ *
+ * Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and /dev/net/tun; without them the suite
+ * exits 77, which CTest reports as skipped -- not as passed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/support/fixture.h"
+#include "tun/netlink.h"
+#include "tun/tun.h"
+
+#define SKIP_STATUS 77
+#define TUN_MTU	    1400
+
+static void enter_private_netns(void)
+{
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+}
+
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* Reads packets until one carries protocol `proto` to `dst` (skipping IPv6 router
+ * solicitations and the like). Returns its length; fails the test after 2 s. */
+static size_t read_packet_to(struct ferry_tun *tun, uint8_t *buf, size_t cap, int family,
+			     const void *dst)
+{
+	int tries;
+
+	for (tries = 0; tries < 50; tries++) {
+		struct pollfd pfd = {.fd = tun->fd, .events = POLLIN};
+		ssize_t n;
+
+		ck_assert_int_ge(poll(&pfd, 1, 40), 0);
+		n = ferry_tun_read(tun, buf, cap);
+		if (n == -EAGAIN)
+			continue;
+		ck_assert_int_gt(n, 0);
+		if (family == AF_INET && n >= 20 && buf[0] >> 4 == 4 && buf[9] == IPPROTO_UDP &&
+		    memcmp(buf + 16, dst, 4) == 0)
+			return (size_t)n;
+		if (family == AF_INET6 && n >= 40 && buf[0] >> 4 == 6 && buf[6] == IPPROTO_UDP &&
+		    memcmp(buf + 24, dst, 16) == 0)
+			return (size_t)n;
+	}
+	ck_abort_msg("no UDP packet to the expected destination came out of the TUN");
+	return 0;
+}
+
+/* Swaps addresses and ports of a UDP packet in place and fixes its checksums, as the
+ * far end's answer would look. */
+static void make_reply(uint8_t *pkt, size_t len, int family)
+{
+	size_t ip_len = family == AF_INET ? (size_t)(pkt[0] & 0x0f) * 4 : 40;
+	size_t alen = family == AF_INET ? 4 : 16;
+	size_t src = family == AF_INET ? 12 : 8;
+	uint8_t tmp[16], *udp = pkt + ip_len;
+	size_t udp_len = len - ip_len;
+	uint32_t sum;
+
+	memcpy(tmp, pkt + src, alen);
+	memcpy(pkt + src, pkt + src + alen, alen);
+	memcpy(pkt + src + alen, tmp, alen);
+	memcpy(tmp, udp, 2);
+	memcpy(udp, udp + 2, 2);
+	memcpy(udp + 2, tmp, 2);
+
+	udp[6] = udp[7] = 0;
+	sum = sum16(pkt + src, 2 * alen, 0) + IPPROTO_UDP + (uint32_t)udp_len;
+	sum = fold(sum16(udp, udp_len, sum));
+	udp[6] = (uint8_t)(sum >> 8);
+	udp[7] = (uint8_t)sum;
+	if (family == AF_INET) {
+		pkt[10] = pkt[11] = 0;
+		sum = fold(sum16(pkt, ip_len, 0));
+		pkt[10] = (uint8_t)(sum >> 8);
+		pkt[11] = (uint8_t)sum;
+	}
+}
+
+static void udp_round_trip(int family, const char *local, uint8_t plen, const char *route,
+			   uint8_t route_len, const char *remote)
+{
+	uint8_t local_addr[16], route_addr[16], remote_addr[16], pkt[TUN_MTU + 1];
+	struct sockaddr_storage to = {0}, from;
+	socklen_t from_len = sizeof(from);
+	struct ferry_tun tun;
+	struct ferry_nl nl;
+	char reply[64];
+	size_t n;
+	int sock;
+
+	enter_private_netns();
+	ck_assert_int_eq(inet_pton(family, local, local_addr), 1);
+	ck_assert_int_eq(inet_pton(family, route, route_addr), 1);
+	ck_assert_int_eq(inet_pton(family, remote, remote_addr), 1);
+
+	ck_assert_int_eq(ferry_tun_open(&tun, "ferrytest0"), 0);
+	ck_assert_str_eq(tun.name, "ferrytest0");
+	ck_assert_int_eq(ferry_nl_open(&nl), 0);
+	ck_assert_int_eq(ferry_nl_link_set(&nl, tun.ifindex, 1, TUN_MTU), 0);
+	ck_assert_int_eq(ferry_nl_addr_add(&nl, tun.ifindex, family, local_addr, plen), 0);
+	ck_assert_int_eq(ferry_nl_addr_add(&nl, tun.ifindex, family, local_addr, plen), -EEXIST);
+	ck_assert_int_eq(ferry_nl_route_add(&nl, tun.ifindex, family, route_addr, route_len, 0), 0);
+
+	sock = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(sock, 0);
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&to;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(9999);
+		memcpy(&sin->sin_addr, remote_addr, 4);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&to;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(9999);
+		memcpy(&sin6->sin6_addr, remote_addr, 16);
+	}
+	ck_assert_int_eq(connect(sock, (struct sockaddr *)&to, sizeof(to)), 0);
+	ck_assert_int_eq(send(sock, "ping through ferry", 18, 0), 18);
+
+	n = read_packet_to(&tun, pkt, sizeof(pkt), family, remote_addr);
+	ck_assert_mem_eq(pkt + n - 18, "ping through ferry", 18);
+	make_reply(pkt, n, family);
+	ck_assert_int_eq(ferry_tun_write(&tun, pkt, n), 0);
+
+	ck_assert_int_eq(
+	    recvfrom(sock, reply, sizeof(reply), 0, (struct sockaddr *)&from, &from_len), 18);
+	ck_assert_mem_eq(reply, "ping through ferry", 18);
+
+	close(sock);
+	ferry_nl_close(&nl);
+	ferry_tun_close(&tun);
+	ferry_tun_close(&tun);
+}
+
+START_TEST(ipv4_udp_round_trip)
+{
+	udp_round_trip(AF_INET, "10.77.0.1", 24, "10.88.0.0", 16, "10.88.1.1");
+}
+END_TEST
+
+START_TEST(ipv6_udp_round_trip)
+{
+	udp_round_trip(AF_INET6, "fd77::1", 64, "fd88::", 48, "fd88::1:1");
+}
+END_TEST
+
+START_TEST(errors_are_specific)
+{
+	uint8_t small[16], addr[4] = {10, 1, 2, 3};
+	struct ferry_tun tun;
+	struct ferry_nl nl;
+
+	enter_private_netns();
+	ck_assert_int_eq(ferry_tun_open(&tun, "a-name-much-too-long-for-linux"), -EINVAL);
+	ck_assert_int_eq(ferry_tun_open(&tun, NULL), 0);
+	ck_assert_msg(strncmp(tun.name, "tun", 3) == 0, "kernel-picked name %s", tun.name);
+	ck_assert_int_eq(ferry_tun_read(&tun, small, sizeof(small)), -EAGAIN);
+
+	ck_assert_int_eq(ferry_nl_open(&nl), 0);
+	ck_assert_int_eq(ferry_nl_addr_add(&nl, tun.ifindex, AF_UNIX, addr, 8), -EINVAL);
+	ck_assert_int_eq(ferry_nl_addr_add(&nl, tun.ifindex, AF_INET, addr, 33), -EINVAL);
+	ck_assert_int_eq(ferry_nl_link_set(&nl, 999999, 1, 0), -ENODEV);
+	ck_assert_int_eq(ferry_nl_link_set(&nl, tun.ifindex, 1, 1u << 30), -EINVAL);
+	ck_assert_msg(nl.error[0] != '\0', "the kernel's extended ack text is kept");
+
+	/* A packet larger than the caller's buffer is reported, not silently cut. */
+	ck_assert_int_eq(ferry_nl_link_set(&nl, tun.ifindex, 1, 1400), 0);
+	ck_assert_int_eq(ferry_nl_addr_add(&nl, tun.ifindex, AF_INET, addr, 24), 0);
+	{
+		struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7)};
+		char payload[200] = {0};
+		int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		uint8_t dst[4] = {10, 1, 2, 77};
+		struct pollfd pfd = {.fd = tun.fd, .events = POLLIN};
+
+		memcpy(&to.sin_addr, dst, 4);
+		ck_assert_int_eq(
+		    sendto(sock, payload, sizeof(payload), 0, (struct sockaddr *)&to, sizeof(to)),
+		    (ssize_t)sizeof(payload));
+		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+		ck_assert_int_eq(ferry_tun_read(&tun, small, sizeof(small)), -EMSGSIZE);
+		close(sock);
+	}
+	ferry_nl_close(&nl);
+	ferry_tun_close(&tun);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("tun");
+	TCase *tc = ferry_tcase("tun", 10);
+
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
+		printf("tun: needs root and /dev/net/tun; skipped\n");
+		return SKIP_STATUS;
+	}
+	tcase_add_test(tc, ipv4_udp_round_trip);
+	tcase_add_test(tc, ipv6_udp_round_trip);
+	tcase_add_test(tc, errors_are_specific);
+	suite_add_tcase(s, tc);
+	return ferry_run_suite(s);
+}

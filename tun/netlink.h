@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rtnetlink through libmnl: links, addresses and routes.
+ *
+ * Every request asks for an acknowledgement (NLM_F_ACK) with a fresh sequence number and
+ * waits for it, so a failure is never lost; with NETLINK_EXT_ACK the kernel's own text for
+ * the failure is kept in nl->error and can be shown to the user next to the errno.
+ */
+#ifndef FERRY_TUN_NETLINK_H
+#define FERRY_TUN_NETLINK_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct mnl_socket;
+
+#define FERRY_NL_ERROR_MAX 128
+
+struct ferry_nl {
+	struct mnl_socket *sock;
+	uint32_t portid;
+	uint32_t seq;
+	char error[FERRY_NL_ERROR_MAX]; /* kernel's extended ack text of the last failure */
+};
+
+/* Opens a NETLINK_ROUTE socket in the caller's network namespace. 0 or negative errno. */
+int ferry_nl_open(struct ferry_nl *nl);
+
+/* Closes it; safe twice. */
+void ferry_nl_close(struct ferry_nl *nl);
+
+/* Sets a link up or down and, if mtu is non-zero, its MTU. 0 or negative errno. */
+int ferry_nl_link_set(struct ferry_nl *nl, unsigned int ifindex, int up, uint32_t mtu);
+
+/* Adds an address (addr: 4 or 16 bytes by family AF_INET/AF_INET6) with its prefix
+ * length. IPv6 addresses skip duplicate address detection (IFA_F_NODAD): a TUN has no
+ * neighbours. Returns 0, -EEXIST if present, or another negative errno. */
+int ferry_nl_addr_add(struct ferry_nl *nl, unsigned int ifindex, int family, const void *addr,
+		      uint8_t prefixlen);
+
+/* Adds a route to dst/prefixlen through the link ifindex in routing table `table`
+ * (0: main). Returns 0, -EEXIST if present, or another negative errno. */
+int ferry_nl_route_add(struct ferry_nl *nl, unsigned int ifindex, int family, const void *dst,
+		       uint8_t prefixlen, uint32_t table);
+
+#endif
