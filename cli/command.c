@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+#include "cli/command.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const struct ferry_command ferry_commands[] = {
+    {
+	.name = "genkey",
+	.args = "",
+	.summary = "print a new private key (base64, as wg genkey)",
+	.help = "Generates an X25519 private key from the system's random "
+		"source and\n"
+		"prints it in base64. Keep it secret: `umask 077; ferry genkey "
+		"> key`.\n",
+	.run = ferry_cmd_genkey,
+    },
+    {
+	.name = "pubkey",
+	.args = "< PRIVATE-KEY",
+	.summary = "read a private key on stdin, print its public key",
+	.help = "Reads a base64 private key (as printed by genkey or wg genkey) "
+		"on\n"
+		"standard input and prints the matching public key:\n"
+		"  ferry genkey | tee private.key | ferry pubkey > public.key\n",
+	.run = ferry_cmd_pubkey,
+    },
+    {
+	.name = "check-config",
+	.args = "FILE",
+	.summary = "validate a configuration file",
+	.help = "Parses FILE and reports every problem with its line, section "
+		"and key.\n"
+		"Exits 0 if the file is valid (warnings may still be printed), "
+		"1 if not.\n"
+		"The format is described in docs/configuration.md.\n",
+	.run = ferry_cmd_check_config,
+    },
+    {
+	.name = "version",
+	.args = "",
+	.summary = "print ferry's version and its libraries'",
+	.help = "",
+	.run = ferry_cmd_version,
+    },
+    {0},
+};
+
+const struct ferry_command *ferry_command_find(const char *name)
+{
+	const struct ferry_command *cmd;
+
+	for (cmd = ferry_commands; cmd->name; cmd++)
+		if (strcmp(cmd->name, name) == 0)
+			return cmd;
+	return NULL;
+}
+
+void ferry_command_usage(const struct ferry_command *cmd)
+{
+	printf("Usage: ferry %s%s%s\n\n%s: %s.\n", cmd->name, *cmd->args ? " " : "", cmd->args,
+	       cmd->name, cmd->summary);
+	if (*cmd->help)
+		printf("\n%s", cmd->help);
+}
+
+int ferry_command_common_args(const struct ferry_command *cmd, int argc, char **argv, int min,
+			      int max)
+{
+	int i, positional = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			ferry_command_usage(cmd);
+			return FERRY_EXIT_OK;
+		}
+		if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "ferry %s: unknown option '%s' (see ferry %s --help)\n",
+				cmd->name, argv[i], cmd->name);
+			return FERRY_EXIT_USAGE;
+		}
+		positional++;
+	}
+	if (positional < min || positional > max) {
+		fprintf(stderr, "Usage: ferry %s%s%s\n", cmd->name, *cmd->args ? " " : "",
+			cmd->args);
+		return FERRY_EXIT_USAGE;
+	}
+	return -1;
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration file: an INI file in the manner of WireGuard's, one [Interface]
+ * section and any number of [Peer] sections, read into plain structs.
+ *
+ * Reading never stops at the first problem: every bad line is reported, each as one
+ * ready-to-print message "FILE:LINE: [Section] Key: problem, expected ..." collected in a
+ * struct ferry_config_diag (bounded; sorted by line). Warnings (a key file others can
+ * read, an AllowedIPs prefix with host bits) go into the same list, marked as such, and do
+ * not fail the load. Nothing here prints. docs/configuration.md describes every key.
+ *
+ * Limits are named below; every list in the result is bounded by one of them.
+ */
+#ifndef FERRY_CLI_CONFIG_H
+#define FERRY_CLI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli/key.h"
+#include "cli/prefix.h"
+
+enum {
+	FERRY_CONFIG_MAX_LINE = 199,	     /* characters per line, without the newline */
+	FERRY_CONFIG_MAX_FILE = 1024 * 1024, /* bytes per file */
+	FERRY_CONFIG_MAX_PEERS = 1024,	     /* [Peer] sections per file */
+	FERRY_CONFIG_MAX_PREFIXES = 16384,   /* entries per Address or AllowedIPs list */
+	FERRY_CONFIG_MAX_HOST = 253,	     /* characters of an Endpoint host name */
+	FERRY_CONFIG_MAX_MSGS = 50,	     /* messages kept in a diag, the last a note */
+	FERRY_CONFIG_MSG_LEN = 256,	     /* bytes per message, NUL included */
+	FERRY_CONFIG_DEFAULT_MTU = 1400,     /* TUN MTU when MTU is not given */
+	FERRY_CONFIG_MTU_MIN = 576,
+	FERRY_CONFIG_MTU_MIN_IPV6 = 1280, /* RFC 8200: any link carrying IPv6 */
+	FERRY_CONFIG_MTU_MAX = 65535,
+	FERRY_CONFIG_INTERVAL_MIN = 1, /* ms, Profile = manual */
+	FERRY_CONFIG_INTERVAL_MAX = 5000,
+	FERRY_CONFIG_RESEND_MAX = 100,
+	FERRY_CONFIG_DEFAULT_FEC_DATA = 10,
+	FERRY_CONFIG_DEFAULT_FEC_PARITY = 3,
+	FERRY_CONFIG_FEC_DATA_MAX = 128,
+	FERRY_CONFIG_FEC_PARITY_MAX = 128,
+	FERRY_CONFIG_FEC_SHARDS_MAX = 255, /* data + parity: Reed-Solomon over GF(2^8) */
+};
+
+/* ARQ profiles: the KCP presets (nodelay, interval ms, resend, nc) and manual. */
+enum ferry_config_profile {
+	FERRY_PROFILE_NORMAL, /* 0, 40, 2, 1 */
+	FERRY_PROFILE_FAST,   /* 0, 30, 2, 1 */
+	FERRY_PROFILE_FAST2,  /* 1, 20, 2, 1: the default */
+	FERRY_PROFILE_FAST3,  /* 1, 10, 2, 1 */
+	FERRY_PROFILE_MANUAL, /* NoDelay, Interval, Resend, NoCongestion from the file */
+};
+
+/* The ARQ tuning in effect: for a preset, its four values; for manual, the file's (keys
+ * left out take the default profile's values). */
+struct ferry_config_arq {
+	enum ferry_config_profile profile;
+	bool nodelay;
+	unsigned int interval_ms;
+	unsigned int resend;
+	bool nocongestion;
+};
+
+struct ferry_prefix_list {
+	struct ferry_prefix *v;
+	size_t n;
+	size_t cap;
+};
+
+struct ferry_config_endpoint {
+	bool set;
+	char host[FERRY_CONFIG_MAX_HOST + 1]; /* a name or an address literal, no brackets */
+	uint16_t port;
+};
+
+struct ferry_config_interface {
+	unsigned int line; /* of the [Interface] header */
+	uint8_t private_key[FERRY_KEY_LEN];
+	uint8_t public_key[FERRY_KEY_LEN];  /* derived from private_key */
+	uint16_t listen_port;		    /* 0: any free port */
+	struct ferry_prefix_list addresses; /* host bits kept: 10.0.0.2/24 */
+	unsigned int mtu;
+	struct ferry_config_arq arq;
+	unsigned int fec_data;
+	unsigned int fec_parity; /* 0: FEC off */
+};
+
+struct ferry_config_peer {
+	unsigned int line; /* of its [Peer] header */
+	uint8_t public_key[FERRY_KEY_LEN];
+	bool has_preshared_key;
+	uint8_t preshared_key[FERRY_KEY_LEN];
+	struct ferry_config_endpoint endpoint;
+	struct ferry_prefix_list allowed_ips; /* host bits cleared */
+	uint16_t persistent_keepalive;	      /* seconds, 0: off */
+};
+
+struct ferry_config {
+	struct ferry_config_interface iface;
+	struct ferry_config_peer *peers;
+	size_t npeers;
+};
+
+struct ferry_config_msg {
+	unsigned int line; /* 0 for the whole file */
+	bool warning;
+	char text[FERRY_CONFIG_MSG_LEN];
+};
+
+struct ferry_config_diag {
+	unsigned int errors;   /* all errors found, also those not kept */
+	unsigned int warnings; /* likewise */
+	unsigned int count;    /* messages kept in msg[] */
+	struct ferry_config_msg msg[FERRY_CONFIG_MAX_MSGS];
+};
+
+/* Reads the file at path into cfg. diag (may be NULL) receives every message; its text
+ * names the file as `path` was given. Returns 0 if there were no errors (warnings
+ * allowed), -EINVAL if there were (cfg is then empty), -EFBIG for a file over
+ * FERRY_CONFIG_MAX_FILE, or the negative errno of open/read (-ENOENT, -EACCES, -EISDIR...),
+ * with a message in diag in every case. cfg is overwritten (not freed) first; free it with
+ * ferry_config_free() whatever the result. */
+int ferry_config_load(struct ferry_config *cfg, const char *path, struct ferry_config_diag *diag);
+
+/* Same as ferry_config_load() on len bytes of text (any bytes: NULs are reported), with
+ * `name` standing for the file name in messages. No permission check. Returns 0, -EINVAL
+ * or -ENOMEM. */
+int ferry_config_parse_string(struct ferry_config *cfg, const char *name, const char *text,
+			      size_t len, struct ferry_config_diag *diag);
+
+/* Releases what cfg holds and wipes its keys; cfg is left empty. Safe twice. */
+void ferry_config_free(struct ferry_config *cfg);
+
+/* The profile's name as the file spells it ("fast2"); "?" for an unknown value. */
+const char *ferry_config_profile_name(enum ferry_config_profile profile);
+#endif

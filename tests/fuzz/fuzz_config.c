@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer harness for the configuration reader: arbitrary bytes as a config file. Beyond
+ * "no crash, no leak, no sanitizer report" it checks the reader's promises: the result
+ * agrees with the error count, every kept message is NUL-terminated and names the file,
+ * and a refused file hands nothing out.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ferry_config_diag diag;
+	struct ferry_config cfg;
+	unsigned int i;
+	int ret;
+
+	ret = ferry_config_parse_string(&cfg, "fuzz.conf", (const char *)data, size, &diag);
+	if (ret != 0 && ret != -EINVAL && ret != -ENOMEM)
+		abort();
+	if ((ret == 0) != (diag.errors == 0))
+		abort();
+	if (diag.count > FERRY_CONFIG_MAX_MSGS || diag.count > diag.errors + diag.warnings + 1)
+		abort();
+	for (i = 0; i < diag.count; i++) {
+		if (!memchr(diag.msg[i].text, '\0', sizeof(diag.msg[i].text)))
+			abort();
+		if (strncmp(diag.msg[i].text, "fuzz.conf", 9) != 0)
+			abort();
+	}
+	if (ret == 0) {
+		if (cfg.npeers > FERRY_CONFIG_MAX_PEERS || (cfg.npeers && !cfg.peers))
+			abort();
+		if (cfg.iface.mtu < FERRY_CONFIG_MTU_MIN ||
+		    cfg.iface.fec_data + cfg.iface.fec_parity > FERRY_CONFIG_FEC_SHARDS_MAX)
+			abort();
+		for (size_t j = 0; j < cfg.npeers; j++)
+			if (cfg.peers[j].allowed_ips.n > FERRY_CONFIG_MAX_PREFIXES)
+				abort();
+	} else if (cfg.peers || cfg.npeers || cfg.iface.addresses.v) {
+		abort();
+	}
+	ferry_config_free(&cfg);
+	return 0;
+}

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The ferry command as a user meets it: the built binary (FERRY_BIN, set by CTest) run
+ * with arguments and standard input, asserting on exit status, stdout and stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/support/fixture.h"
+
+#define OUT_MAX 8192
+
+struct run {
+	int status;
+	char out[OUT_MAX];
+	char err[OUT_MAX];
+};
+
+/* Reads what a child writes to two pipes until both close (bounded by the test timeout). */
+static void drain(int out_fd, int err_fd, struct run *r)
+{
+	struct pollfd pfd[2] = {{.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
+	size_t used[2] = {0, 0};
+	char *dst[2] = {r->out, r->err};
+	int open_fds = 2;
+
+	while (open_fds > 0) {
+		int i;
+
+		ck_assert_int_ge(poll(pfd, 2, 10000), 1);
+		for (i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			n = read(pfd[i].fd, dst[i] + used[i], OUT_MAX - 1 - used[i]);
+			if (n <= 0) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			used[i] += (size_t)n;
+		}
+	}
+	r->out[used[0]] = '\0';
+	r->err[used[1]] = '\0';
+}
+
+/* Runs ferry with argv (NULL-terminated, without the program name) and input on stdin. */
+static void run_ferry(struct run *r, const char *input, const char *const *args)
+{
+	const char *bin = getenv("FERRY_BIN");
+	int in[2], out[2], err[2], status;
+	char *argv[16];
+	pid_t pid;
+	int i;
+
+	ck_assert_msg(bin != NULL, "FERRY_BIN is not set (CTest sets it)");
+	argv[0] = (char *)bin;
+	for (i = 0; args[i]; i++)
+		argv[i + 1] = (char *)args[i];
+	argv[i + 1] = NULL;
+
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	if (input)
+		ck_assert_int_eq(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+	close(in[1]);
+	drain(out[0], err[0], r);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "ferry died with signal %d", WTERMSIG(status));
+	r->status = WEXITSTATUS(status);
+}
+
+#define RUN(r, input, ...) run_ferry((r), (input), (const char *const[]){__VA_ARGS__, NULL})
+
+/* RFC 7748, section 6.1: Alice's private and public X25519 keys, in base64. */
+#define ALICE_PRIVATE "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo="
+#define ALICE_PUBLIC  "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
+/* RFC 7748, section 6.1: Bob's public key, a peer distinct from Alice. */
+#define BOB_PUBLIC    "3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08="
+
+START_TEST(pubkey_matches_rfc7748)
+{
+	struct run r;
+
+	RUN(&r, ALICE_PRIVATE "\n", "pubkey");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, ALICE_PUBLIC "\n");
+	ck_assert_str_eq(r.err, "");
+	RUN(&r, ALICE_PRIVATE, "pubkey"); /* no newline: accepted too */
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, ALICE_PUBLIC "\n");
+}
+END_TEST
+
+START_TEST(genkey_then_pubkey)
+{
+	struct run a, b, pub;
+
+	RUN(&a, NULL, "genkey");
+	ck_assert_int_eq(a.status, 0);
+	ck_assert_uint_eq(strlen(a.out), 45);
+	ck_assert_int_eq(a.out[43], '=');
+	RUN(&b, NULL, "genkey");
+	ck_assert_str_ne(a.out, b.out);
+	RUN(&pub, a.out, "pubkey");
+	ck_assert_int_eq(pub.status, 0);
+	ck_assert_uint_eq(strlen(pub.out), 45);
+	ck_assert_str_ne(pub.out, a.out);
+}
+END_TEST
+
+START_TEST(pubkey_rejects_bad_input)
+{
+	static const char *const bad[] = {
+	    "",
+	    "\n",
+	    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LC=\n",   /* 43 characters */
+	    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCoA=\n", /* 45 characters */
+	    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LC*=\n",  /* not base64 */
+	    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\nmore\n",
+	    " dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n",
+	};
+	struct run r;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		RUN(&r, bad[i], "pubkey");
+		ck_assert_msg(r.status == 1, "input %zu: status %d", i, r.status);
+		ck_assert_str_eq(r.out, "");
+		ck_assert_msg(strstr(r.err, "not a private key") != NULL, "input %zu: %s", i,
+			      r.err);
+	}
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2)
+{
+	struct run r;
+
+	RUN(&r, NULL, "frobnicate");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "unknown command 'frobnicate'"));
+	RUN(&r, NULL, "genkey", "--bogus");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "unknown option '--bogus'"));
+	RUN(&r, NULL, "genkey", "extra");
+	ck_assert_int_eq(r.status, 2);
+	RUN(&r, NULL, "check-config");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "Usage: ferry check-config FILE"));
+}
+END_TEST
+
+START_TEST(help_lists_only_working_commands)
+{
+	static const char *const cmds[] = {"genkey", "pubkey", "check-config", "version"};
+	struct run r;
+	size_t i;
+
+	RUN(&r, NULL, "--help");
+	ck_assert_int_eq(r.status, 0);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		ck_assert_msg(strstr(r.out, cmds[i]) != NULL, "%s missing from --help", cmds[i]);
+	ck_assert_ptr_null(strstr(r.out, "  up "));
+	ck_assert_ptr_null(strstr(r.out, "  exec "));
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		RUN(&r, NULL, cmds[i], "--help");
+		ck_assert_int_eq(r.status, 0);
+		ck_assert_ptr_nonnull(strstr(r.out, "Usage: ferry "));
+	}
+	RUN(&r, NULL, "version");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "lwIP 2."));
+}
+END_TEST
+
+/* Writes text to a fresh 0600 file in /tmp; the caller unlinks path. */
+static void write_temp(char path[64], const char *text)
+{
+	int fd;
+
+	snprintf(path, 64, "/tmp/ferry-cli-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+START_TEST(check_config_accepts_a_good_file)
+{
+	char path[64];
+	struct run r;
+
+	write_temp(path, "[Interface]\nPrivateKey = " ALICE_PRIVATE "\nListenPort = 51900\n"
+			 "Address = 10.9.0.1/24\n\n[Peer]\nPublicKey = " BOB_PUBLIC "\n"
+			 "AllowedIPs = 10.9.0.2/32\n");
+	RUN(&r, NULL, "check-config", path);
+	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, ": valid: 1 peer"));
+	ck_assert_str_eq(r.err, "");
+	unlink(path);
+}
+END_TEST
+
+START_TEST(check_config_names_every_problem)
+{
+	char path[64], want[128];
+	struct run r;
+
+	write_temp(path, "[Interface]\nPrivateKey = " ALICE_PRIVATE "\nMTU = 90000\n"
+			 "Profile = turbo\n[Peer]\nEndpoint = 192.0.2.1\nColour = blue\n");
+	RUN(&r, NULL, "check-config", path);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out, "");
+	snprintf(want, sizeof(want), "%s:3: [Interface] MTU:", path);
+	ck_assert_msg(strstr(r.err, want) != NULL, "%s", r.err);
+	snprintf(want, sizeof(want), "%s:4: [Interface] Profile:", path);
+	ck_assert_msg(strstr(r.err, want) != NULL, "%s", r.err);
+	snprintf(want, sizeof(want), "%s:5: [Peer]: missing PublicKey", path);
+	ck_assert_msg(strstr(r.err, want) != NULL, "%s", r.err);
+	snprintf(want, sizeof(want), "%s:6: [Peer] Endpoint:", path);
+	ck_assert_msg(strstr(r.err, want) != NULL, "%s", r.err);
+	snprintf(want, sizeof(want), "%s:7: [Peer]: unknown key \"Colour\"", path);
+	ck_assert_msg(strstr(r.err, want) != NULL, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "5 errors"));
+	unlink(path);
+
+	RUN(&r, NULL, "check-config", "/nonexistent/ferry.conf");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/ferry.conf: cannot open"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = ferry_tcase("cli", 20);
+
+	tcase_add_test(tc, pubkey_matches_rfc7748);
+	tcase_add_test(tc, genkey_then_pubkey);
+	tcase_add_test(tc, pubkey_rejects_bad_input);
+	tcase_add_test(tc, usage_errors_exit_2);
+	tcase_add_test(tc, help_lists_only_working_commands);
+	tcase_add_test(tc, check_config_accepts_a_good_file);
+	tcase_add_test(tc, check_config_names_every_problem);
+	suite_add_tcase(s, tc);
+	return ferry_run_suite(s);
+}

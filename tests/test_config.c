@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The configuration file: good files read into the right values and defaults; each kind
+ * of bad input is refused with its own message on the right line; all errors of a file are
+ * reported; the permission warning; files that cannot be read; the prefix parser.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/config.h"
+#include "tests/support/fixture.h"
+
+/* RFC 7748 section 6.1 key pairs: Alice is the interface, Bob a peer. */
+#define ALICE_PRIV "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo="
+#define ALICE_PUB  "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
+#define BOB_PUB	   "3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08="
+#define CAROL_PUB  "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
+
+/* Two lines: [Interface] on line 1, its key on line 2. */
+#define IFACE	  "[Interface]\nPrivateKey = " ALICE_PRIV "\n"
+/* Three lines more: [Peer] on line 3 (after IFACE), its key on line 4, a blank line. */
+#define PEER(pub) "[Peer]\nPublicKey = " pub "\n\n"
+
+struct fixture {
+	struct ferry_config cfg;
+	struct ferry_config_diag diag;
+};
+
+static int parse_len(struct fixture *f, const char *text, size_t len)
+{
+	return ferry_config_parse_string(&f->cfg, "t.conf", text, len, &f->diag);
+}
+
+static int parse(struct fixture *f, const char *text)
+{
+	return parse_len(f, text, strlen(text));
+}
+
+static void dump(const struct fixture *f)
+{
+	unsigned int i;
+
+	for (i = 0; i < f->diag.count; i++)
+		fprintf(stderr, "  [%u%s] %s\n", f->diag.msg[i].line,
+			f->diag.msg[i].warning ? " W" : "", f->diag.msg[i].text);
+}
+
+/* The message on `line` (warning or error as asked) that contains `needle`, or NULL. */
+static const struct ferry_config_msg *find_msg(const struct fixture *f, unsigned int line,
+					       bool warning, const char *needle)
+{
+	unsigned int i;
+
+	for (i = 0; i < f->diag.count; i++)
+		if (f->diag.msg[i].line == line && f->diag.msg[i].warning == warning &&
+		    strstr(f->diag.msg[i].text, needle))
+			return &f->diag.msg[i];
+	return NULL;
+}
+
+static void expect_msg(const struct fixture *f, unsigned int line, bool warning, const char *needle)
+{
+	if (!find_msg(f, line, warning, needle)) {
+		dump(f);
+		ck_abort_msg("no %s on line %u containing '%s'", warning ? "warning" : "error",
+			     line, needle);
+	}
+}
+
+/* ---- good files ---- */
+
+START_TEST(minimal_file_gets_defaults)
+{
+	struct fixture f;
+	char text[FERRY_KEY_B64_LEN + 1];
+
+	ck_assert_int_eq(parse(&f, IFACE), 0);
+	ck_assert_uint_eq(f.diag.errors, 0);
+	ck_assert_uint_eq(f.diag.warnings, 0);
+	ck_assert_uint_eq(f.diag.count, 0);
+	ck_assert_uint_eq(f.cfg.iface.line, 1);
+	ck_assert_uint_eq(f.cfg.iface.listen_port, 0);
+	ck_assert_uint_eq(f.cfg.iface.mtu, FERRY_CONFIG_DEFAULT_MTU);
+	ck_assert_uint_eq(f.cfg.iface.addresses.n, 0);
+	ck_assert_int_eq(f.cfg.iface.arq.profile, FERRY_PROFILE_FAST2);
+	ck_assert(f.cfg.iface.arq.nodelay);
+	ck_assert_uint_eq(f.cfg.iface.arq.interval_ms, 20);
+	ck_assert_uint_eq(f.cfg.iface.arq.resend, 2);
+	ck_assert(f.cfg.iface.arq.nocongestion);
+	ck_assert_uint_eq(f.cfg.iface.fec_data, 10);
+	ck_assert_uint_eq(f.cfg.iface.fec_parity, 3);
+	ck_assert_uint_eq(f.cfg.npeers, 0);
+	ferry_key_to_base64(text, f.cfg.iface.public_key);
+	ck_assert_str_eq(text, ALICE_PUB);
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+static const char full_file[] = "\xef\xbb\xbf# ferry client, every key\r\n" /* 1: BOM, CRLF */
+				"[Interface]\r\n"			    /* 2 */
+				"PrivateKey = " ALICE_PRIV "\r\n"	    /* 3 */
+				"ListenPort = 51820 ; inline comment\r\n"   /* 4 */
+				"Address = 10.9.0.2/24, fd00:9::2/64\r\n"   /* 5 */
+				"address = 10.9.1.2\r\n"		    /* 6: case, repeat */
+				"MTU = 1420\r\n"			    /* 7 */
+				"Profile = FAST3   # wg-style comment\r\n"  /* 8 */
+				"FecData = 20\r\n"			    /* 9 */
+				"FecParity = 0\r\n"			    /* 10 */
+				"\r\n"					    /* 11 */
+				"; a comment\r\n"			    /* 12 */
+				"[peer]\r\n"				    /* 13 */
+				"PublicKey = " BOB_PUB "\r\n"		    /* 14 */
+				"PresharedKey = " CAROL_PUB "\r\n"	    /* 15 */
+				"Endpoint = [2001:db8::1]:51820\r\n"	    /* 16 */
+				"AllowedIPs = 0.0.0.0/0, ::/0\r\n"	    /* 17 */
+				"PersistentKeepalive = 25\r\n"		    /* 18 */
+				"[Peer]\r\n"				    /* 19 */
+				"PublicKey = " CAROL_PUB "\r\n"		    /* 20 */
+				"Endpoint = vpn.example.org:443\r\n"	    /* 21 */
+				"AllowedIPs = 192.168.7.0/24\r\n"	    /* 22 */
+				"AllowedIPs = fd00:7::/48\r\n"		    /* 23 */
+				"PersistentKeepalive = off\r\n";	    /* 24 */
+
+START_TEST(full_file_all_keys)
+{
+	const struct ferry_config_peer *p;
+	char text[FERRY_PREFIX_STRLEN];
+	struct fixture f;
+
+	if (parse(&f, full_file) != 0)
+		dump(&f);
+	ck_assert_uint_eq(f.diag.errors, 0);
+	ck_assert_uint_eq(f.diag.warnings, 0);
+	ck_assert_uint_eq(f.cfg.iface.line, 2);
+	ck_assert_uint_eq(f.cfg.iface.listen_port, 51820);
+	ck_assert_uint_eq(f.cfg.iface.addresses.n, 3);
+	ferry_prefix_format(text, &f.cfg.iface.addresses.v[0]);
+	ck_assert_str_eq(text, "10.9.0.2/24");
+	ferry_prefix_format(text, &f.cfg.iface.addresses.v[1]);
+	ck_assert_str_eq(text, "fd00:9::2/64");
+	ck_assert_int_eq(f.cfg.iface.addresses.v[1].family, AF_INET6);
+	ck_assert_uint_eq(f.cfg.iface.addresses.v[1].line, 5);
+	ferry_prefix_format(text, &f.cfg.iface.addresses.v[2]);
+	ck_assert_str_eq(text, "10.9.1.2/32");
+	ck_assert_uint_eq(f.cfg.iface.mtu, 1420);
+	ck_assert_int_eq(f.cfg.iface.arq.profile, FERRY_PROFILE_FAST3);
+	ck_assert_uint_eq(f.cfg.iface.arq.interval_ms, 10);
+	ck_assert_uint_eq(f.cfg.iface.fec_data, 20);
+	ck_assert_uint_eq(f.cfg.iface.fec_parity, 0);
+
+	ck_assert_uint_eq(f.cfg.npeers, 2);
+	p = &f.cfg.peers[0];
+	ck_assert_uint_eq(p->line, 13);
+	ck_assert(p->has_preshared_key);
+	ck_assert(p->endpoint.set);
+	ck_assert_str_eq(p->endpoint.host, "2001:db8::1");
+	ck_assert_uint_eq(p->endpoint.port, 51820);
+	ck_assert_uint_eq(p->allowed_ips.n, 2);
+	ferry_prefix_format(text, &p->allowed_ips.v[1]);
+	ck_assert_str_eq(text, "::/0");
+	ck_assert_uint_eq(p->persistent_keepalive, 25);
+	p = &f.cfg.peers[1];
+	ck_assert_uint_eq(p->line, 19);
+	ck_assert(!p->has_preshared_key);
+	ck_assert_str_eq(p->endpoint.host, "vpn.example.org");
+	ck_assert_uint_eq(p->endpoint.port, 443);
+	ck_assert_uint_eq(p->allowed_ips.n, 2);
+	ferry_prefix_format(text, &p->allowed_ips.v[1]);
+	ck_assert_str_eq(text, "fd00:7::/48");
+	ck_assert_uint_eq(p->persistent_keepalive, 0);
+	ferry_config_free(&f.cfg);
+	ferry_config_free(&f.cfg); /* safe twice */
+	ck_assert_ptr_null(f.cfg.peers);
+}
+END_TEST
+
+START_TEST(many_peers)
+{
+	char text[64 * 1024], key[FERRY_KEY_B64_LEN + 1];
+	uint8_t raw[FERRY_KEY_LEN] = {1};
+	size_t o;
+	struct fixture f;
+	int i;
+
+	o = (size_t)snprintf(text, sizeof(text), IFACE);
+	for (i = 0; i < 100; i++) {
+		raw[1] = (uint8_t)i;
+		ferry_key_to_base64(key, raw);
+		o +=
+		    (size_t)snprintf(text + o, sizeof(text) - o,
+				     "[Peer]\nPublicKey = %s\nAllowedIPs = 10.%d.0.0/16\n", key, i);
+	}
+	ck_assert_uint_lt(o, sizeof(text));
+	ck_assert_int_eq(parse(&f, text), 0);
+	ck_assert_uint_eq(f.cfg.npeers, 100);
+	ck_assert_uint_eq(f.cfg.peers[99].allowed_ips.v[0].addr[1], 99);
+	ck_assert_uint_eq(f.cfg.peers[99].line, 3 + 99 * 3);
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+START_TEST(manual_profile)
+{
+	struct fixture f;
+
+	ck_assert_int_eq(parse(&f, IFACE "Profile = manual\nNoDelay = off\nInterval = 15\n"
+					 "NoCongestion = no\n"),
+			 0);
+	ck_assert_int_eq(f.cfg.iface.arq.profile, FERRY_PROFILE_MANUAL);
+	ck_assert(!f.cfg.iface.arq.nodelay);
+	ck_assert_uint_eq(f.cfg.iface.arq.interval_ms, 15);
+	ck_assert_uint_eq(f.cfg.iface.arq.resend, 2); /* not given: fast2's */
+	ck_assert(!f.cfg.iface.arq.nocongestion);
+	ferry_config_free(&f.cfg);
+
+	/* The manual keys may come before Profile. */
+	ck_assert_int_eq(parse(&f, IFACE "Resend = 0\nNoDelay = TRUE\nProfile = manual\n"), 0);
+	ck_assert_uint_eq(f.cfg.iface.arq.resend, 0);
+	ck_assert(f.cfg.iface.arq.nodelay);
+	ferry_config_free(&f.cfg);
+
+	ck_assert_int_eq(parse(&f, IFACE "Profile = normal\n"), 0);
+	ck_assert(!f.cfg.iface.arq.nodelay);
+	ck_assert_uint_eq(f.cfg.iface.arq.interval_ms, 40);
+	ck_assert_str_eq(ferry_config_profile_name(f.cfg.iface.arq.profile), "normal");
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+START_TEST(allowed_ips_host_bits_warn_and_normalize)
+{
+	char text[FERRY_PREFIX_STRLEN];
+	struct fixture f;
+
+	ck_assert_int_eq(parse(&f, IFACE PEER(BOB_PUB) "AllowedIPs = 10.1.2.3/16, fd00::1/8\n"), 0);
+	ck_assert_uint_eq(f.diag.errors, 0);
+	ck_assert_uint_eq(f.diag.warnings, 2);
+	expect_msg(&f, 6, true,
+		   "t.conf:6: warning: [Peer] AllowedIPs: \"10.1.2.3/16\" has "
+		   "host bits set, read as 10.1.0.0/16");
+	expect_msg(&f, 6, true, "read as fd00::/8");
+	ferry_prefix_format(text, &f.cfg.peers[0].allowed_ips.v[0]);
+	ck_assert_str_eq(text, "10.1.0.0/16");
+	ferry_config_free(&f.cfg);
+	/* Address keeps them: they are the interface's own address. */
+	ck_assert_int_eq(parse(&f, IFACE "Address = 10.1.2.3/16\n"), 0);
+	ck_assert_uint_eq(f.diag.warnings, 0);
+	ferry_prefix_format(text, &f.cfg.iface.addresses.v[0]);
+	ck_assert_str_eq(text, "10.1.2.3/16");
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+/* ---- bad input: one kind per case, each with its message and line ---- */
+
+struct bad_case {
+	const char *text;
+	size_t len;
+	unsigned int line;
+	const char *needle;
+};
+
+#define BAD(text, line, needle)                      \
+	{                                            \
+		text, sizeof(text) - 1, line, needle \
+	}
+
+static const struct bad_case bad_cases[] = {
+    /* structure */
+    BAD(IFACE "[Peers]\n", 3, "unknown section \"[Peers]\", expected [Interface] or [Peer]"),
+    BAD(IFACE "Foo = 1\n", 3, "[Interface]: unknown key \"Foo\", expected one of PrivateKey,"),
+    BAD(IFACE PEER(BOB_PUB) "Port = 1\n", 6,
+	"[Peer]: unknown key \"Port\", expected one of PublicKey,"),
+    BAD(IFACE PEER(BOB_PUB) "ListenPort = 1\n", 6, "key ListenPort belongs in [Interface]"),
+    BAD(IFACE "PublicKey = " BOB_PUB "\n", 3, "key PublicKey belongs in [Peer]"),
+    BAD("MTU = 1400\n" IFACE, 1, "key \"MTU\" outside any section, expected \"[Interface]\""),
+    BAD(IFACE "MTU 1400\n", 3, "t.conf:3: missing \"=\", expected \"Key = Value\""),
+    BAD(IFACE "MTU: 1400\n", 3, "\":\" between key and value"),
+    BAD(IFACE "= 1400\n", 3, "missing key before \"=\""),
+    BAD(IFACE "MTU =\n", 3, "[Interface] MTU: missing value, expected 576..65535"),
+    BAD(IFACE "MTU = 1400\nMTU = 1500\n", 4, "MTU: set twice, first at line 3"),
+    BAD(IFACE "[Interface]\nMTU = 1400\n", 3,
+	"a second [Interface] section, the first is at line 1"),
+    BAD(IFACE "[Peer\nPublicKey = " BOB_PUB "\n", 3, "section header without \"]\""),
+    BAD(IFACE "[Peer] extra\nPublicKey = " BOB_PUB "\n", 3, "unexpected text after \"]\""),
+    BAD("", 0, "t.conf: no [Interface] section"),
+    BAD("# only a comment\n\n; another\n", 0, "no [Interface] section"),
+    BAD(PEER(BOB_PUB), 0, "no [Interface] section"),
+    BAD("[Interface]\nListenPort = 1\n", 1, "t.conf:1: [Interface]: missing PrivateKey"),
+    BAD(IFACE "[Peer]\nEndpoint = 192.0.2.1:1\n", 3, "[Peer]: missing PublicKey"),
+    BAD(IFACE "[Peer]\n[Peer]\nPublicKey = " BOB_PUB "\n", 3, "[Peer]: missing PublicKey"),
+    BAD(IFACE "Address = 10.0.0.2/24\n  fd00::2/64\n", 4,
+	"indented line continues the value of \"Address\", which is not supported"),
+    BAD(IFACE "# 0123456789012345678901234567890123456789012345678901234567890123456789"
+	      "0123456789012345678901234567890123456789012345678901234567890123456789"
+	      "0123456789012345678901234567890123456789012345678901234567890123456789\n",
+	3, "line too long (212 characters), expected at most 199"),
+    BAD(IFACE "MTU = 14\0"
+	      "00\n",
+	3, "line holds a NUL byte"),
+    /* keys */
+    BAD("[Interface]\nPrivateKey = dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LC!=\n", 2,
+	"[Interface] PrivateKey: the value (not shown) is not valid base64"),
+    BAD(IFACE "[Peer]\nPublicKey = 3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08\n", 4,
+	"\"3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08\" is 43 characters long"),
+    BAD(IFACE "[Peer]\nPublicKey = 3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx_FG-IK08=\n", 4,
+	"uses the URL-safe base64 alphabet"),
+    BAD(IFACE "[Peer]\nPublicKey = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", 4,
+	"the key is all zeros"),
+    BAD(IFACE PEER(ALICE_PUB), 3, "PublicKey: is this interface's own public key"),
+    BAD(IFACE PEER(BOB_PUB) PEER(BOB_PUB), 6,
+	"t.conf:6: [Peer] PublicKey: the same peer as the [Peer] at line 3"),
+    /* numbers */
+    BAD(IFACE "ListenPort = 65536\n", 3, "\"65536\" is out of range, expected 0..65535"),
+    BAD(IFACE "ListenPort = 51820x\n", 3, "\"51820x\" is not a number, expected 0..65535"),
+    BAD(IFACE "ListenPort = -1\n", 3, "\"-1\" is not a number"),
+    BAD(IFACE "ListenPort = 99999999999999999999\n", 3, "is out of range"),
+    BAD(IFACE "MTU = 90000\n", 3,
+	"t.conf:3: [Interface] MTU: \"90000\" is out of range, expected 576..65535"),
+    BAD(IFACE "Address = fd00::2/64\nMTU = 1200\n", 4,
+	"MTU: 1200 is too small for the IPv6 Address, expected 1280..65535"),
+    BAD(IFACE "FecData = 0\n", 3, "FecData: \"0\" is out of range, expected 1..128"),
+    BAD(IFACE "FecParity = 129\n", 3, "FecParity: \"129\" is out of range"),
+    BAD(IFACE "FecParity = 128\nFecData = 128\n", 3, "FecData + FecParity is 256"),
+    BAD(IFACE PEER(BOB_PUB) "PersistentKeepalive = sometimes\n", 6, "is not a number"),
+    /* ARQ profile */
+    BAD(IFACE "Profile = turbo\n", 3, "unknown profile \"turbo\", expected normal, fast,"),
+    BAD(IFACE "Profile = fast\nInterval = 10\n", 4,
+	"Interval: only allowed with Profile = manual (the profile is fast)"),
+    BAD(IFACE "NoDelay = 1\n", 3, "only allowed with Profile = manual (the profile is fast2)"),
+    BAD(IFACE "Profile = manual\nNoDelay = maybe\n", 4, "\"maybe\" is not a boolean"),
+    BAD(IFACE "Profile = manual\nInterval = 0\n", 4, "expected 1..5000"),
+    BAD(IFACE "Profile = manual\nResend = 101\n", 4, "\"101\" is out of range, expected 0..100"),
+    /* prefixes */
+    BAD(IFACE "Address = 10.0.0.300/24\n", 3, "\"10.0.0.300/24\" is not a valid IPv4 address"),
+    BAD(IFACE "Address = 10.0.0.2/33\n", 3, "has a prefix length out of range (0..32 for IPv4)"),
+    BAD(IFACE "Address = fd00::2/129\n", 3, "prefix length out of range (0..128 for IPv6)"),
+    BAD(IFACE "Address = fd00:::2/64\n", 3, "\"fd00:::2/64\" is not a valid IPv6 address"),
+    BAD(IFACE "Address = 10.0.0.2/+8\n", 3, "prefix length that is not a number"),
+    BAD(IFACE "Address = 10.0.0.2/\n", 3, "missing the prefix length"),
+    BAD(IFACE "Address = 10.0.0.2 /24\n", 3, "is not a valid IPv4 address"),
+    BAD(IFACE "Address = 0.0.0.0/0\n", 3, "not a usable interface address"),
+    BAD(IFACE "Address = 10.0.0.2/24\nAddress = 10.0.0.2/24\n", 4,
+	"Address: 10.0.0.2/24 is already listed at line 3"),
+    BAD(IFACE PEER(BOB_PUB) "AllowedIPs = 10.0.0.0/8,,fd00::/8\n", 6, "empty entry in the list"),
+    BAD(IFACE PEER(BOB_PUB) "AllowedIPs = 10.0.0.0/8\n" PEER(CAROL_PUB) "AllowedIPs = 10.0.0.0/8\n",
+	10, "[Peer] AllowedIPs: 10.0.0.0/8 is already listed at line 6"),
+    /* endpoints */
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = vpn.example.org\n", 6, "has no port, expected host:port"),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = [fd00::1:51820\n", 6, "has no \"]\" after the IPv6"),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = [fd00::1]51820\n", 6, "has no \":port\" after \"]\""),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = [vpn.example.org]:1\n", 6,
+	"is not a valid IPv6 address in brackets"),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = fd00::1:51820\n", 6, "IPv6 address without brackets"),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = 192.0.2.1:0\n", 6, "port out of range (1..65535)"),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = 192.0.2.1:\n", 6, "port that is not a number"),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = 192.0.2.300:1\n", 6, "is not a valid IPv4 address"),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = vpn_x.example.org:1\n", 6, "not allowed in a host name"),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = vpn..example.org:1\n", 6, "empty label"),
+    BAD(IFACE PEER(BOB_PUB) "Endpoint = :51820\n", 6, "has an empty host"),
+};
+
+/* All cases in one test: under the sanitizers a forked test costs more than all of these
+ * together. A failure names the case. */
+START_TEST(bad_input)
+{
+	struct fixture f;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+
+		ret = parse_len(&f, c->text, c->len);
+		if (ret != -EINVAL || !find_msg(&f, c->line, false, c->needle))
+			dump(&f);
+		ck_assert_msg(ret == -EINVAL, "case %zu (%s): returned %d", i, c->needle, ret);
+		ck_assert_msg(find_msg(&f, c->line, false, c->needle),
+			      "case %zu: no error on line %u containing '%s'", i, c->line,
+			      c->needle);
+		/* On failure nothing is handed out. */
+		ck_assert_ptr_null(f.cfg.peers);
+		ck_assert_uint_eq(f.cfg.npeers, 0);
+		ck_assert_ptr_null(f.cfg.iface.addresses.v);
+		ferry_config_free(&f.cfg);
+	}
+	ck_assert_uint_ge(i, 60);
+}
+END_TEST
+
+START_TEST(all_errors_reported_in_line_order)
+{
+	static const char text[] = "[Interface]\n"     /* 1: PrivateKey missing */
+				   "MTU = 10\n"	       /* 2 */
+				   "Bogus = 1\n"       /* 3 */
+				   "[Peer]\n"	       /* 4: PublicKey missing */
+				   "Endpoint = nope\n" /* 5 */
+				   "AllowedIPs = 1.2.3.4/40, 10.0.0.0/8, x\n" /* 6: two errors */
+				   "[Wat]\n";				      /* 7 */
+	static const unsigned int lines[] = {1, 2, 3, 4, 5, 6, 6, 7};
+	struct fixture f;
+	unsigned int i;
+
+	ck_assert_int_eq(parse(&f, text), -EINVAL);
+	if (f.diag.errors != 8)
+		dump(&f);
+	ck_assert_uint_eq(f.diag.errors, 8);
+	ck_assert_uint_eq(f.diag.count, 8);
+	for (i = 0; i < 8; i++)
+		ck_assert_uint_eq(f.diag.msg[i].line, lines[i]);
+	expect_msg(&f, 6, false, "\"1.2.3.4/40\" has a prefix length out of range");
+	expect_msg(&f, 6, false, "\"x\" is not a valid IPv4 address");
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+START_TEST(too_many_errors_are_counted_not_kept)
+{
+	char text[4096];
+	size_t o;
+	struct fixture f;
+	int i;
+
+	o = (size_t)snprintf(text, sizeof(text), IFACE);
+	for (i = 0; i < 100; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "Bogus%d = 1\n", i);
+	ck_assert_uint_lt(o, sizeof(text));
+	ck_assert_int_eq(parse(&f, text), -EINVAL);
+	ck_assert_uint_eq(f.diag.errors, 100);
+	ck_assert_uint_eq(f.diag.count, FERRY_CONFIG_MAX_MSGS);
+	ck_assert_uint_eq(f.diag.msg[0].line, 3);
+	ck_assert_str_eq(f.diag.msg[FERRY_CONFIG_MAX_MSGS - 1].text,
+			 "t.conf: too many problems, 51 more not shown");
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+START_TEST(secret_values_are_not_echoed)
+{
+	struct fixture f;
+	unsigned int i;
+
+	ck_assert_int_eq(
+	    parse(&f,
+		  "[Interface]\nPrivateKey = c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj\n" PEER(
+		      BOB_PUB) "PresharedKey = c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj\n"),
+	    -EINVAL);
+	ck_assert_uint_eq(f.diag.errors, 2);
+	for (i = 0; i < f.diag.count; i++) {
+		ck_assert_ptr_null(strstr(f.diag.msg[i].text, "c2Vj"));
+		ck_assert_ptr_nonnull(strstr(f.diag.msg[i].text, "(not shown)"));
+	}
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+/* ---- files ---- */
+
+/* Writes text to a new file in /tmp with the given mode; returns its path in path. */
+static void write_temp(char path[64], const char *text, mode_t mode)
+{
+	int fd;
+
+	snprintf(path, 64, "/tmp/ferry-test-config-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+START_TEST(load_warns_about_readable_key_file)
+{
+	char path[64];
+	struct fixture f;
+	const struct ferry_config_msg *m;
+
+	write_temp(path, IFACE, 0644);
+	ck_assert_int_eq(ferry_config_load(&f.cfg, path, &f.diag), 0);
+	ck_assert_uint_eq(f.diag.errors, 0);
+	ck_assert_uint_eq(f.diag.warnings, 1);
+	m = find_msg(&f, 0, true,
+		     "holds secret keys but group or others may access it "
+		     "(mode 0644), expected mode 0600: chmod 600 /tmp/ferry-test-config-");
+	ck_assert_ptr_nonnull(m);
+	ck_assert(strncmp(m->text, path, strlen(path)) == 0);
+	ferry_config_free(&f.cfg);
+
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(ferry_config_load(&f.cfg, path, &f.diag), 0);
+	ck_assert_uint_eq(f.diag.warnings, 0);
+	ferry_config_free(&f.cfg);
+
+	/* Group access alone also warns; errors and the warning come together. */
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	write_temp(path, IFACE "MTU = 1\n", 0640);
+	ck_assert_int_eq(ferry_config_load(&f.cfg, path, &f.diag), -EINVAL);
+	ck_assert_uint_eq(f.diag.errors, 1);
+	ck_assert_uint_eq(f.diag.warnings, 1);
+	ck_assert_ptr_nonnull(find_msg(&f, 0, true, "(mode 0640)"));
+	ck_assert_ptr_nonnull(find_msg(&f, 3, false, "MTU"));
+	ck_assert_int_eq(unlink(path), 0);
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+START_TEST(load_without_keys_does_not_warn)
+{
+	char path[64];
+	struct fixture f;
+
+	/* No key in the file (it fails for the missing PrivateKey), so no permission warning. */
+	write_temp(path, "[Interface]\nMTU = 1400\n", 0644);
+	ck_assert_int_eq(ferry_config_load(&f.cfg, path, &f.diag), -EINVAL);
+	ck_assert_uint_eq(f.diag.warnings, 0);
+	ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+START_TEST(load_missing_file_and_directory)
+{
+	struct fixture f;
+
+	ck_assert_int_eq(ferry_config_load(&f.cfg, "/nonexistent/ferry.conf", &f.diag), -ENOENT);
+	ck_assert_uint_eq(f.diag.count, 1);
+	ck_assert_str_eq(f.diag.msg[0].text,
+			 "/nonexistent/ferry.conf: cannot open: No such file or directory");
+	ck_assert_int_eq(ferry_config_load(&f.cfg, "/tmp", &f.diag), -EISDIR);
+	ck_assert_str_eq(f.diag.msg[0].text, "/tmp: is a directory, expected a file");
+	/* A NULL diag is allowed. */
+	ck_assert_int_eq(ferry_config_load(&f.cfg, "/nonexistent/ferry.conf", NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(load_too_large)
+{
+	char path[64] = "/tmp/ferry-test-config-XXXXXX";
+	struct fixture f;
+	int fd;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, FERRY_CONFIG_MAX_FILE + 1), 0);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(ferry_config_load(&f.cfg, path, &f.diag), -EFBIG);
+	ck_assert_ptr_nonnull(strstr(f.diag.msg[0].text, "file too large"));
+	ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/* The shipped examples must stay valid. Their path comes from this file's own. */
+START_TEST(examples_are_valid)
+{
+	static const char *const names[] = {"client.conf", "server.conf"};
+	char file[512], path[1024];
+	const char *dir;
+	struct fixture f;
+	size_t i;
+
+	snprintf(file, sizeof(file), "%s", __FILE__);
+	dir = dirname(file);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/../docs/examples/%s", dir, names[i]);
+		if (ferry_config_load(&f.cfg, path, &f.diag) != 0)
+			dump(&f);
+		ck_assert_uint_eq(f.diag.errors, 0);
+		ck_assert_uint_ge(f.cfg.npeers, 1);
+		ferry_config_free(&f.cfg);
+	}
+}
+END_TEST
+
+/* ---- the prefix parser on its own ---- */
+
+START_TEST(prefix_parse)
+{
+	static const struct {
+		const char *in, *out;
+		bool host_bits;
+	} good[] = {
+	    {"10.0.0.0/8", "10.0.0.0/8", false},
+	    {"10.1.0.0/8", "10.1.0.0/8", true},
+	    {"192.0.2.1", "192.0.2.1/32", false},
+	    {"0.0.0.0/0", "0.0.0.0/0", false},
+	    {"::/0", "::/0", false},
+	    {"fd00::1", "fd00::1/128", false},
+	    {"fd00::1/64", "fd00::1/64", true},
+	    {"::ffff:1.2.3.4/128", "::ffff:1.2.3.4/128", false},
+	    {"10.0.0.0/008", "10.0.0.0/8", false},
+	};
+	static const char *const bad[] = {
+	    "",
+	    "/8",
+	    "10.0.0.0/",
+	    "10.0.0.0/33",
+	    "10.0.0.0/-1",
+	    "10.0.0.0/+8",
+	    "10.0.0.0/8 ",
+	    " 10.0.0.0/8",
+	    "10.0.0/8",
+	    "10.0.0.0.0",
+	    "010.0.0.0",
+	    "10.0.0.0/8/8",
+	    "fd00::1%eth0",
+	    "fd00::/129",
+	    "fd00::/1000",
+	    "fd00:::1",
+	    "1.2.3.4/3x",
+	    "10.0.0.0/8,",
+	};
+	char text[FERRY_PREFIX_STRLEN];
+	struct ferry_prefix p;
+	const char *why;
+	bool host;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_msg(ferry_prefix_parse(&p, good[i].in, &host, &why) == 0, "refused %s",
+			      good[i].in);
+		ck_assert_msg(host == good[i].host_bits, "host bits of %s", good[i].in);
+		ferry_prefix_format(text, &p);
+		ck_assert_str_eq(text, good[i].out);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		ck_assert_msg(ferry_prefix_parse(&p, bad[i], &host, &why) == -EINVAL,
+			      "accepted \"%s\"", bad[i]);
+		ck_assert_ptr_nonnull(why);
+	}
+	ck_assert_int_eq(ferry_prefix_parse(&p, "fd00::ff:1/100", &host, &why), 0);
+	ferry_prefix_mask(&p);
+	ferry_prefix_format(text, &p);
+	ck_assert_str_eq(text, "fd00::/100");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *good = ferry_tcase("good", 5);
+	TCase *bad = ferry_tcase("bad", 5);
+	TCase *files = ferry_tcase("files", 5);
+
+	tcase_add_test(good, minimal_file_gets_defaults);
+	tcase_add_test(good, full_file_all_keys);
+	tcase_add_test(good, many_peers);
+	tcase_add_test(good, manual_profile);
+	tcase_add_test(good, allowed_ips_host_bits_warn_and_normalize);
+	tcase_add_test(good, prefix_parse);
+	suite_add_tcase(s, good);
+
+	tcase_add_test(bad, bad_input);
+	tcase_add_test(bad, all_errors_reported_in_line_order);
+	tcase_add_test(bad, too_many_errors_are_counted_not_kept);
+	tcase_add_test(bad, secret_values_are_not_echoed);
+	suite_add_tcase(s, bad);
+
+	tcase_add_test(files, load_warns_about_readable_key_file);
+	tcase_add_test(files, load_without_keys_does_not_warn);
+	tcase_add_test(files, load_missing_file_and_directory);
+	tcase_add_test(files, load_too_large);
+	tcase_add_test(files, examples_are_valid);
+	suite_add_tcase(s, files);
+	return ferry_run_suite(s);
+}
