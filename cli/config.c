@@ -104,8 +104,10 @@ vreport(struct parse_ctx *ctx, bool warning, unsigned int line, enum section sec
 				      key ? " " : "", key ? key : "");
 	else if (o < cap && key)
 		o += (size_t)snprintf(m->text + o, cap - o, "%s: ", key);
+	/* clang-analyzer 14 cannot see that every caller va_start()s ap before passing it. */
 	if (o < cap)
-		vsnprintf(m->text + o, cap - o, fmt, ap);
+		vsnprintf(m->text + o, cap - o, fmt,
+			  ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 }
 
 void ferry_config_report(struct parse_ctx *ctx, bool warning, unsigned int line, enum section sec,

@@ -116,7 +116,7 @@ static void udp_round_trip(int family, const char *local, uint8_t plen, const ch
 	socklen_t from_len = sizeof(from);
 	struct ferry_tun tun;
 	struct ferry_nl nl;
-	struct timeval tv = {.tv_usec = 200 * 1000};
+	struct timeval tv = {.tv_usec = 200000};
 	int sock, attempt;
 	ssize_t got = -1;
 	char reply[64];
