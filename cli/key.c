@@ -2,13 +2,16 @@
 /*
  * Static keys: generation, public-key derivation and the base64 text form.
  *
- * libsodium does the work (randombytes, crypto_scalarmult_base, sodium_bin2base64 and
- * sodium_base642bin). Its decoder already refuses stray characters and non-zero padding
- * bits when no characters are to be ignored; the length and padding checks in front of it
- * make the accepted set exactly the 2^256 canonical spellings. sodium_init() is called by
- * every function that needs randomness or the optimised X25519 code; it is idempotent.
+ * The key maths is transport/noise.c's (ferry_noise_keygen, ferry_noise_public_key);
+ * libsodium does the text form (sodium_bin2base64 and sodium_base642bin). Its decoder
+ * already refuses stray characters and non-zero padding bits when no characters are to be
+ * ignored; the length and padding checks in front of it make the accepted set exactly the
+ * 2^256 canonical spellings.
  */
 #include "cli/key.h"
+#include "transport/noise.h"
+
+_Static_assert((int)FERRY_KEY_LEN == (int)FERRY_NOISE_KEY_LEN, "a configured key is a handshake key");
 
 #include <errno.h>
 #include <string.h>
@@ -20,16 +23,15 @@ static int key_sodium_init(void)
 	return sodium_init() < 0 ? -EIO : 0;
 }
 
+/* Key generation and derivation belong to the handshake (transport/noise.c); this file
+ * only adds the text form, so there is one definition of what a ferry key is. */
 int ferry_key_generate(uint8_t priv[FERRY_KEY_LEN])
 {
-	if (key_sodium_init() < 0)
-		return -EIO;
-	randombytes_buf(priv, FERRY_KEY_LEN);
-	/* X25519 clamping (RFC 7748 section 5), as `wg genkey` stores it. */
-	priv[0] &= 248;
-	priv[31] &= 127;
-	priv[31] |= 64;
-	return 0;
+	uint8_t pub[FERRY_KEY_LEN];
+	int err = ferry_noise_keygen(priv, pub);
+
+	sodium_memzero(pub, sizeof(pub));
+	return err ? -EIO : 0;
 }
 
 int ferry_key_generate_preshared(uint8_t psk[FERRY_KEY_LEN])
@@ -42,15 +44,11 @@ int ferry_key_generate_preshared(uint8_t psk[FERRY_KEY_LEN])
 
 int ferry_key_public(uint8_t pub[FERRY_KEY_LEN], const uint8_t priv[FERRY_KEY_LEN])
 {
-	if (key_sodium_init() < 0) {
+	int err = ferry_noise_public_key(priv, pub);
+
+	if (err)
 		sodium_memzero(pub, FERRY_KEY_LEN);
-		return -EIO;
-	}
-	if (crypto_scalarmult_base(pub, priv) != 0 || sodium_is_zero(pub, FERRY_KEY_LEN)) {
-		sodium_memzero(pub, FERRY_KEY_LEN);
-		return -EINVAL;
-	}
-	return 0;
+	return err;
 }
 
 void ferry_key_to_base64(char out[FERRY_KEY_B64_LEN + 1], const uint8_t key[FERRY_KEY_LEN])
