@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Noise IKpsk2 handshake, sessions and the data path (theory in noise.h; the protocol and
- * its guarantees in docs/crypto.md).
+ * Noise IKpsk2: keys, peers and the handshake (theory in noise.h; the protocol and its
+ * guarantees in docs/crypto.md). Sessions and the data path are in session.c.
  *
  * Symmetric state, as in the Noise specification (revision 34), section 5.2, with
  * HASH = BLAKE2b (HASHLEN 64, BLOCKLEN 128) and the handshake cipher ChaChaPoly:
@@ -20,6 +20,7 @@
  * sessions or the stored timestamp.
  */
 #include "transport/noise.h"
+#include "transport/noise_internal.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -237,19 +238,6 @@ void ferry_noise_local_destroy(struct ferry_noise_local *local)
 	sodium_memzero(local, sizeof(*local));
 }
 
-static void session_drop(struct ferry_noise_session **slot)
-{
-	if (*slot) {
-		sodium_memzero(*slot, sizeof(**slot));
-		*slot = NULL;
-	}
-}
-
-static void handshake_clear(struct ferry_noise_handshake *hs)
-{
-	sodium_memzero(hs, sizeof(*hs));
-}
-
 int ferry_noise_peer_init(struct ferry_noise_local *local, struct ferry_noise_peer *peer,
 			  const uint8_t remote_static[FERRY_NOISE_KEY_LEN],
 			  const uint8_t psk[FERRY_NOISE_KEY_LEN])
@@ -320,48 +308,6 @@ static uint32_t new_index(const struct ferry_noise_local *local)
 	return index;
 }
 
-/* -------------------------------- sessions -------------------------------------- */
-
-bool ferry_noise_session_expired(const struct ferry_noise_session *session, uint64_t now)
-{
-	return !session->valid || now - session->created_ms >= FERRY_NOISE_REJECT_AFTER_TIME_MS ||
-	       now < session->created_ms || session->send_counter >= session->reject_after_messages;
-}
-
-bool ferry_noise_session_should_rekey(const struct ferry_noise_session *session, uint64_t now)
-{
-	uint64_t after = FERRY_NOISE_REKEY_AFTER_TIME_MS;
-
-	if (!session->valid)
-		return true;
-	if (session->send_counter >= session->rekey_after_messages)
-		return true;
-	if (session->role == FERRY_NOISE_RESPONDER)
-		after += FERRY_NOISE_REKEY_RESPONDER_SLACK_MS;
-	return now - session->created_ms >= after;
-}
-
-bool ferry_noise_peer_wants_handshake(const struct ferry_noise_peer *peer, uint64_t now,
-				      uint64_t retry_ms)
-{
-	if (peer->hs.pending && now - peer->hs.created_ms < retry_ms)
-		return false;
-	return !peer->current || ferry_noise_session_expired(peer->current, now) ||
-	       ferry_noise_session_should_rekey(peer->current, now);
-}
-
-void ferry_noise_peer_expire(struct ferry_noise_peer *peer, uint64_t now)
-{
-	if (peer->current && ferry_noise_session_expired(peer->current, now))
-		session_drop(&peer->current);
-	if (peer->previous && ferry_noise_session_expired(peer->previous, now))
-		session_drop(&peer->previous);
-	if (peer->next && ferry_noise_session_expired(peer->next, now))
-		session_drop(&peer->next);
-	if (peer->hs.pending && now - peer->hs.created_ms >= FERRY_NOISE_HANDSHAKE_MAX_AGE_MS)
-		handshake_clear(&peer->hs);
-}
-
 /* A slot that no role points at. There are three slots and three roles, and callers
  * drop the session they replace first, so one is always free. */
 static struct ferry_noise_session *session_slot(struct ferry_noise_peer *peer)
@@ -408,15 +354,6 @@ static int session_derive(struct ferry_noise_session *s, const struct ferry_nois
 	return 0;
 }
 
-/* The next session opened a datagram: the initiator has it, so it becomes current. */
-static void session_confirm_next(struct ferry_noise_peer *peer)
-{
-	session_drop(&peer->previous);
-	peer->previous = peer->current;
-	peer->current = peer->next;
-	peer->next = NULL;
-}
-
 /* ----------------------------- timestamps --------------------------------------- */
 
 /* TAI64N label: 2^62 + 10 + seconds (big-endian), then nanoseconds (big-endian), so that
@@ -446,7 +383,7 @@ int ferry_noise_create_initiation(struct ferry_noise_peer *peer, uint64_t now, u
 	uint8_t payload[FERRY_INITIATION_PAYLOAD_LEN];
 	int err;
 
-	handshake_clear(hs);
+	ferry_noise_handshake_clear(hs);
 	memset(&msg, 0, sizeof(msg));
 	msg.header.type = FERRY_MSG_INITIATION;
 	hs->local_index = new_index(local);
@@ -479,7 +416,7 @@ int ferry_noise_create_initiation(struct ferry_noise_peer *peer, uint64_t now, u
 	return 0;
 
 clear_handshake:
-	handshake_clear(hs);
+	ferry_noise_handshake_clear(hs);
 	return -EIO;
 }
 
@@ -590,7 +527,7 @@ static int consume_initiation(struct ferry_noise_local *local, uint64_t now,
 	encrypt_and_hash(&sym, resp_payload, sizeof(resp_payload), resp.encrypted_payload);
 
 	/* Install the unconfirmed session, replacing an older unconfirmed one. */
-	session_drop(&peer->next);
+	ferry_noise_session_drop(&peer->next);
 	s = session_slot(peer);
 	err = session_derive(s, local, &sym, FERRY_NOISE_RESPONDER, alg, local_index, remote_index,
 			     now);
@@ -669,7 +606,7 @@ static int consume_response(struct ferry_noise_local *local, uint64_t now,
 	}
 
 	/* Rotate: old current becomes previous (in-flight datagrams still open). */
-	session_drop(&peer->previous);
+	ferry_noise_session_drop(&peer->previous);
 	peer->previous = peer->current;
 	peer->current = NULL;
 	s = session_slot(peer);
@@ -678,7 +615,7 @@ static int consume_response(struct ferry_noise_local *local, uint64_t now,
 	if (err)
 		goto wipe;
 	peer->current = s;
-	handshake_clear(&peer->hs);
+	ferry_noise_handshake_clear(&peer->hs);
 	local->stats.hs_responses_ok++;
 	*peer_out = peer;
 	goto wipe;
@@ -784,96 +721,4 @@ out:
 malformed:
 	local->stats.hs_malformed++;
 	return -EPROTO;
-}
-
-/* -------------------------------- data path ------------------------------------- */
-
-int ferry_noise_seal(struct ferry_noise_peer *peer, uint64_t now, struct ferry_buf *buf)
-{
-	struct ferry_noise_session *s = peer->current;
-	uint32_t payload_len = buf->len;
-	uint8_t *msg;
-
-	if (!s)
-		return -ENOKEY;
-	if (ferry_noise_session_expired(s, now))
-		return -EKEYEXPIRED;
-	if (ferry_buf_headroom(buf) < FERRY_DATA_HEADER_LEN ||
-	    ferry_buf_tailroom(buf) < FERRY_AEAD_TAG_LEN)
-		return -ENOSPC;
-	msg = ferry_buf_push(buf, FERRY_DATA_HEADER_LEN);
-	ferry_buf_put(buf, FERRY_AEAD_TAG_LEN);
-	if (ferry_aead_data_seal(&s->send, s->remote_index, s->send_counter, msg, payload_len)) {
-		ferry_buf_pull(buf, FERRY_DATA_HEADER_LEN);
-		buf->len = payload_len;
-		return -EIO;
-	}
-	s->send_counter++;
-	return 0;
-}
-
-static struct ferry_noise_session *session_by_index(struct ferry_noise_local *local, uint32_t index,
-						    struct ferry_noise_peer **peer_out)
-{
-	struct ferry_noise_peer *p;
-
-	for (p = local->peers; p; p = p->next_peer) {
-		struct ferry_noise_session *cand[3] = {p->current, p->previous, p->next};
-		int i;
-
-		for (i = 0; i < 3; i++) {
-			if (cand[i] && cand[i]->local_index == index) {
-				*peer_out = p;
-				return cand[i];
-			}
-		}
-	}
-	return NULL;
-}
-
-int ferry_noise_open(struct ferry_noise_local *local, uint64_t now, struct ferry_buf *buf,
-		     struct ferry_noise_peer **peer_out)
-{
-	struct ferry_noise_session *s;
-	struct ferry_noise_peer *peer = NULL;
-	uint32_t index;
-	uint64_t counter;
-	int err;
-
-	if (ferry_aead_data_parse(buf->data, buf->len, &index, &counter) != 0) {
-		local->stats.data_malformed++;
-		return -EPROTO;
-	}
-	s = session_by_index(local, index, &peer);
-	if (!s) {
-		local->stats.data_unknown_index++;
-		return -ENOENT;
-	}
-	if (ferry_noise_session_expired(s, now) || counter >= s->reject_after_messages) {
-		local->stats.data_expired++;
-		return -EKEYEXPIRED;
-	}
-	/* Cheap early out for replays; the window itself moves only after authentication. */
-	err = ferry_replay_check(&s->replay, counter);
-	if (err)
-		goto replayed;
-	if (ferry_aead_data_open(&s->recv, buf->data, buf->len) != 0) {
-		local->stats.data_auth_failed++;
-		return -EBADMSG;
-	}
-	err = ferry_replay_accept(&s->replay, counter);
-	if (err)
-		goto replayed;
-	if (s == peer->next)
-		session_confirm_next(peer);
-	ferry_buf_pull(buf, FERRY_DATA_HEADER_LEN);
-	buf->len -= FERRY_AEAD_TAG_LEN;
-	local->stats.data_ok++;
-	if (peer_out)
-		*peer_out = peer;
-	return 0;
-
-replayed:
-	local->stats.data_replayed++;
-	return err;
 }
