@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stack: where flows begin. IP packets from the TUN go in; TCP connections are
+ * terminated by lwIP, UDP datagrams and ICMP echo are caught as they are; each becomes a
+ * flow that the caller (the daemon's wiring) carries to the peer through its own
+ * transport. The stack knows nothing of the ARQ or the link: it talks to the caller only
+ * through struct ferry_stack_ops and the ferry_stack_tcp_* / _udp_* / _icmp_* calls.
+ *
+ * Honest connect: a new TCP connection is held -- its SYN kept, no SYN-ACK sent -- until
+ * the caller reports that the far side connected (ferry_stack_tcp_connected). Refused
+ * becomes an RST for the application, unreachable or a connect timeout an ICMP
+ * destination unreachable. See docs/stack.md for the flow state machine.
+ *
+ * Backpressure: bytes from the application are acknowledged to it (tcp_recved) only once
+ * ops->tcp_data accepted them; what it did not accept stays queued in the flow and is
+ * offered again on ferry_stack_tcp_writable(). Bytes toward the application are taken
+ * only as far as lwIP's send buffer allows; ops->tcp_sendable says when there is room.
+ *
+ * Time: the stack reads no clock. ferry_stack_poll(now) sets it (milliseconds, monotonic)
+ * and runs every timer due; ferry_stack_next_deadline() says when to call it next.
+ *
+ * Re-entrancy: every ops callback may call any ferry_stack_* function except
+ * ferry_stack_input and ferry_stack_poll (those return at once), including ones that end
+ * the flow being reported: the stack defers the end until the callback returned, and a
+ * connect completed from inside lwIP is handed to lwIP once it returned. A flow pointer is valid
+ * from the call that introduced it (tcp_open, udp_open) until tcp_closed/udp_closed, or until the
+ * caller itself ended it (refused, reset).
+ *
+ * One stack per process: lwIP keeps global state (NO_SYS), so ferry_stack_create fails
+ * with -EBUSY while another stack exists. Everything of ferry's own lives in the stack.
+ */
+#ifndef FERRY_STACK_STACK_H
+#define FERRY_STACK_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ferry_stack;
+struct ferry_flow;
+
+/* An IP address and port. family is AF_INET or AF_INET6; an IPv4 address uses addr[0..3].
+ * port is in host order (for ICMP echo: the identifier). */
+struct ferry_endpoint {
+	uint8_t family;
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+enum ferry_flow_proto {
+	FERRY_FLOW_TCP = 6,
+	FERRY_FLOW_UDP = 17,
+};
+
+/* Every callback must be set except udp_open, udp_closed and icmp_echo. */
+struct ferry_stack_ops {
+	/* One IP packet for the TUN. The bytes are valid only during the call. */
+	void (*tun_write)(void *ctx, const uint8_t *pkt, size_t len);
+
+	/* A new TCP connection from src (the application) to dst. Return 0 and later call
+	 * ferry_stack_tcp_connected or _refused exactly once (it may be from inside this
+	 * callback), or return a negative errno to refuse now (as _refused would). */
+	int (*tcp_open)(void *ctx, struct ferry_flow *flow, const struct ferry_endpoint *src,
+			const struct ferry_endpoint *dst);
+	/* Bytes the application sent. Returns how many the caller took (0..len); the rest
+	 * is offered again after ferry_stack_tcp_writable(). */
+	size_t (*tcp_data)(void *ctx, struct ferry_flow *flow, const uint8_t *data, size_t len);
+	/* The application closed its sending side (FIN), after all its bytes were taken. */
+	void (*tcp_eof)(void *ctx, struct ferry_flow *flow);
+	/* Room for at least `space` bytes toward the application after a short send. */
+	void (*tcp_sendable)(void *ctx, struct ferry_flow *flow, size_t space);
+	/* The flow ended: 0 after both directions closed cleanly, -ECONNRESET (application
+	 * reset), -ETIMEDOUT (connect, handshake or idle timeout), -ECONNABORTED (evicted,
+	 * out of memory, keepalive or lwIP gave up, stack destroyed). The flow is gone
+	 * when this returns. Not called after the caller's own _refused or _reset. */
+	void (*tcp_closed)(void *ctx, struct ferry_flow *flow, int reason);
+
+	/* A new UDP flow (src, dst). Return 0 to accept it, a negative errno to drop the
+	 * datagram (counted). May be NULL: every flow is accepted. */
+	int (*udp_open)(void *ctx, struct ferry_flow *flow, const struct ferry_endpoint *src,
+			const struct ferry_endpoint *dst);
+	/* One datagram of the flow, from the application to the flow's destination. */
+	void (*udp_datagram)(void *ctx, struct ferry_flow *flow, const uint8_t *data, size_t len);
+	/* The UDP flow ended (idle timeout, eviction, stack destroyed). */
+	void (*udp_closed)(void *ctx, struct ferry_flow *flow);
+
+	/* An ICMP (v4) or ICMPv6 echo request from src to dst (ports hold the echo id),
+	 * sequence seq, payload data. Answer with ferry_stack_icmp_echo_reply(). May be
+	 * NULL: echo requests are dropped (counted). */
+	void (*icmp_echo)(void *ctx, const struct ferry_endpoint *src,
+			  const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
+			  size_t len);
+};
+
+struct ferry_stack_config {
+	uint32_t mtu;		/* TUN MTU, 1280..65535; sets the advertised MSS */
+	uint32_t max_tcp_flows; /* below lwIP's pcb pool (MEMP_NUM_TCP_PCB) */
+	uint32_t max_udp_flows;
+	bool evict_lru;		       /* full table: evict the least recently used flow */
+	uint32_t evict_min_idle_ms;    /* ... but only one idle at least this long */
+	uint32_t connect_timeout_ms;   /* SYN held waiting for the far side */
+	uint32_t handshake_timeout_ms; /* SYN-ACK sent, waiting for the application's ACK */
+	uint32_t tcp_idle_timeout_ms;  /* no byte either way: reset both ways (0 = never) */
+	uint32_t udp_idle_timeout_ms;
+	uint32_t keepalive_idle_ms; /* TCP keepalive toward the application (0 = off) */
+	uint32_t keepalive_interval_ms;
+	uint32_t keepalive_count;
+};
+
+/* Why input packets were dropped; indexes ferry_stack_stats.drops. */
+enum ferry_stack_drop {
+	FERRY_STACK_DROP_SHORT,	     /* shorter than the headers it announces */
+	FERRY_STACK_DROP_VERSION,    /* not IPv4 or IPv6 */
+	FERRY_STACK_DROP_HEADER,     /* bad IHL, total length or L4 header length */
+	FERRY_STACK_DROP_FRAGMENT,   /* IPv4 fragment or IPv6 fragment header */
+	FERRY_STACK_DROP_OPTIONS,    /* IPv4 options or IPv6 extension headers */
+	FERRY_STACK_DROP_ADDRESS,    /* multicast, broadcast, unspecified or loopback */
+	FERRY_STACK_DROP_PROTO,	     /* not TCP, UDP or ICMP echo request */
+	FERRY_STACK_DROP_NOMEM,	     /* lwIP heap or pbuf exhausted */
+	FERRY_STACK_DROP_FLOWS_FULL, /* flow table full and nothing to evict */
+	FERRY_STACK_DROP_DUP_SYN,    /* a held connection's SYN again (or any other segment) */
+	FERRY_STACK_DROP_REFUSED,    /* the caller refused a UDP flow or had no echo handler */
+	FERRY_STACK_DROP_MAX
+};
+
+struct ferry_stack_stats {
+	uint64_t packets_in;
+	uint64_t packets_out;
+	uint64_t drops[FERRY_STACK_DROP_MAX];
+	uint64_t tcp_opened;   /* tcp_open calls */
+	uint64_t tcp_accepted; /* handshakes completed */
+	uint64_t tcp_refused;  /* RSTs for refused connects */
+	uint64_t tcp_unreach;  /* ICMP unreachable for failed or timed out connects */
+	uint64_t tcp_closed;   /* flows ended after they were handed to lwIP */
+	uint64_t tcp_evicted;
+	uint64_t tcp_idle_timeouts;
+	uint64_t udp_opened;
+	uint64_t udp_closed;
+	uint32_t tcp_flows; /* current */
+	uint32_t udp_flows; /* current */
+};
+
+/* Fills cfg with the defaults documented in docs/stack.md. */
+void ferry_stack_config_default(struct ferry_stack_config *cfg);
+
+/* Creates the stack (and lwIP's netif) at time now. Returns 0, -EINVAL for a bad config
+ * (names nothing: check docs/stack.md for the ranges), -EBUSY if another stack exists in
+ * this process, -ENOMEM. */
+int ferry_stack_create(struct ferry_stack **out, const struct ferry_stack_config *cfg,
+		       const struct ferry_stack_ops *ops, void *ctx, uint64_t now);
+
+/* Resets every flow (RST toward the application, tcp_closed/udp_closed with
+ * -ECONNABORTED) and frees the stack. NULL is ignored. */
+void ferry_stack_destroy(struct ferry_stack *stack);
+
+/* One IP packet read from the TUN (copied; the caller keeps its buffer). Returns 0 when
+ * the packet was taken, or a negative errno when it was dropped (and counted in stats):
+ * -EINVAL malformed, -EPROTONOSUPPORT not handled, -ENOMEM out of memory, -ENOSPC flow
+ * table full, -EALREADY duplicate SYN, -EPERM refused by the caller, -EDEADLK when called
+ * from inside an ops callback. */
+int ferry_stack_input(struct ferry_stack *stack, const uint8_t *pkt, size_t len);
+
+struct ferry_buf;
+
+/* A batch of packets read from the TUN (one IP packet per buffer, linked through next;
+ * the caller keeps the buffers). Returns how many were taken; drops are counted. */
+unsigned ferry_stack_input_batch(struct ferry_stack *stack, const struct ferry_buf *batch);
+
+/* Sets the clock to now and runs every timer due (lwIP's and the flows'). */
+void ferry_stack_poll(struct ferry_stack *stack, uint64_t now);
+
+/* The time at which ferry_stack_poll should next run (<= now: at once). */
+uint64_t ferry_stack_next_deadline(const struct ferry_stack *stack, uint64_t now);
+
+/* Counters since create. */
+const struct ferry_stack_stats *ferry_stack_get_stats(const struct ferry_stack *stack);
+
+/* The flow's endpoints as the application sees them: src is the application. */
+const struct ferry_endpoint *ferry_stack_flow_src(const struct ferry_flow *flow);
+const struct ferry_endpoint *ferry_stack_flow_dst(const struct ferry_flow *flow);
+enum ferry_flow_proto ferry_stack_flow_proto(const struct ferry_flow *flow);
+/* A pointer of the caller's, NULL until set. */
+void ferry_stack_flow_set_user(struct ferry_flow *flow, void *user);
+void *ferry_stack_flow_user(const struct ferry_flow *flow);
+
+/* The far side connected: the held SYN is handed to lwIP, which answers with a SYN-ACK
+ * from the original destination. Returns 0, -EINVAL if the flow is not waiting for its
+ * connect, -ENOMEM if lwIP could not take the connection (no listener slot or pcb left:
+ * the application got an RST and the flow is gone, as after _refused). */
+int ferry_stack_tcp_connected(struct ferry_flow *flow);
+
+/* The far side could not connect; err is the connect's negative errno. -ECONNREFUSED
+ * sends the application an RST; every other error an ICMP destination unreachable
+ * (host, network or administratively prohibited by errno). The flow is gone. */
+void ferry_stack_tcp_refused(struct ferry_flow *flow, int err);
+
+/* Queues bytes toward the application. Returns how many were taken (0..len), limited by
+ * lwIP's send buffer; after a short count, ops->tcp_sendable follows when there is room
+ * (also when the count was 0 because the application had not finished its handshake).
+ * Returns 0 for a flow that cannot send (not connected, or already shut down). */
+size_t ferry_stack_tcp_send(struct ferry_flow *flow, const uint8_t *data, size_t len);
+
+/* The caller can take more bytes: offers the queued ones to ops->tcp_data again. */
+void ferry_stack_tcp_writable(struct ferry_flow *flow);
+
+/* The far side will send no more: a FIN follows the queued bytes to the application
+ * (during the application's handshake: once it is done). Returns 0 or -EINVAL if the
+ * flow is not open toward the application. */
+int ferry_stack_tcp_shutdown(struct ferry_flow *flow);
+
+/* The far side reset: the application gets an RST and the flow is gone (no tcp_closed). */
+void ferry_stack_tcp_reset(struct ferry_flow *flow);
+
+/* A datagram toward the application of flow, from `from` (NULL: the flow's destination;
+ * any other address and port: full-cone replies from elsewhere). Returns 0, -EMSGSIZE if
+ * it does not fit the MTU, -EINVAL for an address family that is not the flow's. */
+int ferry_stack_udp_send(struct ferry_flow *flow, const struct ferry_endpoint *from,
+			 const uint8_t *data, size_t len);
+
+/* An echo reply toward app (the request's source) from `from` (the request's
+ * destination), with the request's id (in app->port) and sequence. Returns 0, -EINVAL
+ * for mixed families, -EMSGSIZE if it does not fit the MTU. */
+int ferry_stack_icmp_echo_reply(struct ferry_stack *stack, const struct ferry_endpoint *app,
+				const struct ferry_endpoint *from, uint16_t seq,
+				const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,727 @@
+// SPDX-License-Identifier: MIT
+/*
+ * TCP flows: honest connect, backpressure, half-close and resets over lwIP's raw API.
+ *
+ * Honest connect. A SYN for a 4-tuple the table does not know never reaches lwIP: it is
+ * kept (flow->syn, state CONNECTING) and ops->tcp_open asks the caller to connect the
+ * far side. Retransmissions of that SYN find the flow and are dropped. On
+ * ferry_stack_tcp_connected the SYN is handed to lwIP after all, with a listener for its
+ * destination port (bound to any address, made on demand, shared by the port's
+ * handshakes, closed when none is left); lwIP makes the connection's pcb, which the
+ * listener's ext-arg passive_open callback ties to the flow, and answers with a SYN-ACK
+ * from the original destination (state HANDSHAKE). The application's ACK completes it
+ * (accept callback, state OPEN). A refusal never gets that far: the application gets an
+ * RST or ICMP unreachable built here, from the held SYN.
+ *
+ * Backpressure. lwIP's recv callback always takes the segment (never ERR_MEM: lwIP would
+ * then drop later segments); the bytes wait in flow->rx until ops->tcp_data takes them,
+ * and only taken bytes are tcp_recved(), so the application's window is the caller's
+ * flow control and a flow holds at most TCP_WND bytes.
+ *
+ * Ending. Every end goes through flow_end(), which marks the flow DEAD and finishes it --
+ * pcb detached and aborted or closed, held pbufs freed, the caller told -- at once, or,
+ * when an ops callback of this flow is running (in_cb), once the outermost one returned.
+ * So a caller may reset a flow from inside any callback. lwIP's error callback means the
+ * pcb is already freed: the flow forgets it first.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lwip/ip.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_tw_pcbs: see drop_time_wait */
+#include "stack/internal.h"
+
+static const struct tcp_ext_arg_callbacks ext_callbacks;
+
+/* ---- packets ferry writes for connections lwIP never saw ---- */
+
+static void send_rst(struct ferry_flow *flow)
+{
+	struct ferry_stack *stack = flow->stack;
+	uint8_t tcp[FERRY_PKT_TCP_HLEN] = {0};
+	uint32_t ack = flow->syn_seq + 1;
+	size_t n;
+
+	tcp[0] = (uint8_t)(flow->dst.port >> 8);
+	tcp[1] = (uint8_t)flow->dst.port;
+	tcp[2] = (uint8_t)(flow->src.port >> 8);
+	tcp[3] = (uint8_t)flow->src.port;
+	tcp[8] = (uint8_t)(ack >> 24);
+	tcp[9] = (uint8_t)(ack >> 16);
+	tcp[10] = (uint8_t)(ack >> 8);
+	tcp[11] = (uint8_t)ack;
+	tcp[12] = (FERRY_PKT_TCP_HLEN / 4) << 4;
+	tcp[13] = FERRY_PKT_TCP_RST | FERRY_PKT_TCP_ACK;
+	n = ferry_stack_pkt_build(stack->out, stack->out_cap, &flow->dst, &flow->src,
+				  FERRY_PKT_PROTO_TCP, tcp, sizeof(tcp), NULL, 0);
+	if (n)
+		ferry_stack_emit(stack, stack->out, n);
+}
+
+static uint8_t unreach_code(int family, int err)
+{
+	if (family == AF_INET)
+		return err == -ENETUNREACH ? 0 : err == -EACCES || err == -EPERM ? 13 : 1;
+	return err == -ENETUNREACH ? 0 : err == -EACCES || err == -EPERM ? 1 : 3;
+}
+
+/* ICMP destination unreachable quoting the held SYN, from its destination. */
+static void send_unreach(struct ferry_flow *flow, int err)
+{
+	struct ferry_stack *stack = flow->stack;
+	uint8_t icmp[FERRY_PKT_ICMP_HLEN] = {0}, quote[FERRY_PKT_IP6_HLEN + 60 + 8];
+	size_t qlen, n;
+
+	if (!flow->syn) {
+		send_rst(flow);
+		return;
+	}
+	/* RFC 792 asks for the IP header and 8 bytes, RFC 4443 for as much as fits in
+	 * 1280 bytes; a SYN is small, so both get all of it. */
+	qlen = flow->syn->tot_len;
+	if (qlen > sizeof(quote))
+		qlen = sizeof(quote);
+	pbuf_copy_partial(flow->syn, quote, (u16_t)qlen, 0);
+	icmp[0] = flow->src.family == AF_INET ? FERRY_PKT_ICMP4_UNREACH : FERRY_PKT_ICMP6_UNREACH;
+	icmp[1] = unreach_code(flow->src.family, err);
+	n = ferry_stack_pkt_build(stack->out, stack->out_cap, &flow->dst, &flow->src,
+				  flow->src.family == AF_INET ? FERRY_PKT_PROTO_ICMP
+							      : FERRY_PKT_PROTO_ICMP6,
+				  icmp, sizeof(icmp), quote, qlen);
+	if (n)
+		ferry_stack_emit(stack, stack->out, n);
+}
+
+/* ---- listeners: one per destination port with a handshake under way ---- */
+
+static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err);
+
+static int listener_ref(struct ferry_stack *stack, uint16_t port)
+{
+	struct ferry_stack_listener *slot = NULL;
+	struct tcp_pcb *pcb, *lpcb;
+	uint32_t i;
+
+	for (i = 0; i < MEMP_NUM_TCP_PCB_LISTEN; i++) {
+		if (stack->listeners[i].pcb && stack->listeners[i].port == port) {
+			stack->listeners[i].refs++;
+			return 0;
+		}
+		if (!stack->listeners[i].pcb && !slot)
+			slot = &stack->listeners[i];
+	}
+	if (!slot)
+		return -ENOSPC;
+	pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+	if (!pcb)
+		return -ENOMEM;
+	ip_set_option(pcb, SOF_REUSEADDR);
+	if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
+		tcp_abort(pcb);
+		return -EADDRINUSE;
+	}
+	lpcb = tcp_listen(pcb);
+	if (!lpcb) {
+		tcp_abort(pcb);
+		return -ENOMEM;
+	}
+	tcp_arg(lpcb, stack);
+	tcp_accept(lpcb, on_accept);
+	tcp_ext_arg_set_callbacks(lpcb, ferry_stack_lwip_ext_id(), &ext_callbacks);
+	slot->pcb = lpcb;
+	slot->port = port;
+	slot->refs = 1;
+	return 0;
+}
+
+/* Drops a reference; listeners without one are closed by the next timer run, never from
+ * inside lwIP's own callbacks. */
+static void listener_unref(struct ferry_flow *flow)
+{
+	struct ferry_stack *stack = flow->stack;
+	uint32_t i;
+
+	if (!flow->listening)
+		return;
+	flow->listening = 0;
+	for (i = 0; i < MEMP_NUM_TCP_PCB_LISTEN; i++)
+		if (stack->listeners[i].pcb && stack->listeners[i].port == flow->dst.port) {
+			stack->listeners[i].refs--;
+			return;
+		}
+}
+
+static void listeners_sweep(struct ferry_stack *stack)
+{
+	uint32_t i;
+
+	for (i = 0; i < MEMP_NUM_TCP_PCB_LISTEN; i++)
+		if (stack->listeners[i].pcb && stack->listeners[i].refs == 0) {
+			tcp_close(stack->listeners[i].pcb);
+			stack->listeners[i].pcb = NULL;
+		}
+}
+
+/* ---- ending ---- */
+
+static void pcb_detach(struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+	tcp_ext_arg_set(pcb, ferry_stack_lwip_ext_id(), NULL);
+}
+
+/* Carries out a DEAD flow's end. Returns 1 if its pcb was aborted (an lwIP callback
+ * running for it must return ERR_ABRT), else 0. */
+static int flow_finish(struct ferry_flow *flow)
+{
+	struct ferry_stack *stack = flow->stack;
+	struct pbuf *q;
+	int aborted = 0;
+
+	if (flow->pcb) {
+		struct tcp_pcb *pcb = flow->pcb;
+
+		flow->pcb = NULL;
+		pcb_detach(pcb);
+		if (flow->end_how != FERRY_END_NONE || tcp_close(pcb) != ERR_OK) {
+			tcp_abort(pcb);
+			aborted = 1;
+		}
+	} else if (flow->end_how == FERRY_END_RST) {
+		send_rst(flow);
+	} else if (flow->end_how == FERRY_END_UNREACH) {
+		send_unreach(flow, flow->end_reason);
+	}
+	if (flow->syn)
+		pbuf_free(flow->syn);
+	flow->syn = NULL;
+	while ((q = flow->rx_head) != NULL) {
+		flow->rx_head = q->next;
+		q->next = NULL;
+		pbuf_free(q);
+	}
+	listener_unref(flow);
+	if (flow->end_notify) {
+		stack->stats.tcp_closed++;
+		stack->ops->tcp_closed(stack->ctx, flow, flow->end_reason);
+	}
+	ferry_stack_flow_release(flow);
+	return aborted;
+}
+
+/* Ends the flow: how toward the application, tcp_closed(reason) toward the caller if
+ * notify. At once, or when the running callback of this flow returned. */
+static void flow_end(struct ferry_flow *flow, enum ferry_flow_end how, int notify, int reason)
+{
+	if (flow->state == FERRY_FLOW_DEAD)
+		return;
+	flow->state = FERRY_FLOW_DEAD;
+	flow->end_how = (uint8_t)how;
+	flow->end_notify = (uint8_t)notify;
+	flow->end_reason = reason;
+	ferry_stack_timer_clear(flow);
+	if (!flow->in_cb)
+		flow_finish(flow);
+}
+
+static void flow_enter(struct ferry_flow *flow)
+{
+	flow->in_cb++;
+}
+
+/* Leaves a callback or entry point; finishes the flow if it died meanwhile. Returns what
+ * an lwIP callback for it must return. */
+static err_t flow_leave(struct ferry_flow *flow)
+{
+	if (--flow->in_cb == 0 && flow->state == FERRY_FLOW_DEAD)
+		return flow_finish(flow) ? ERR_ABRT : ERR_OK;
+	return ERR_OK;
+}
+
+void ferry_stack_tcp_kill(struct ferry_flow *flow, enum ferry_flow_end how, int reason)
+{
+	flow_end(flow, how, 1, reason);
+}
+
+/* ---- lwIP callbacks ---- */
+
+static void ack_to_app(struct ferry_flow *flow, size_t n)
+{
+	while (n > 0 && flow->pcb) {
+		u16_t chunk = n > 0xffff ? 0xffff : (u16_t)n;
+
+		tcp_recved(flow->pcb, chunk);
+		n -= chunk;
+	}
+}
+
+/* Offers the queued bytes to the caller; delivers the application's FIN after them. */
+static void flow_deliver(struct ferry_flow *flow)
+{
+	struct ferry_stack *stack = flow->stack;
+	struct pbuf *q;
+
+	while ((q = flow->rx_head) != NULL && flow->state != FERRY_FLOW_DEAD) {
+		size_t avail = q->len - flow->rx_off, n = 0;
+
+		if (avail) {
+			n = stack->ops->tcp_data(stack->ctx, flow,
+						 (const uint8_t *)q->payload + flow->rx_off, avail);
+			if (flow->state == FERRY_FLOW_DEAD)
+				return;
+			if (n > avail)
+				n = avail;
+			if (n)
+				ferry_stack_flow_touch(flow);
+			flow->rx_off = (uint16_t)(flow->rx_off + n);
+			ack_to_app(flow, n);
+			if (n < avail)
+				return;
+		}
+		flow->rx_head = q->next;
+		if (!flow->rx_head)
+			flow->rx_tail = NULL;
+		q->next = NULL;
+		pbuf_free(q);
+		flow->rx_off = 0;
+	}
+	if (flow->rx_fin && !flow->rx_head && flow->state != FERRY_FLOW_DEAD) {
+		flow->rx_fin = 0;
+		stack->ops->tcp_eof(stack->ctx, flow);
+		if (flow->state == FERRY_FLOW_OPEN)
+			flow->state = FERRY_FLOW_APP_DONE;
+		else if (flow->state == FERRY_FLOW_PEER_DONE)
+			flow_end(flow, FERRY_END_NONE, 1, 0);
+	}
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct ferry_flow *flow = arg;
+	struct pbuf *tail;
+
+	(void)err;
+	if (!flow) { /* detached: nobody wants the bytes */
+		if (p) {
+			tcp_recved(pcb, p->tot_len);
+			pbuf_free(p);
+		}
+		return ERR_OK;
+	}
+	if (!p) {
+		flow->rx_fin = 1;
+	} else {
+		/* Chains are linked through next without summing tot_len (a u16 in lwIP 2.1,
+		 * too small for a window's worth); they are freed one pbuf at a time. */
+		for (tail = p; tail->next; tail = tail->next)
+			;
+		if (flow->rx_tail)
+			flow->rx_tail->next = p;
+		else
+			flow->rx_head = p;
+		flow->rx_tail = tail;
+	}
+	flow_enter(flow);
+	flow_deliver(flow);
+	return flow_leave(flow);
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct ferry_flow *flow = arg;
+	struct ferry_stack *stack;
+
+	(void)len;
+	if (!flow)
+		return ERR_OK;
+	stack = flow->stack;
+	ferry_stack_flow_touch(flow);
+	if (!flow->blocked ||
+	    (flow->state != FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_APP_DONE))
+		return ERR_OK;
+	flow->blocked = 0;
+	flow_enter(flow);
+	stack->ops->tcp_sendable(stack->ctx, flow, tcp_sndbuf(pcb));
+	return flow_leave(flow);
+}
+
+static void on_err(void *arg, err_t err)
+{
+	struct ferry_flow *flow = arg;
+
+	if (!flow)
+		return;
+	flow->pcb = NULL; /* lwIP freed it before calling us */
+	flow_end(flow, FERRY_END_NONE, 1, err == ERR_RST ? -ECONNRESET : -ECONNABORTED);
+}
+
+static void endpoint_from_ip(struct ferry_endpoint *ep, const ip_addr_t *ip, u16_t port)
+{
+	memset(ep, 0, sizeof(*ep));
+	if (IP_IS_V6_VAL(*ip)) {
+		ep->family = AF_INET6;
+		memcpy(ep->addr, ip_2_ip6(ip)->addr, 16);
+	} else {
+		ep->family = AF_INET;
+		memcpy(ep->addr, &ip_2_ip4(ip)->addr, 4);
+	}
+	ep->port = port;
+}
+
+/* lwIP made the pcb for a SYN we handed it: tie it to its flow before the SYN-ACK. */
+static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
+{
+	struct ferry_stack *stack = lpcb->callback_arg;
+	struct ferry_endpoint src, dst;
+	struct ferry_flow *flow;
+
+	(void)id;
+	endpoint_from_ip(&src, &cpcb->remote_ip, cpcb->remote_port);
+	endpoint_from_ip(&dst, &cpcb->local_ip, cpcb->local_port);
+	flow = ferry_stack_flow_find(stack, FERRY_FLOW_TCP, &src, &dst);
+	if (!flow || flow->state != FERRY_FLOW_HANDSHAKE || flow->pcb)
+		return ERR_ABRT; /* lwIP drops the new pcb silently */
+	flow->pcb = cpcb;
+	tcp_arg(cpcb, flow);
+	tcp_recv(cpcb, on_recv);
+	tcp_sent(cpcb, on_sent);
+	tcp_err(cpcb, on_err);
+	if (stack->cfg.keepalive_idle_ms) {
+		ip_set_option(cpcb, SOF_KEEPALIVE);
+		cpcb->keep_idle = stack->cfg.keepalive_idle_ms;
+		cpcb->keep_intvl = stack->cfg.keepalive_interval_ms;
+		cpcb->keep_cnt = stack->cfg.keepalive_count;
+	}
+	return ERR_OK;
+}
+
+static const struct tcp_ext_arg_callbacks ext_callbacks = {
+    .destroy = NULL,
+    .passive_open = on_passive_open,
+};
+
+static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
+{
+	struct ferry_flow *flow = arg;
+
+	if (!newpcb || err != ERR_OK)
+		return ERR_OK; /* out of pcbs: ferry_stack_tcp_connected sees no pcb */
+	if (!flow || flow->pcb != newpcb || flow->state != FERRY_FLOW_HANDSHAKE) {
+		tcp_abort(newpcb);
+		return ERR_ABRT;
+	}
+	flow->state = FERRY_FLOW_OPEN;
+	ferry_stack_timer_clear(flow);
+	listener_unref(flow);
+	ferry_stack_flow_touch(flow);
+	flow->stack->stats.tcp_accepted++;
+	if (!flow->blocked && !flow->shut_early)
+		return ERR_OK;
+	/* The far side spoke or closed before the app's ACK: catch up now. */
+	flow_enter(flow);
+	if (flow->blocked) {
+		flow->blocked = 0;
+		flow->stack->ops->tcp_sendable(flow->stack->ctx, flow, tcp_sndbuf(newpcb));
+	}
+	if (flow->shut_early && flow->state == FERRY_FLOW_OPEN) {
+		flow->shut_early = 0;
+		ferry_stack_tcp_shutdown(flow);
+	}
+	return flow_leave(flow);
+}
+
+/* ---- input ---- */
+
+/* Hands a packet to lwIP (the hook makes its destination ours). */
+static int lwip_input(struct ferry_stack *stack, const uint8_t *data, size_t len)
+{
+	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+
+	if (!p) {
+		ferry_stack_count_drop(stack, FERRY_STACK_DROP_NOMEM);
+		return -ENOMEM;
+	}
+	memcpy(p->payload, data, len);
+	stack->lwip_depth++;
+	stack->netif.input(p, &stack->netif);
+	stack->lwip_depth--;
+	ferry_stack_tcp_inject_deferred(stack);
+	return 0;
+}
+
+static void flow_refuse(struct ferry_flow *flow, int err)
+{
+	struct ferry_stack *stack = flow->stack;
+
+	if (err == -ECONNREFUSED) {
+		stack->stats.tcp_refused++;
+		flow_end(flow, FERRY_END_RST, 0, err);
+	} else {
+		stack->stats.tcp_unreach++;
+		flow_end(flow, FERRY_END_UNREACH, 0, err);
+	}
+}
+
+static int new_connection(struct ferry_stack *stack, const struct ferry_pkt *pkt)
+{
+	struct ferry_flow *flow;
+	int err;
+
+	flow = ferry_stack_flow_new(stack, FERRY_FLOW_TCP, &pkt->src, &pkt->dst);
+	if (!flow) {
+		struct ferry_flow tmp = {
+		    .stack = stack, .src = pkt->src, .dst = pkt->dst, .syn_seq = pkt->tcp_seq};
+
+		ferry_stack_count_drop(stack, FERRY_STACK_DROP_FLOWS_FULL);
+		send_rst(&tmp);
+		return -ENOSPC;
+	}
+	flow->syn = pbuf_alloc(PBUF_RAW, (u16_t)pkt->len, PBUF_RAM);
+	if (!flow->syn) {
+		ferry_stack_flow_release(flow);
+		ferry_stack_count_drop(stack, FERRY_STACK_DROP_NOMEM);
+		return -ENOMEM;
+	}
+	memcpy(flow->syn->payload, pkt->ip, pkt->len);
+	flow->syn_seq = pkt->tcp_seq;
+	flow->state = FERRY_FLOW_CONNECTING;
+	ferry_stack_timer_set(flow, &stack->connecting, stack->now + stack->cfg.connect_timeout_ms);
+	stack->stats.tcp_opened++;
+	flow_enter(flow);
+	err = stack->ops->tcp_open(stack->ctx, flow, &flow->src, &flow->dst);
+	if (err && flow->state == FERRY_FLOW_CONNECTING)
+		flow_refuse(flow, err);
+	flow_leave(flow);
+	return 0;
+}
+
+int ferry_stack_tcp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt)
+{
+	uint8_t flags = pkt->tcp_flags;
+	struct ferry_flow *flow;
+
+	flow = ferry_stack_flow_find(stack, FERRY_FLOW_TCP, &pkt->src, &pkt->dst);
+	if (!flow) {
+		if ((flags & (FERRY_PKT_TCP_SYN | FERRY_PKT_TCP_ACK | FERRY_PKT_TCP_RST)) ==
+		    FERRY_PKT_TCP_SYN)
+			return new_connection(stack, pkt);
+		/* A pcb lwIP still closes on its own, or nothing: lwIP answers with RST. */
+		return lwip_input(stack, pkt->ip, pkt->len);
+	}
+	switch (flow->state) {
+	case FERRY_FLOW_CONNECTING:
+		if (flags & FERRY_PKT_TCP_RST) { /* the application gave up */
+			flow_end(flow, FERRY_END_NONE, 1, -ECONNRESET);
+			return 0;
+		}
+		ferry_stack_count_drop(stack, FERRY_STACK_DROP_DUP_SYN);
+		return -EALREADY;
+	case FERRY_FLOW_DEAD:
+		return 0;
+	default:
+		ferry_stack_flow_touch(flow);
+		return lwip_input(stack, pkt->ip, pkt->len);
+	}
+}
+
+/* ---- the caller's side ---- */
+
+/* A TIME_WAIT pcb of an earlier connection on the same 4-tuple would answer the new SYN
+ * with an RST or an ACK; a new connection the far side accepted wins (RFC 6191's spirit). */
+static void drop_time_wait(struct ferry_flow *flow)
+{
+	struct ferry_endpoint src, dst;
+	struct tcp_pcb *pcb;
+
+	for (pcb = tcp_tw_pcbs; pcb; pcb = pcb->next) {
+		if (pcb->local_port != flow->dst.port || pcb->remote_port != flow->src.port)
+			continue;
+		endpoint_from_ip(&src, &pcb->remote_ip, pcb->remote_port);
+		endpoint_from_ip(&dst, &pcb->local_ip, pcb->local_port);
+		if (ferry_stack_endpoint_eq(&src, &flow->src) &&
+		    ferry_stack_endpoint_eq(&dst, &flow->dst)) {
+			tcp_abort(pcb);
+			return;
+		}
+	}
+}
+
+/* Hands a HANDSHAKE flow's held SYN to lwIP. Only at lwip_depth 0: lwIP's input path
+ * is not re-entrant. Returns 0, or -ENOMEM if lwIP made no pcb (the flow is ended with an
+ * RST toward the app, tcp_closed(-ECONNABORTED) if notify). */
+static int inject_syn(struct ferry_flow *flow, int notify)
+{
+	struct ferry_stack *stack = flow->stack;
+	struct pbuf *syn = flow->syn;
+	int err = 0;
+
+	flow->syn = NULL;
+	drop_time_wait(flow);
+	flow_enter(flow);
+	stack->lwip_depth++;
+	stack->netif.input(syn, &stack->netif);
+	stack->lwip_depth--;
+	if (!flow->pcb && flow->state == FERRY_FLOW_HANDSHAKE) {
+		flow_end(flow, FERRY_END_RST, notify, -ECONNABORTED);
+		err = -ENOMEM;
+	}
+	flow_leave(flow);
+	return err;
+}
+
+void ferry_stack_tcp_inject_deferred(struct ferry_stack *stack)
+{
+	struct ferry_flow *flow;
+	unsigned rounds = 0;
+
+	if (stack->lwip_depth || !stack->inject_pending)
+		return;
+	stack->inject_pending = 0;
+	/* Restart the walk after each SYN: its callbacks may end other flows. Each round
+	 * clears one held SYN, so this ends. */
+	while (rounds++ <= stack->cfg.max_tcp_flows) {
+		for (flow = stack->handshake.head; flow && !flow->syn; flow = flow->timer.next)
+			;
+		if (!flow)
+			break;
+		inject_syn(flow, 1);
+	}
+}
+
+int ferry_stack_tcp_connected(struct ferry_flow *flow)
+{
+	struct ferry_stack *stack = flow->stack;
+	int err;
+
+	if (flow->state != FERRY_FLOW_CONNECTING)
+		return -EINVAL;
+	err = listener_ref(stack, flow->dst.port);
+	if (err) {
+		flow_end(flow, FERRY_END_RST, 0, -ECONNABORTED);
+		return -ENOMEM;
+	}
+	flow->listening = 1;
+	flow->state = FERRY_FLOW_HANDSHAKE;
+	ferry_stack_timer_set(flow, &stack->handshake,
+			      stack->now + stack->cfg.handshake_timeout_ms);
+	if (stack->lwip_depth) {
+		/* Called from inside lwIP (an ops callback of another connection): the SYN
+		 * goes in once lwIP returned. */
+		stack->inject_pending = 1;
+		return 0;
+	}
+	err = inject_syn(flow, 0);
+	ferry_stack_tcp_inject_deferred(stack); /* connects made by its callbacks */
+	return err;
+}
+
+void ferry_stack_tcp_refused(struct ferry_flow *flow, int err)
+{
+	if (flow->state == FERRY_FLOW_CONNECTING)
+		flow_refuse(flow, err);
+	else
+		flow_end(flow, FERRY_END_RST, 0, err);
+}
+
+size_t ferry_stack_tcp_send(struct ferry_flow *flow, const uint8_t *data, size_t len)
+{
+	struct tcp_pcb *pcb = flow->pcb;
+	size_t n;
+
+	if (flow->state == FERRY_FLOW_HANDSHAKE)
+		flow->blocked = 1; /* tcp_sendable at accept */
+	if (!pcb || (flow->state != FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_APP_DONE))
+		return 0;
+	n = tcp_sndbuf(pcb);
+	if (tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 2)
+		n = 0;
+	if (n > len)
+		n = len;
+	if (n && tcp_write(pcb, data, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
+		n = 0;
+	if (n < len)
+		flow->blocked = 1;
+	if (n) {
+		ferry_stack_flow_touch(flow);
+		tcp_output(pcb);
+	}
+	return n;
+}
+
+void ferry_stack_tcp_writable(struct ferry_flow *flow)
+{
+	if (flow->state == FERRY_FLOW_DEAD || (!flow->rx_head && !flow->rx_fin))
+		return;
+	flow_enter(flow);
+	flow_deliver(flow);
+	flow_leave(flow);
+}
+
+int ferry_stack_tcp_shutdown(struct ferry_flow *flow)
+{
+	switch (flow->state) {
+	case FERRY_FLOW_OPEN:
+		flow->state = FERRY_FLOW_PEER_DONE;
+		if (tcp_shutdown(flow->pcb, 0, 1) != ERR_OK)
+			flow_end(flow, FERRY_END_RST, 1, -ECONNABORTED);
+		return 0;
+	case FERRY_FLOW_APP_DONE:
+		flow_end(flow, FERRY_END_NONE, 1, 0); /* tcp_close sends our FIN */
+		return 0;
+	case FERRY_FLOW_HANDSHAKE:
+		/* A FIN in SYN_RCVD would move lwIP's pcb past the state whose ACK calls
+		 * accept; it is sent once the handshake is done. */
+		if (flow->shut_early)
+			return -EINVAL;
+		flow->shut_early = 1;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+void ferry_stack_tcp_reset(struct ferry_flow *flow)
+{
+	flow_end(flow, FERRY_END_RST, 0, -ECONNRESET);
+}
+
+/* ---- timers ---- */
+
+void ferry_stack_tcp_timers(struct ferry_stack *stack)
+{
+	uint64_t now = stack->now, idle = stack->cfg.tcp_idle_timeout_ms;
+	struct ferry_flow *flow;
+
+	while ((flow = stack->connecting.head) != NULL && flow->deadline <= now) {
+		stack->stats.tcp_unreach++;
+		flow_end(flow, FERRY_END_UNREACH, 1, -ETIMEDOUT);
+	}
+	while ((flow = stack->handshake.head) != NULL && flow->deadline <= now)
+		flow_end(flow, FERRY_END_RST, 1, -ETIMEDOUT);
+	while (idle && (flow = stack->tcp_lru.tail) != NULL && flow->last_active + idle <= now &&
+	       flow->state >= FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_DEAD) {
+		stack->stats.tcp_idle_timeouts++;
+		flow_end(flow, FERRY_END_RST, 1, -ETIMEDOUT);
+	}
+	listeners_sweep(stack);
+}
+
+uint64_t ferry_stack_tcp_deadline(const struct ferry_stack *stack)
+{
+	uint64_t next = UINT64_MAX;
+	const struct ferry_flow *flow;
+
+	if (stack->connecting.head)
+		next = stack->connecting.head->deadline;
+	if (stack->handshake.head && stack->handshake.head->deadline < next)
+		next = stack->handshake.head->deadline;
+	flow = stack->tcp_lru.tail;
+	if (stack->cfg.tcp_idle_timeout_ms && flow && flow->state >= FERRY_FLOW_OPEN &&
+	    flow->last_active + stack->cfg.tcp_idle_timeout_ms < next)
+		next = flow->last_active + stack->cfg.tcp_idle_timeout_ms;
+	return next;
+}
