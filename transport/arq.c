@@ -1,0 +1,1023 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ARQ engine (see arq.h for the model; docs/arq.md for the differences from KCP's
+ * reference code). Data structures, and why:
+ *
+ * - Send side: unsent segments wait in a FIFO of pool buffers (snd queue). Once given an
+ *   sn they live in a ring of slots indexed by sn & smask; the ring holds 4 * snd_wnd
+ *   slots and the span snd_nxt - snd_una never exceeds it, so slots never collide. An
+ *   ACK finds its slot in O(1); una advances over freed slots, amortized O(1) per
+ *   segment. Unacked slots are also linked in sn order, so the fast-retransmit pass walks
+ *   only unacked segments below the highest acked sn (the holes), never acked ones.
+ * - Retransmit timer: rto_bound is a lower bound of every unacked segment's deadline, and
+ *   as RFC 6298 (5.3) asks, nothing expires earlier than one RTO after the last ACK that
+ *   freed data. Only when now reaches both does update walk the unacked list, queue the
+ *   expired segments and recompute the exact bound; segments acked in time cost nothing.
+ * - Due list: segments to retransmit are queued once (a flag) and sent by the next flush,
+ *   so input never scans and flush sends exactly what is due.
+ * - Receive side: out-of-order segments sit in a ring indexed by sn & rmask until the gap
+ *   closes, then move to a FIFO the application reads (nq segments). PUSH is accepted only
+ *   below rcv_nxt + rcv_wnd - nq, the right edge we advertise: it never moves left, and
+ *   ring plus FIFO never hold more than rcv_wnd buffers.
+ *
+ * All sn, una and ts comparisons are wrap-safe (signed 32-bit differences).
+ */
+#include "transport/arq.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL UINT32_MAX
+
+enum {
+	SLOT_DUE_FAST = 1, /* queued for fast retransmission */
+	SLOT_DUE_RTO = 2,  /* queued for retransmission on timeout */
+};
+
+struct sslot {
+	struct ferry_buf *buf; /* NULL: free or acknowledged */
+	uint64_t resend_at;
+	uint64_t first_sent;
+	uint32_t sn, ts, rto;
+	uint32_t prev, next; /* unacked list, by ring index */
+	uint16_t xmit, fastack;
+	uint8_t frg, flags;
+};
+
+struct ack_ent {
+	uint32_t sn, ts;
+};
+
+/* ACKs of out-of-order segments are repeated in the next ack_repeat flushes that send
+ * ACKs: una covers an in-order segment whose ACK is lost, but nothing covers one above a
+ * hole. They are recorded in a ring in arrival order; batch j (first ACKed by ACK flush j)
+ * is rep[mark[j - 1] .. mark[j]), and ACK flush j also repeats batches j - k .. j - 1. */
+enum {
+	ACK_REPEAT_MAX = 4,
+	ACK_MARKS = ACK_REPEAT_MAX + 2,
+};
+
+/* Fields grouped by size (pointers and 64-bit times, then 32-bit, then flags), so the
+ * struct has no padding holes; the comments say which side each belongs to. */
+struct ferry_arq {
+	struct ferry_arq_config cfg;
+	struct ferry_arq_stats st;
+	struct ferry_pool *pool;
+	ferry_arq_output_fn output;
+	void *ctx;
+	uint8_t *dg; /* datagram being built, cfg.mtu bytes */
+	size_t dg_len;
+
+	/* send side */
+	struct ferry_buf *sq_head, *sq_tail; /* not yet given an sn */
+	struct sslot *sring;		     /* in flight, by sn & smask */
+	uint32_t *due;			     /* ring indexes to retransmit */
+	uint64_t sq_partial_since;	     /* when the partial tail got its first byte */
+	uint64_t rto_bound;		     /* <= every unacked segment's deadline */
+	uint64_t last_progress;		     /* last time an ACK or una freed a segment */
+	uint64_t probe_at;
+	uint64_t last_rx;
+
+	/* receive side */
+	struct ferry_buf **rring;	     /* out of order, by sn & rmask */
+	struct ferry_buf *rq_head, *rq_tail; /* in order, for the application */
+	struct ack_ent *acks;		     /* ACKs to send, ack_max at most */
+	struct ack_ent *rep;		     /* repeat ring, rep_mask + 1 entries */
+	uint64_t ack_since;
+
+	uint32_t conv, mss;
+	int err;
+	/* send side */
+	uint32_t sq_len, smask;
+	uint32_t snd_una, snd_nxt;
+	uint32_t ul_head, ul_tail, inflight; /* unacked list */
+	uint32_t n_due;
+	uint32_t rmt_edge, rmt_wnd;
+	uint32_t cwnd, ssthresh, cwnd_cnt; /* nc = 0 only */
+	uint32_t recover;		   /* losses below this sn were already answered */
+	uint32_t srtt8, rttvar8, rto;	   /* srtt and rttvar in 1/8 ms */
+	uint32_t probe_wait;
+	/* receive side */
+	uint32_t rmask, rcv_nxt;
+	uint32_t held; /* segments in rring plus rq */
+	uint32_t nq;   /* segments in rq: the advertised window is rcv_wnd - nq */
+	uint32_t adv_edge;
+	uint32_t n_acks, ack_max;
+	uint32_t rep_mask, rep_w;     /* rep_w: entries ever written */
+	uint32_t rep_mark[ACK_MARKS]; /* rep_w at the last ACK flushes */
+	uint32_t ack_flushes;
+
+	bool sq_partial_new; /* the partial tail's first-byte time is not known yet */
+	bool rmt_heard;	     /* false: rmt_edge is still the rmt_wnd_init guess */
+	bool rtt_seen;
+	bool want_wask, want_wins;
+	bool emitted; /* this flush has sent a segment (WINS is then redundant) */
+};
+
+static inline int32_t sdiff(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b);
+}
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+int ferry_arq_create(struct ferry_arq **out, uint32_t conv, const struct ferry_arq_config *cfg,
+		     struct ferry_pool *pool, ferry_arq_output_fn output, void *ctx)
+{
+	struct ferry_arq *arq;
+	uint32_t sring, rring;
+
+	*out = NULL;
+	if (!cfg || !pool || !output || cfg->mtu < FERRY_ARQ_MTU_MIN ||
+	    cfg->mtu > FERRY_ARQ_MTU_MAX || pool->size < cfg->mtu - FERRY_ARQ_HDR_LEN ||
+	    cfg->snd_wnd == 0 || cfg->snd_wnd > FERRY_ARQ_WND_MAX || cfg->rcv_wnd == 0 ||
+	    cfg->rcv_wnd > FERRY_ARQ_WND_MAX || cfg->snd_queue_max == 0 || cfg->interval == 0 ||
+	    cfg->interval > 5000 || cfg->nodelay > 1 || cfg->resend > 0xffff ||
+	    cfg->fast_limit > 0xffff || cfg->dead_link == 0 || cfg->dead_link > 0xfffe ||
+	    cfg->rmt_wnd_init == 0 || cfg->ack_repeat > ACK_REPEAT_MAX)
+		return -EINVAL;
+
+	arq = calloc(1, sizeof(*arq));
+	if (!arq)
+		return -ENOMEM;
+	sring = pow2_at_least(4 * cfg->snd_wnd);
+	rring = pow2_at_least(cfg->rcv_wnd);
+	arq->sring = calloc(sring, sizeof(*arq->sring));
+	arq->due = calloc(sring, sizeof(*arq->due));
+	arq->rring = calloc(rring, sizeof(struct ferry_buf *));
+	arq->ack_max = rring > cfg->mtu / FERRY_ARQ_HDR_LEN ? rring : cfg->mtu / FERRY_ARQ_HDR_LEN;
+	arq->acks = calloc(arq->ack_max, sizeof(*arq->acks));
+	arq->rep_mask = pow2_at_least(arq->ack_max) - 1;
+	arq->rep = calloc(arq->rep_mask + 1, sizeof(*arq->rep));
+	arq->dg = malloc(cfg->mtu);
+	if (!arq->sring || !arq->due || !arq->rring || !arq->acks || !arq->rep || !arq->dg) {
+		ferry_arq_destroy(arq);
+		return -ENOMEM;
+	}
+	arq->cfg = *cfg;
+	if (!arq->cfg.min_rto)
+		arq->cfg.min_rto =
+		    cfg->nodelay ? FERRY_ARQ_RTO_MIN_NODELAY : FERRY_ARQ_RTO_MIN_NORMAL;
+	arq->pool = pool;
+	arq->output = output;
+	arq->ctx = ctx;
+	arq->conv = conv;
+	arq->mss = cfg->mtu - FERRY_ARQ_HDR_LEN;
+	arq->smask = sring - 1;
+	arq->rmask = rring - 1;
+	arq->snd_una = arq->snd_nxt = cfg->initial_sn;
+	arq->rcv_nxt = cfg->initial_sn;
+	arq->ul_head = arq->ul_tail = NIL;
+	arq->rmt_wnd = cfg->rmt_wnd_init;
+	arq->rmt_edge = cfg->initial_sn + cfg->rmt_wnd_init;
+	arq->adv_edge = cfg->initial_sn + cfg->rcv_wnd;
+	arq->cwnd = 1;
+	arq->ssthresh = cfg->snd_wnd;
+	arq->recover = cfg->initial_sn;
+	arq->rto = FERRY_ARQ_RTO_INIT;
+	arq->rto_bound = UINT64_MAX;
+	arq->probe_wait = FERRY_ARQ_PROBE_INIT;
+	*out = arq;
+	return 0;
+}
+
+void ferry_arq_destroy(struct ferry_arq *arq)
+{
+	uint32_t i;
+
+	if (!arq)
+		return;
+	if (arq->pool) {
+		ferry_pool_put_chain(arq->pool, arq->sq_head);
+		ferry_pool_put_chain(arq->pool, arq->rq_head);
+		for (i = 0; arq->sring && i <= arq->smask; i++)
+			ferry_pool_put(arq->pool, arq->sring[i].buf);
+		for (i = 0; arq->rring && i <= arq->rmask; i++)
+			ferry_pool_put(arq->pool, arq->rring[i]);
+	}
+	free(arq->sring);
+	free(arq->due);
+	free(arq->rring);
+	free(arq->acks);
+	free(arq->rep);
+	free(arq->dg);
+	free(arq);
+}
+
+/* ---- output ---------------------------------------------------------------------- */
+
+static void dgram_out(struct ferry_arq *arq, const uint8_t *p, size_t len)
+{
+	arq->st.dgrams_out++;
+	arq->st.bytes_out += len;
+	if (arq->output(arq->ctx, p, len) < 0)
+		arq->st.output_errors++;
+}
+
+static void dgram_flush(struct ferry_arq *arq)
+{
+	if (arq->dg_len) {
+		dgram_out(arq, arq->dg, arq->dg_len);
+		arq->dg_len = 0;
+	}
+}
+
+static uint16_t free_wnd(const struct ferry_arq *arq)
+{
+	uint32_t f = arq->nq < arq->cfg.rcv_wnd ? arq->cfg.rcv_wnd - arq->nq : 0;
+
+	return f > 0xffff ? 0xffff : (uint16_t)f;
+}
+
+/* Appends a segment to the datagram being built; a full-sized PUSH whose buffer has
+ * headroom goes out on its own, in place. */
+static void emit(struct ferry_arq *arq, uint8_t cmd, uint8_t frg, uint32_t ts, uint32_t sn,
+		 struct ferry_buf *buf)
+{
+	uint16_t wnd = free_wnd(arq);
+	struct ferry_arq_seg h = {
+	    .conv = arq->conv,
+	    .cmd = cmd,
+	    .frg = frg,
+	    .wnd = wnd,
+	    .ts = ts,
+	    .sn = sn,
+	    .una = arq->rcv_nxt,
+	    .len = buf ? buf->len : 0,
+	};
+	size_t need = FERRY_ARQ_HDR_LEN + h.len;
+
+	arq->emitted = true;
+	arq->adv_edge = arq->rcv_nxt + wnd;
+	if (arq->dg_len + need > arq->cfg.mtu)
+		dgram_flush(arq);
+	if (buf && arq->dg_len == 0 && need + FERRY_ARQ_HDR_LEN > arq->cfg.mtu &&
+	    ferry_buf_headroom(buf) >= FERRY_ARQ_HDR_LEN) {
+		uint8_t *p = ferry_buf_push(buf, FERRY_ARQ_HDR_LEN);
+
+		ferry_arq_hdr_write(p, &h);
+		dgram_out(arq, p, need);
+		ferry_buf_pull(buf, FERRY_ARQ_HDR_LEN);
+		return;
+	}
+	ferry_arq_hdr_write(arq->dg + arq->dg_len, &h);
+	if (h.len)
+		memcpy(arq->dg + arq->dg_len + FERRY_ARQ_HDR_LEN, buf->data, h.len);
+	arq->dg_len += need;
+}
+
+static void emit_acks(struct ferry_arq *arq)
+{
+	uint32_t i;
+
+	for (i = 0; i < arq->n_acks; i++)
+		emit(arq, FERRY_ARQ_CMD_ACK, 0, arq->acks[i].ts, arq->acks[i].sn, NULL);
+	arq->st.acks_sent += arq->n_acks;
+	arq->n_acks = 0;
+}
+
+/* Riding along with new ACKs only, so repeats add no ACK batch and rarely a datagram. */
+static void emit_ack_repeats(struct ferry_arq *arq)
+{
+	uint32_t j = arq->ack_flushes, k = arq->cfg.ack_repeat, from = 0, to, i;
+
+	if (!k || !j)
+		return;
+	to = arq->rep_mark[(j - 1) % ACK_MARKS];
+	if (j > k)
+		from = arq->rep_mark[(j - k - 1) % ACK_MARKS];
+	if (to - from > arq->rep_mask + 1)
+		from = to - (arq->rep_mask + 1); /* overwritten: keep the newest */
+	for (i = from; i != to; i++) {
+		const struct ack_ent *e = &arq->rep[i & arq->rep_mask];
+
+		if (sdiff(e->sn, arq->rcv_nxt) < 0)
+			continue; /* una covers it now */
+		emit(arq, FERRY_ARQ_CMD_ACK, 0, e->ts, e->sn, NULL);
+		arq->st.acks_repeated++;
+	}
+}
+
+/* ---- send side ------------------------------------------------------------------- */
+
+static void ul_unlink(struct ferry_arq *arq, uint32_t idx)
+{
+	struct sslot *s = &arq->sring[idx];
+
+	if (s->prev != NIL)
+		arq->sring[s->prev].next = s->next;
+	else
+		arq->ul_head = s->next;
+	if (s->next != NIL)
+		arq->sring[s->next].prev = s->prev;
+	else
+		arq->ul_tail = s->prev;
+	arq->inflight--;
+}
+
+static void slot_release(struct ferry_arq *arq, uint32_t idx)
+{
+	struct sslot *s = &arq->sring[idx];
+
+	ul_unlink(arq, idx);
+	ferry_pool_put(arq->pool, s->buf);
+	s->buf = NULL;
+	s->flags = 0;
+	if (!arq->inflight)
+		arq->rto_bound = UINT64_MAX; /* nothing left that the bound could belong to */
+}
+
+/* Moves snd_una over acknowledged slots. */
+static void una_advance(struct ferry_arq *arq)
+{
+	while (arq->snd_una != arq->snd_nxt && !arq->sring[arq->snd_una & arq->smask].buf)
+		arq->snd_una++;
+}
+
+static void rtt_sample(struct ferry_arq *arq, uint32_t rtt)
+{
+	uint32_t r8, delta, var4, rto;
+
+	if (rtt > FERRY_ARQ_RTO_MAX)
+		rtt = FERRY_ARQ_RTO_MAX;
+	r8 = rtt * 8;
+	if (!arq->rtt_seen) {
+		arq->srtt8 = r8;
+		arq->rttvar8 = r8 / 2;
+		arq->rtt_seen = true;
+	} else {
+		delta = r8 > arq->srtt8 ? r8 - arq->srtt8 : arq->srtt8 - r8;
+		arq->rttvar8 = (3 * arq->rttvar8 + delta) / 4;
+		arq->srtt8 = (7 * arq->srtt8 + r8) / 8;
+	}
+	/* RFC 6298: RTO = SRTT + max(G, 4 * RTTVAR), G = the profile's interval. */
+	var4 = 4 * arq->rttvar8;
+	if (var4 < arq->cfg.interval * 8)
+		var4 = arq->cfg.interval * 8;
+	rto = (arq->srtt8 + var4 + 7) / 8;
+	if (rto < arq->cfg.min_rto)
+		rto = arq->cfg.min_rto;
+	arq->rto = rto > FERRY_ARQ_RTO_MAX ? FERRY_ARQ_RTO_MAX : rto;
+}
+
+static void on_ack(struct ferry_arq *arq, uint32_t sn, uint32_t ts, uint32_t now32)
+{
+	struct sslot *s;
+	uint32_t idx;
+
+	arq->st.acks_recv++;
+	if (sdiff(sn, arq->snd_una) < 0 || sdiff(sn, arq->snd_nxt) >= 0)
+		return;
+	idx = sn & arq->smask;
+	s = &arq->sring[idx];
+	if (!s->buf)
+		return;
+	/* An echo is a valid sample only if it is not from the future and not older than the
+	 * segment's first transmission (a forged or corrupted ts cannot poison the RTO). */
+	if (sdiff(now32, ts) >= 0 && sdiff(ts, (uint32_t)s->first_sent) >= 0)
+		rtt_sample(arq, (uint32_t)sdiff(now32, ts));
+	slot_release(arq, idx);
+}
+
+/* Every unacked segment below una is acknowledged. */
+static void on_una(struct ferry_arq *arq, uint32_t una)
+{
+	while (arq->ul_head != NIL && sdiff(arq->sring[arq->ul_head].sn, una) < 0)
+		slot_release(arq, arq->ul_head);
+}
+
+static void due_push(struct ferry_arq *arq, uint32_t idx, uint8_t why)
+{
+	struct sslot *s = &arq->sring[idx];
+
+	if (s->flags)
+		return;
+	s->flags = why;
+	arq->due[arq->n_due++] = idx;
+}
+
+/* One ACK batch acknowledged maxack, sent at maxts or later: each unacked segment below it
+ * that was sent no later was skipped once more. Walks only the holes. */
+static void fastack_pass(struct ferry_arq *arq, uint32_t maxack, uint32_t maxts)
+{
+	uint32_t idx;
+
+	if (!arq->cfg.resend)
+		return;
+	for (idx = arq->ul_head; idx != NIL; idx = arq->sring[idx].next) {
+		struct sslot *s = &arq->sring[idx];
+
+		if (sdiff(s->sn, maxack) >= 0)
+			break;
+		if (sdiff(maxts, s->ts) < 0 || s->flags)
+			continue;
+		if (s->fastack < 0xffff)
+			s->fastack++;
+		if (s->fastack >= arq->cfg.resend && s->xmit <= arq->cfg.fast_limit)
+			due_push(arq, idx, SLOT_DUE_FAST);
+	}
+}
+
+/* nc = 0: slow start below ssthresh, then one segment per window of ACKs (RFC 5681's
+ * shape), counted per acknowledged segment. */
+static void cc_on_acked(struct ferry_arq *arq, uint32_t acked)
+{
+	if (arq->cfg.nc)
+		return;
+	while (acked-- && arq->cwnd < arq->cfg.snd_wnd) {
+		if (arq->cwnd < arq->ssthresh) {
+			arq->cwnd++;
+		} else if (++arq->cwnd_cnt >= arq->cwnd) {
+			arq->cwnd++;
+			arq->cwnd_cnt = 0;
+		}
+	}
+}
+
+/* One multiplicative decrease per window: a loss among segments sent before the last
+ * decrease is part of the same episode. A timeout restarts from one segment. */
+static void cc_on_loss(struct ferry_arq *arq, bool timeout)
+{
+	arq->ssthresh = arq->inflight / 2 > 2 ? arq->inflight / 2 : 2;
+	arq->cwnd = timeout ? 1 : arq->ssthresh;
+	arq->cwnd_cnt = 0;
+	arq->recover = arq->snd_nxt;
+}
+
+/* ---- receive side ---------------------------------------------------------------- */
+
+static void ack_push(struct ferry_arq *arq, uint32_t sn, uint32_t ts, uint64_t now)
+{
+	if (arq->n_acks == arq->ack_max) {
+		/* The list is bounded: a full list goes out now rather than growing. */
+		emit_acks(arq);
+		dgram_flush(arq);
+	}
+	if (arq->n_acks == 0)
+		arq->ack_since = now;
+	arq->acks[arq->n_acks].sn = sn;
+	arq->acks[arq->n_acks].ts = ts;
+	arq->n_acks++;
+}
+
+static void on_push(struct ferry_arq *arq, const struct ferry_arq_seg *h, const uint8_t *data,
+		    uint64_t now)
+{
+	uint32_t limit = arq->cfg.rcv_wnd - arq->nq;
+	struct ferry_buf *buf;
+	uint32_t idx;
+
+	if (sdiff(h->sn, arq->rcv_nxt) < 0) {
+		arq->st.segs_dup++;
+		ack_push(arq, h->sn, h->ts, now);
+		return;
+	}
+	if ((uint32_t)sdiff(h->sn, arq->rcv_nxt) >= limit) {
+		arq->st.drop_window++;
+		return;
+	}
+	idx = h->sn & arq->rmask;
+	if (arq->rring[idx]) {
+		arq->st.segs_dup++;
+		ack_push(arq, h->sn, h->ts, now);
+		return;
+	}
+	buf = ferry_pool_get(arq->pool);
+	if (!buf) {
+		arq->st.drop_nobuf++;
+		return;
+	}
+	if (h->len)
+		memcpy(ferry_buf_put(buf, h->len), data, h->len);
+	buf->user = h->frg;
+	arq->rring[idx] = buf;
+	arq->held++;
+	arq->st.segs_recv++;
+	ack_push(arq, h->sn, h->ts, now);
+	if (h->sn != arq->rcv_nxt && arq->cfg.ack_repeat) {
+		struct ack_ent *e = &arq->rep[arq->rep_w++ & arq->rep_mask];
+
+		e->sn = h->sn;
+		e->ts = h->ts;
+	}
+	while ((buf = arq->rring[arq->rcv_nxt & arq->rmask]) != NULL) {
+		arq->rring[arq->rcv_nxt & arq->rmask] = NULL;
+		buf->next = NULL;
+		if (arq->rq_tail)
+			arq->rq_tail->next = buf;
+		else
+			arq->rq_head = buf;
+		arq->rq_tail = buf;
+		arq->rcv_nxt++;
+		arq->nq++;
+	}
+}
+
+int ferry_arq_input(struct ferry_arq *arq, const uint8_t *data, size_t len, uint64_t now)
+{
+	uint32_t now32 = (uint32_t)now, maxack = 0, maxts = 0;
+	uint32_t old_inflight = arq->inflight;
+	bool acked = false;
+	size_t off = 0;
+
+	if (arq->err)
+		return arq->err;
+	arq->st.dgrams_in++;
+	arq->st.bytes_in += len;
+	while (len - off >= FERRY_ARQ_HDR_LEN) {
+		const uint8_t *p = data + off;
+		struct ferry_arq_seg h;
+		ssize_t n = ferry_arq_seg_decode(p, len - off, &h);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+		if (h.conv != arq->conv) {
+			arq->st.drop_conv++;
+			continue;
+		}
+		if (h.cmd < FERRY_ARQ_CMD_PUSH || h.cmd > FERRY_ARQ_CMD_WINS ||
+		    (h.cmd != FERRY_ARQ_CMD_PUSH && h.len) || h.len > arq->mss ||
+		    sdiff(h.una, arq->snd_nxt) > 0 ||
+		    (h.cmd == FERRY_ARQ_CMD_ACK && sdiff(h.sn, arq->snd_nxt) >= 0)) {
+			/* una or an ACK for data we never sent: not our peer's state. */
+			arq->st.drop_malformed++;
+			continue;
+		}
+		arq->last_rx = now;
+		/* The receiver's right edge never moves left; keep the furthest one seen. */
+		if (!arq->rmt_heard || sdiff(h.una + h.wnd, arq->rmt_edge) > 0)
+			arq->rmt_edge = h.una + h.wnd;
+		arq->rmt_heard = true;
+		arq->rmt_wnd = h.wnd;
+		switch (h.cmd) {
+		case FERRY_ARQ_CMD_ACK:
+			on_ack(arq, h.sn, h.ts, now32);
+			if (!acked || sdiff(h.sn, maxack) > 0)
+				maxack = h.sn;
+			if (!acked || sdiff(h.ts, maxts) > 0)
+				maxts = h.ts;
+			acked = true;
+			break;
+		case FERRY_ARQ_CMD_PUSH:
+			on_push(arq, &h, p + FERRY_ARQ_HDR_LEN, now);
+			break;
+		case FERRY_ARQ_CMD_WASK:
+			arq->want_wins = true;
+			break;
+		default: /* WINS: the window was taken above */
+			break;
+		}
+		/* After the ACK itself, so that its RTT sample is taken before una frees it. */
+		on_una(arq, h.una);
+	}
+	if (off < len)
+		arq->st.drop_truncated++;
+	if (acked)
+		fastack_pass(arq, maxack, maxts);
+	una_advance(arq);
+	if (arq->inflight != old_inflight)
+		arq->last_progress = now;
+	cc_on_acked(arq, old_inflight - arq->inflight);
+	return 0;
+}
+
+/* ---- application side ------------------------------------------------------------ */
+
+static void sq_append(struct ferry_arq *arq, struct ferry_buf *buf)
+{
+	buf->next = NULL;
+	if (arq->sq_tail)
+		arq->sq_tail->next = buf;
+	else
+		arq->sq_head = buf;
+	arq->sq_tail = buf;
+	arq->sq_len++;
+}
+
+static ssize_t send_message(struct ferry_arq *arq, const uint8_t *p, size_t len)
+{
+	size_t count = len ? (len + arq->mss - 1) / arq->mss : 1, i;
+	struct ferry_buf *bufs[255];
+
+	if (count > 255 || count > arq->cfg.snd_wnd)
+		return -EMSGSIZE;
+	if (arq->sq_len + count > arq->cfg.snd_queue_max)
+		return -EAGAIN;
+	for (i = 0; i < count; i++) {
+		bufs[i] = ferry_pool_get(arq->pool);
+		if (!bufs[i]) {
+			while (i--)
+				ferry_pool_put(arq->pool, bufs[i]);
+			return -EAGAIN;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		size_t n = len - i * arq->mss < arq->mss ? len - i * arq->mss : arq->mss;
+
+		if (n)
+			memcpy(ferry_buf_put(bufs[i], (uint32_t)n), p + i * arq->mss, n);
+		bufs[i]->user = (uint32_t)(count - 1 - i);
+		sq_append(arq, bufs[i]);
+	}
+	arq->st.payload_sent += len;
+	return (ssize_t)len;
+}
+
+ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t done = 0;
+
+	if (arq->err)
+		return arq->err;
+	if (len == 0)
+		return 0;
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+	if (!arq->cfg.stream)
+		return send_message(arq, p, len);
+	/* Stream: top up the partial tail segment first, then fill fresh ones. */
+	if (arq->sq_tail && arq->sq_tail->len < arq->mss) {
+		size_t n = arq->mss - arq->sq_tail->len;
+
+		n = n < len ? n : len;
+		memcpy(ferry_buf_put(arq->sq_tail, (uint32_t)n), p, n);
+		done = n;
+	}
+	while (done < len && arq->sq_len < arq->cfg.snd_queue_max) {
+		struct ferry_buf *buf = ferry_pool_get(arq->pool);
+		size_t n = len - done < arq->mss ? len - done : arq->mss;
+
+		if (!buf)
+			break;
+		memcpy(ferry_buf_put(buf, (uint32_t)n), p + done, n);
+		buf->user = 0;
+		if (n < arq->mss)
+			arq->sq_partial_new = true; /* update stamps it with now */
+		sq_append(arq, buf);
+		done += n;
+	}
+	if (!done)
+		return -EAGAIN;
+	arq->st.payload_sent += done;
+	return (ssize_t)done;
+}
+
+/* After the application read, announce the window if it opened from zero or its right
+ * edge moved by half the window since it was last advertised. */
+static void maybe_announce(struct ferry_arq *arq, uint32_t before)
+{
+	uint32_t edge = arq->rcv_nxt + free_wnd(arq);
+
+	if (before == 0 || (uint32_t)sdiff(edge, arq->adv_edge) >= (arq->cfg.rcv_wnd + 1) / 2)
+		arq->want_wins = true;
+}
+
+static void rq_pop(struct ferry_arq *arq)
+{
+	struct ferry_buf *buf = arq->rq_head;
+
+	arq->rq_head = buf->next;
+	if (!arq->rq_head)
+		arq->rq_tail = NULL;
+	arq->held--;
+	arq->nq--;
+	ferry_pool_put(arq->pool, buf);
+}
+
+ssize_t ferry_arq_recv(struct ferry_arq *arq, void *out, size_t cap)
+{
+	uint32_t before = free_wnd(arq);
+	uint8_t *dst = out;
+	size_t done = 0;
+
+	if (!arq->rq_head)
+		return arq->err ? arq->err : -EAGAIN;
+	if (cap > SSIZE_MAX)
+		cap = SSIZE_MAX;
+	if (arq->cfg.stream) {
+		while (arq->rq_head && done < cap) {
+			struct ferry_buf *buf = arq->rq_head;
+			size_t n = buf->len < cap - done ? buf->len : cap - done;
+
+			memcpy(dst + done, ferry_buf_pull(buf, (uint32_t)n), n);
+			done += n;
+			if (!buf->len)
+				rq_pop(arq);
+		}
+	} else {
+		const struct ferry_buf *buf;
+		size_t total = 0;
+
+		/* A message is complete once its last fragment (frg 0) is queued. */
+		for (buf = arq->rq_head; buf; buf = buf->next) {
+			total += buf->len;
+			if (buf->user == 0)
+				break;
+		}
+		if (!buf)
+			return arq->err ? arq->err : -EAGAIN;
+		if (total > cap)
+			return -EMSGSIZE;
+		for (;;) {
+			bool last = arq->rq_head->user == 0;
+
+			memcpy(dst + done, arq->rq_head->data, arq->rq_head->len);
+			done += arq->rq_head->len;
+			rq_pop(arq);
+			if (last)
+				break;
+		}
+	}
+	arq->st.payload_recv += done;
+	maybe_announce(arq, before);
+	return (ssize_t)done;
+}
+
+/* ---- timers and flush ------------------------------------------------------------ */
+
+static void set_dead(struct ferry_arq *arq)
+{
+	arq->err = -ETIMEDOUT;
+	arq->n_acks = 0;
+	arq->n_due = 0;
+}
+
+/* RFC 6298 (5.3): the timer restarts when an ACK frees data, so while ACKs keep freeing
+ * segments nothing times out (losses among them are the fast path's job); a segment
+ * expires at its own deadline or one RTO after the last progress, whichever is later. */
+static uint64_t rto_deadline(const struct ferry_arq *arq)
+{
+	uint64_t restart = arq->last_progress + arq->rto;
+
+	return arq->rto_bound > restart ? arq->rto_bound : restart;
+}
+
+/* Queues expired segments and recomputes the exact earliest deadline. */
+static void timer_pass(struct ferry_arq *arq, uint64_t now)
+{
+	uint64_t bound = UINT64_MAX;
+	uint32_t idx;
+
+	for (idx = arq->ul_head; idx != NIL; idx = arq->sring[idx].next) {
+		struct sslot *s = &arq->sring[idx];
+
+		if (s->flags)
+			continue;
+		if (s->resend_at <= now) {
+			if (s->xmit >= arq->cfg.dead_link) {
+				set_dead(arq);
+				return;
+			}
+			due_push(arq, idx, SLOT_DUE_RTO);
+		} else if (s->resend_at < bound) {
+			bound = s->resend_at;
+		}
+	}
+	arq->rto_bound = bound;
+}
+
+static bool window_open(const struct ferry_arq *arq)
+{
+	uint32_t limit = arq->cfg.snd_wnd;
+
+	if (!arq->cfg.nc && arq->cwnd < limit)
+		limit = arq->cwnd;
+	return arq->inflight < limit && sdiff(arq->snd_nxt, arq->rmt_edge) < 0 &&
+	       arq->snd_nxt - arq->snd_una < arq->smask + 1;
+}
+
+/* Whether the head of the send queue may leave now (a lone partial stream segment waits
+ * up to one interval for more bytes). */
+static bool head_ready(const struct ferry_arq *arq, uint64_t now, bool force)
+{
+	const struct ferry_buf *b = arq->sq_head;
+
+	if (!b || !window_open(arq))
+		return false;
+	return force || !arq->cfg.stream || b->len == arq->mss || b->next ||
+	       now >= arq->sq_partial_since + arq->cfg.interval;
+}
+
+static void transmit(struct ferry_arq *arq, struct sslot *s, uint64_t now)
+{
+	s->ts = (uint32_t)now;
+	s->xmit++;
+	s->fastack = 0;
+	s->flags = 0;
+	s->resend_at = now + s->rto;
+	if (s->resend_at < arq->rto_bound)
+		arq->rto_bound = s->resend_at;
+	emit(arq, FERRY_ARQ_CMD_PUSH, s->frg, s->ts, s->sn, s->buf);
+}
+
+static void flush(struct ferry_arq *arq, uint64_t now, bool force)
+{
+	bool lost_fast = false, lost_rto = false;
+	uint32_t recover = arq->recover;
+	uint32_t i;
+
+	arq->emitted = false;
+	if (arq->n_acks) {
+		arq->rep_mark[arq->ack_flushes % ACK_MARKS] = arq->rep_w;
+		emit_acks(arq);
+		emit_ack_repeats(arq);
+		arq->ack_flushes++;
+	}
+	if (arq->want_wask) {
+		emit(arq, FERRY_ARQ_CMD_WASK, 0, (uint32_t)now, 0, NULL);
+		arq->st.probes_sent++;
+		arq->want_wask = false;
+	}
+	for (i = 0; i < arq->n_due; i++) {
+		struct sslot *s = &arq->sring[arq->due[i]];
+
+		if (!s->buf || !s->flags)
+			continue;
+		if (s->flags & SLOT_DUE_RTO) {
+			uint32_t grow = arq->cfg.nodelay ? s->rto / 2 : s->rto;
+
+			s->rto =
+			    s->rto + grow > FERRY_ARQ_RTO_MAX ? FERRY_ARQ_RTO_MAX : s->rto + grow;
+			arq->st.segs_rto++;
+			lost_rto = true;
+		} else {
+			arq->st.segs_fast++;
+			lost_fast |= sdiff(s->sn, recover) >= 0;
+		}
+		transmit(arq, s, now);
+	}
+	arq->n_due = 0;
+	if (!arq->cfg.nc && (lost_fast || lost_rto))
+		cc_on_loss(arq, lost_rto);
+	while (head_ready(arq, now, force)) {
+		struct ferry_buf *buf = arq->sq_head;
+		uint32_t idx = arq->snd_nxt & arq->smask;
+		struct sslot *s = &arq->sring[idx];
+
+		arq->sq_head = buf->next;
+		if (!arq->sq_head)
+			arq->sq_tail = NULL;
+		arq->sq_len--;
+		buf->next = NULL;
+		memset(s, 0, sizeof(*s));
+		s->buf = buf;
+		s->sn = arq->snd_nxt++;
+		s->frg = arq->cfg.stream ? 0 : (uint8_t)buf->user;
+		s->rto = arq->rto;
+		s->first_sent = now;
+		s->prev = arq->ul_tail;
+		s->next = NIL;
+		if (arq->ul_tail != NIL)
+			arq->sring[arq->ul_tail].next = idx;
+		else
+			arq->ul_head = idx;
+		arq->ul_tail = idx;
+		arq->inflight++;
+		arq->st.segs_sent++;
+		transmit(arq, s, now);
+	}
+	if (arq->want_wins && !arq->emitted) {
+		emit(arq, FERRY_ARQ_CMD_WINS, 0, (uint32_t)now, 0, NULL);
+		arq->st.wins_sent++;
+	}
+	arq->want_wins = false;
+	dgram_flush(arq);
+}
+
+/* Zero-window probing: nothing in flight and the peer's edge closes the window. */
+static void probe_timer(struct ferry_arq *arq, uint64_t now)
+{
+	if (!arq->sq_head || arq->inflight || sdiff(arq->snd_nxt, arq->rmt_edge) < 0) {
+		arq->probe_at = 0;
+		arq->probe_wait = FERRY_ARQ_PROBE_INIT;
+		return;
+	}
+	if (!arq->probe_at) {
+		arq->probe_at = now + arq->probe_wait;
+		return;
+	}
+	if (arq->cfg.dead_time && now >= arq->last_rx + arq->cfg.dead_time && arq->st.probes_sent) {
+		set_dead(arq);
+		return;
+	}
+	if (now >= arq->probe_at) {
+		arq->want_wask = true;
+		arq->probe_wait += arq->probe_wait / 2;
+		if (arq->probe_wait > FERRY_ARQ_PROBE_MAX)
+			arq->probe_wait = FERRY_ARQ_PROBE_MAX;
+		arq->probe_at = now + arq->probe_wait;
+	}
+}
+
+static void timers(struct ferry_arq *arq, uint64_t now)
+{
+	if (arq->sq_partial_new) {
+		arq->sq_partial_since = now;
+		arq->sq_partial_new = false;
+	}
+	if (arq->ul_head != NIL && arq->cfg.dead_time &&
+	    now >= arq->sring[arq->ul_head].first_sent + arq->cfg.dead_time) {
+		set_dead(arq);
+		return;
+	}
+	if (arq->inflight && now >= rto_deadline(arq))
+		timer_pass(arq, now);
+	if (!arq->err)
+		probe_timer(arq, now);
+}
+
+/* A stale lower bound must not leave a deadline in the past after an update: the event
+ * loop would spin. Recompute it (nothing can expire here: all due was just sent). */
+static void settle(struct ferry_arq *arq, uint64_t now)
+{
+	if (!arq->err && arq->inflight && rto_deadline(arq) <= now)
+		timer_pass(arq, now);
+}
+
+int ferry_arq_update(struct ferry_arq *arq, uint64_t now)
+{
+	if (arq->err)
+		return arq->err;
+	timers(arq, now);
+	if (!arq->err && ferry_arq_next_deadline(arq, now) <= now)
+		flush(arq, now, false);
+	settle(arq, now);
+	return arq->err;
+}
+
+int ferry_arq_flush(struct ferry_arq *arq, uint64_t now)
+{
+	if (arq->err)
+		return arq->err;
+	timers(arq, now);
+	if (!arq->err)
+		flush(arq, now, true);
+	settle(arq, now);
+	return arq->err;
+}
+
+static inline uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now)
+{
+	uint64_t d = UINT64_MAX;
+
+	if (arq->err)
+		return UINT64_MAX;
+	if (arq->n_due || arq->want_wask || arq->want_wins || arq->sq_partial_new)
+		return now;
+	if (arq->n_acks)
+		d = arq->ack_since + arq->cfg.ack_delay;
+	if (arq->sq_head && window_open(arq)) {
+		const struct ferry_buf *b = arq->sq_head;
+
+		if (!arq->cfg.stream || b->len == arq->mss || b->next)
+			return now;
+		d = min64(d, arq->sq_partial_since + arq->cfg.interval);
+	}
+	if (arq->inflight) {
+		d = min64(d, rto_deadline(arq));
+		if (arq->cfg.dead_time)
+			d = min64(d, arq->sring[arq->ul_head].first_sent + arq->cfg.dead_time);
+	}
+	if (arq->probe_at)
+		d = min64(d, arq->probe_at);
+	return d;
+}
+
+int ferry_arq_error(const struct ferry_arq *arq)
+{
+	return arq->err;
+}
+
+uint32_t ferry_arq_pending(const struct ferry_arq *arq)
+{
+	return arq->sq_len + arq->inflight;
+}
+
+void ferry_arq_stats(const struct ferry_arq *arq, struct ferry_arq_stats *out)
+{
+	*out = arq->st;
+	out->srtt = arq->srtt8 / 8;
+	out->rttvar = arq->rttvar8 / 8;
+	out->rto = arq->rto;
+	out->cwnd = arq->cfg.nc ? arq->cfg.snd_wnd : arq->cwnd;
+	out->inflight = arq->inflight;
+	out->rmt_wnd = arq->rmt_wnd;
+	out->snd_queue = arq->sq_len;
+	out->rcv_held = arq->held;
+}

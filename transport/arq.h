@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ARQ: one reliable, ordered conversation per flow, wire-compatible with KCP segments.
+ *
+ * Theory of operation. The engine is a pure state machine: the caller hands it received
+ * datagrams (ferry_arq_input), application bytes (ferry_arq_send) and the current time
+ * `now` (uint64_t ms, monotonic); it hands datagrams out through the output callback and
+ * in-order bytes out through ferry_arq_recv. It never reads a clock and never does I/O.
+ *
+ * Segments (24-byte header, little-endian, several per datagram):
+ *   conv u32 | cmd u8 | frg u8 | wnd u16 | ts u32 | sn u32 | una u32 | len u32 | data[len]
+ * PUSH carries data and is acknowledged by an ACK that names its sn and echoes its ts;
+ * every segment carries `una` (next sn the sender of the segment expects) and `wnd` (its
+ * free receive window in segments). WASK asks the peer for its window, WINS tells it.
+ *
+ * Driving it: after any ferry_arq_input/send/recv, and whenever `now` reaches
+ * ferry_arq_next_deadline(), call ferry_arq_update(). It transmits only what is due:
+ * ACKs (batched, several per datagram), retransmissions (fast or by timer) and new data
+ * the windows allow. There is no fixed polling tick; `interval` is only the clock
+ * granularity in the RTO and the longest a partial stream segment waits for more bytes.
+ *
+ * Windows: snd_wnd bounds the segments in flight (unacked); the peer's advertised right
+ * edge (una + wnd, kept as a maximum so reordering cannot shrink it) bounds the highest sn
+ * sent, so the receiver is never overrun; rcv_wnd bounds everything held for the
+ * application (reassembly plus unread), so a reader that stops reading pins at most
+ * rcv_wnd pool buffers. With nc = 0 a KCP-like congestion window also limits flight.
+ *
+ * Memory: one allocation at create (rings, ACK list, datagram scratch); every segment's
+ * payload lives in one buffer of the caller's pool, nothing is allocated per segment.
+ * The pool's buffers must hold MSS = mtu - 24 bytes; with at least 24 bytes of headroom a
+ * full-sized segment is output in place, without copying it into a datagram.
+ */
+#ifndef FERRY_TRANSPORT_ARQ_H
+#define FERRY_TRANSPORT_ARQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "transport/pool.h"
+
+enum {
+	FERRY_ARQ_HDR_LEN = 24,	 /* bytes of every segment header */
+	FERRY_ARQ_CMD_PUSH = 81, /* data */
+	FERRY_ARQ_CMD_ACK = 82,	 /* acknowledges one sn, echoes its ts */
+	FERRY_ARQ_CMD_WASK = 83, /* window probe: please send your window */
+	FERRY_ARQ_CMD_WINS = 84, /* window announcement */
+	FERRY_ARQ_MTU_MIN = 50,	 /* smallest datagram the engine will build */
+	FERRY_ARQ_MTU_MAX = 65535,
+	FERRY_ARQ_WND_MAX = 32768,	/* segments, for snd_wnd and rcv_wnd */
+	FERRY_ARQ_RTO_INIT = 200,	/* ms, before the first RTT sample (KCP's value) */
+	FERRY_ARQ_RTO_MAX = 60000,	/* ms */
+	FERRY_ARQ_RTO_MIN_NORMAL = 100, /* ms, minimum RTO with nodelay = 0 */
+	FERRY_ARQ_RTO_MIN_NODELAY = 30, /* ms, minimum RTO with nodelay = 1 */
+	FERRY_ARQ_PROBE_INIT = 1000,	/* ms before the first zero-window probe */
+	FERRY_ARQ_PROBE_MAX = 60000,	/* ms, probe interval ceiling */
+};
+
+/* One segment header as decoded from or encoded to the wire. */
+struct ferry_arq_seg {
+	uint32_t conv;
+	uint8_t cmd;
+	uint8_t frg;
+	uint16_t wnd;
+	uint32_t ts;
+	uint32_t sn;
+	uint32_t una;
+	uint32_t len; /* payload bytes following the header */
+};
+
+/* Writes the 24-byte header of hdr at p (the caller places hdr->len payload bytes after
+ * it). */
+void ferry_arq_hdr_write(uint8_t *p, const struct ferry_arq_seg *hdr);
+
+/* Appends one segment (header + hdr->len bytes of payload, which may be NULL when len is
+ * 0) at out. Usable by a multiplexer building its own datagrams.
+ * Returns bytes written (24 + len), or -ENOSPC if cap is too small. */
+ssize_t ferry_arq_seg_encode(uint8_t *out, size_t cap, const struct ferry_arq_seg *hdr,
+			     const uint8_t *payload);
+
+/* Decodes the segment header at in[0..len); its payload starts at in + 24.
+ * Returns the segment's total size (24 + hdr->len), or -EMSGSIZE when the header or the
+ * payload it announces does not fit in len. */
+ssize_t ferry_arq_seg_decode(const uint8_t *in, size_t len, struct ferry_arq_seg *hdr);
+
+/* Reads the conv of the first segment of a datagram (for routing to a conversation).
+ * Returns 0, or -EMSGSIZE if the datagram is shorter than a header. */
+int ferry_arq_peek_conv(const uint8_t *dgram, size_t len, uint32_t *conv);
+
+enum ferry_arq_profile {
+	FERRY_ARQ_PROFILE_NORMAL, /* nodelay 0, interval 40, resend 2, nc 1 */
+	FERRY_ARQ_PROFILE_FAST,	  /* 0, 30, 2, 1 */
+	FERRY_ARQ_PROFILE_FAST2,  /* 1, 20, 2, 1 */
+	FERRY_ARQ_PROFILE_FAST3,  /* 1, 10, 2, 1 */
+	FERRY_ARQ_PROFILE_MANUAL, /* defaults of normal; the caller sets the four knobs */
+};
+
+struct ferry_arq_config {
+	uint32_t mtu;		/* largest datagram handed to output, bytes */
+	uint32_t snd_wnd;	/* segments in flight (sent, unacked) at most; the span
+				   snd_nxt - snd_una stays below 4 * snd_wnd */
+	uint32_t rcv_wnd;	/* segments held for the application at most */
+	uint32_t snd_queue_max; /* segments accepted by send but not yet in flight */
+	uint32_t nodelay;	/* 0: RTO doubles on timeout; 1: grows x1.5 */
+	uint32_t interval;	/* ms: RTO clock granularity, partial-segment wait */
+	uint32_t resend;	/* fast retransmit after this many later ACK batches; 0 off */
+	uint32_t nc;		/* 1: no congestion window (KCP's nc) */
+	uint32_t min_rto;	/* ms; 0 = from nodelay (30 or 100) */
+	uint32_t fast_limit;	/* a segment is fast-retransmitted while xmit <= this */
+	uint32_t dead_link;	/* peer dead once a segment sent this often times out again */
+	uint32_t dead_time;	/* ms the oldest unacked segment (or unanswered probing) may
+				   last before the peer is declared dead; 0 off */
+	uint32_t ack_delay;	/* ms an ACK may wait to share a datagram; 0 = next update */
+	uint32_t ack_repeat;	/* repeats of an out-of-order segment's ACK, 0..4 */
+	uint32_t rmt_wnd_init;	/* peer window assumed before its first segment */
+	uint32_t initial_sn;	/* first sn both ends use (0 on the wire with KCP peers) */
+	bool stream;		/* byte stream (frg 0) instead of messages */
+};
+
+struct ferry_arq_stats {
+	uint64_t dgrams_out, bytes_out;	  /* datagrams handed to output, their bytes */
+	uint64_t dgrams_in, bytes_in;	  /* datagrams given to input */
+	uint64_t segs_sent;		  /* first transmissions of PUSH segments */
+	uint64_t segs_rto;		  /* retransmissions on timeout */
+	uint64_t segs_fast;		  /* fast retransmissions */
+	uint64_t acks_sent, acks_recv;	  /* ACK segments */
+	uint64_t acks_repeated;		  /* repeated ACKs of out-of-order segments */
+	uint64_t segs_recv;		  /* valid PUSH segments received */
+	uint64_t segs_dup;		  /* PUSH already received (acked again, dropped) */
+	uint64_t probes_sent, wins_sent;  /* WASK, WINS */
+	uint64_t payload_sent;		  /* bytes accepted by ferry_arq_send */
+	uint64_t payload_recv;		  /* bytes returned by ferry_arq_recv */
+	uint64_t drop_truncated;	  /* header or payload cut short */
+	uint64_t drop_malformed;	  /* bad cmd, oversized PUSH, data on control, bad una */
+	uint64_t drop_conv;		  /* segment of another conversation */
+	uint64_t drop_window;		  /* PUSH beyond our receive window */
+	uint64_t drop_nobuf;		  /* PUSH dropped: pool empty */
+	uint64_t output_errors;		  /* output callback returned an error */
+	uint32_t srtt, rttvar, rto;	  /* ms */
+	uint32_t cwnd, inflight, rmt_wnd; /* segments */
+	uint32_t snd_queue, rcv_held;	  /* segments queued to send / held for the app */
+};
+
+/* Called with one complete datagram (valid only during the call). Returns 0 or a negative
+ * errno (counted; the datagram is considered lost). Must not call back into the same
+ * conversation. */
+typedef int (*ferry_arq_output_fn)(void *ctx, const uint8_t *dgram, size_t len);
+
+struct ferry_arq;
+
+/* Fills cfg with the defaults of a profile (mtu 1400, snd_wnd 128, rcv_wnd 256, stream).
+ * Returns 0, or -EINVAL for an unknown profile. */
+int ferry_arq_config_init(struct ferry_arq_config *cfg, enum ferry_arq_profile profile);
+
+/* Creates a conversation; segment buffers come from pool (payload >= mtu - 24).
+ * Returns 0, -EINVAL for a bad config or too small pool buffers, -ENOMEM. */
+int ferry_arq_create(struct ferry_arq **out, uint32_t conv, const struct ferry_arq_config *cfg,
+		     struct ferry_pool *pool, ferry_arq_output_fn output, void *ctx);
+
+/* Returns every buffer to the pool and frees the conversation. NULL is ignored. */
+void ferry_arq_destroy(struct ferry_arq *arq);
+
+/* Queues application bytes. Stream mode accepts what fits; message mode all or nothing
+ * (one message of at most min(255, snd_wnd) segments). Returns bytes accepted (> 0;
+ * 0 only for len 0), -EAGAIN when the queue or the pool is full (backpressure),
+ * -EMSGSIZE for a message too large, or the conversation's error (-ETIMEDOUT). */
+ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len);
+
+/* Copies in-order bytes out (stream: up to cap; message: one whole message).
+ * Returns bytes copied, -EAGAIN when nothing is ready, -EMSGSIZE when the next message
+ * exceeds cap, or the conversation's error once nothing is left to read. */
+ssize_t ferry_arq_recv(struct ferry_arq *arq, void *buf, size_t cap);
+
+/* Parses one datagram's segments for this conversation; bad ones are counted in stats
+ * and dropped. Returns 0, or the conversation's error. */
+int ferry_arq_input(struct ferry_arq *arq, const uint8_t *data, size_t len, uint64_t now);
+
+/* Runs timers and transmits whatever is due at now. Returns 0 or the conversation's error
+ * (-ETIMEDOUT once the peer is declared dead; nothing is sent after that). */
+int ferry_arq_update(struct ferry_arq *arq, uint64_t now);
+
+/* Like update, but transmits pending ACKs, due retransmissions and sendable data now,
+ * partial segments included. Returns 0 or the conversation's error. */
+int ferry_arq_flush(struct ferry_arq *arq, uint64_t now);
+
+/* The time update must run next: <= now when something is due, UINT64_MAX when the
+ * conversation is idle or dead. Valid until the next call that changes the state. */
+uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now);
+
+/* 0 while the conversation works, or its error (-ETIMEDOUT: dead peer). */
+int ferry_arq_error(const struct ferry_arq *arq);
+
+/* Segments queued or in flight (0 once everything sent was acknowledged). */
+uint32_t ferry_arq_pending(const struct ferry_arq *arq);
+
+/* Copies the counters and the current RTT, window and queue figures. */
+void ferry_arq_stats(const struct ferry_arq *arq, struct ferry_arq_stats *out);
+
+#endif
