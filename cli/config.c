@@ -106,8 +106,8 @@ vreport(struct parse_ctx *ctx, bool warning, unsigned int line, enum section sec
 		o += (size_t)snprintf(m->text + o, cap - o, "%s: ", key);
 	/* clang-analyzer 14 cannot see that every caller va_start()s ap before passing it. */
 	if (o < cap)
-		vsnprintf(m->text + o, cap - o, fmt,
-			  ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+		// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
+		vsnprintf(m->text + o, cap - o, fmt, ap);
 }
 
 void ferry_config_report(struct parse_ctx *ctx, bool warning, unsigned int line, enum section sec,

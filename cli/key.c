@@ -11,7 +11,8 @@
 #include "cli/key.h"
 #include "transport/noise.h"
 
-_Static_assert((int)FERRY_KEY_LEN == (int)FERRY_NOISE_KEY_LEN, "a configured key is a handshake key");
+_Static_assert((int)FERRY_KEY_LEN == (int)FERRY_NOISE_KEY_LEN,
+	       "a configured key is a handshake key");
 
 #include <errno.h>
 #include <string.h>

@@ -164,7 +164,7 @@ START_TEST(known_answer_initiation_from_independent_implementation)
 	const uint8_t tai64n[FERRY_TIMESTAMP_LEN] = {0x40, 0,	 0,    0,    0x6a, 0xb1,
 						     0x3b, 0x8a, 0x07, 0x5b, 0xcd, 0x15};
 	struct ferry_noise_peer *peer = NULL;
-	struct node b;
+	struct node b = {0};
 	size_t resp_len;
 	int i;
 
@@ -190,7 +190,7 @@ END_TEST
 
 START_TEST(handshake_derives_matching_keys_both_ways)
 {
-	struct node a, b;
+	struct node a = {0}, b = {0};
 	uint8_t init[FERRY_MSG_INITIATION_LEN], resp[FERRY_NOISE_MAX_REPLY_LEN];
 	struct ferry_buf *buf;
 	size_t resp_len, none;
@@ -238,7 +238,7 @@ START_TEST(negotiation_picks_aes_only_when_both_have_it)
 	enum ferry_aead_alg expect = (mask_a & mask_b & FERRY_AEAD_MASK(FERRY_AEAD_AES256GCM))
 					 ? FERRY_AEAD_AES256GCM
 					 : FERRY_AEAD_CHACHA20POLY1305;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	if (_i == 0)
 		ck_assert_int_eq(expect, (all & FERRY_AEAD_MASK(FERRY_AEAD_AES256GCM))
@@ -278,7 +278,7 @@ END_TEST
 
 START_TEST(peer_init_rejects_own_duplicate_and_low_order_keys)
 {
-	struct node a, b;
+	struct node a = {0}, b = {0};
 	struct ferry_noise_peer extra;
 	uint8_t zero[32] = {0};
 
@@ -292,7 +292,7 @@ END_TEST
 
 START_TEST(unknown_responder_key_fails_mac1_before_any_dh)
 {
-	struct node a, b, c;
+	struct node a = {0}, b = {0}, c = {0};
 	uint8_t init[FERRY_MSG_INITIATION_LEN], reply[FERRY_NOISE_MAX_REPLY_LEN];
 	size_t reply_len;
 
@@ -312,7 +312,7 @@ END_TEST
 
 START_TEST(initiator_unknown_to_responder_fails)
 {
-	struct node a, b, c;
+	struct node a = {0}, b = {0}, c = {0};
 	uint8_t init[FERRY_MSG_INITIATION_LEN], reply[FERRY_NOISE_MAX_REPLY_LEN];
 	size_t reply_len;
 
@@ -335,7 +335,7 @@ START_TEST(psk_mismatch_fails_and_match_works)
 	uint8_t psk1[32], psk2[32];
 	uint8_t init[FERRY_MSG_INITIATION_LEN], resp[FERRY_NOISE_MAX_REPLY_LEN];
 	size_t resp_len, none;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	randombytes_buf(psk1, 32);
 	memcpy(psk2, psk1, 32);
@@ -368,7 +368,7 @@ START_TEST(every_tampered_initiation_byte_is_rejected)
 	uint8_t init[FERRY_MSG_INITIATION_LEN], msg[FERRY_MSG_INITIATION_LEN];
 	uint8_t reply[FERRY_NOISE_MAX_REPLY_LEN];
 	size_t reply_len, i;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	pair_up(&a, &b, NULL, NULL);
 	ferry_cookie_maker_init(&attacker, b.pub); /* knows B's public key */
@@ -404,7 +404,7 @@ START_TEST(every_tampered_response_byte_is_rejected)
 	uint8_t init[FERRY_MSG_INITIATION_LEN], resp[FERRY_NOISE_MAX_REPLY_LEN];
 	uint8_t msg[FERRY_MSG_RESPONSE_LEN];
 	size_t resp_len, none, i;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	pair_up(&a, &b, NULL, NULL);
 	ferry_cookie_maker_init(&attacker, a.pub);
@@ -434,7 +434,7 @@ START_TEST(truncated_extended_and_unknown_messages_are_malformed)
 	uint8_t init[FERRY_MSG_INITIATION_LEN + 1], resp[FERRY_NOISE_MAX_REPLY_LEN + 1];
 	uint8_t reply[FERRY_NOISE_MAX_REPLY_LEN], cookie[FERRY_MSG_COOKIE_REPLY_LEN + 1];
 	size_t resp_len, none;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 	uint64_t before;
 
 	pair_up(&a, &b, NULL, NULL);
@@ -472,7 +472,7 @@ START_TEST(replayed_or_older_initiation_is_rejected)
 	uint8_t init1[FERRY_MSG_INITIATION_LEN], init2[FERRY_MSG_INITIATION_LEN];
 	uint8_t init3[FERRY_MSG_INITIATION_LEN], reply[FERRY_NOISE_MAX_REPLY_LEN];
 	size_t reply_len;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	pair_up(&a, &b, NULL, NULL);
 	ck_assert_int_eq(ferry_noise_create_initiation(&a.peer, 0, realtime0 - 5, init1), 0);
@@ -499,7 +499,7 @@ START_TEST(under_load_cookie_then_accepted)
 {
 	uint8_t init[FERRY_MSG_INITIATION_LEN], reply[FERRY_NOISE_MAX_REPLY_LEN];
 	size_t reply_len, none;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	pair_up(&a, &b, NULL, NULL);
 	b.local.under_load = true;
@@ -553,7 +553,7 @@ START_TEST(responder_under_load_cookie_for_response)
 	uint8_t init[FERRY_MSG_INITIATION_LEN], resp[FERRY_NOISE_MAX_REPLY_LEN];
 	uint8_t cookie[FERRY_NOISE_MAX_REPLY_LEN];
 	size_t resp_len, cookie_len, none;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	/* The initiator is the one under load: it asks the responder for a cookie. */
 	pair_up(&a, &b, NULL, NULL);
@@ -573,7 +573,7 @@ START_TEST(data_drops_are_silent_and_counted)
 	struct ferry_buf *buf, *copy, *held[3];
 	struct ferry_noise_stats *st;
 	struct ferry_noise_peer *peer;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 	int i;
 
 	pair_up(&a, &b, NULL, NULL);
@@ -619,7 +619,7 @@ START_TEST(data_drops_are_silent_and_counted)
 
 	/* Foreign: a datagram from a session B has never seen. */
 	{
-		struct node c, d;
+		struct node c = {0}, d = {0};
 
 		pair_up(&c, &d, NULL, NULL);
 		handshake(&c, &d, 0, realtime0);
@@ -641,7 +641,7 @@ END_TEST
 START_TEST(seal_needs_room_and_leaves_buf_alone)
 {
 	struct ferry_buf *buf;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	pair_up(&a, &b, NULL, NULL);
 	buf = ferry_pool_get(&pool);
@@ -662,7 +662,7 @@ START_TEST(rekey_mid_transfer_loses_nothing)
 	struct ferry_buf *old_ab[4], *old_ba[4];
 	uint32_t old_index_b;
 	size_t resp_len, none;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 	uint64_t now = 0, delivered = 0;
 	int i;
 
@@ -719,7 +719,7 @@ END_TEST
 START_TEST(rekey_and_expiry_policy)
 {
 	struct ferry_buf *buf;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 	int i;
 
 	ck_assert_int_eq(ferry_noise_keygen(a.priv, a.pub), 0);
@@ -773,7 +773,7 @@ START_TEST(counter_limit_rejects_send)
 {
 	struct ferry_noise_config cfg = {.reject_after_messages = 3};
 	struct ferry_buf *buf;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	ck_assert_int_eq(ferry_noise_keygen(a.priv, a.pub), 0);
 	ck_assert_int_eq(ferry_noise_keygen(b.priv, b.pub), 0);
@@ -794,7 +794,7 @@ END_TEST
 
 START_TEST(peer_restart_rehandshakes)
 {
-	struct node a, b;
+	struct node a = {0}, b = {0};
 	uint64_t now = 10 * SEC;
 
 	pair_up(&a, &b, NULL, NULL);
@@ -821,7 +821,7 @@ START_TEST(simultaneous_initiations_both_complete)
 	uint8_t ia[FERRY_MSG_INITIATION_LEN], ib[FERRY_MSG_INITIATION_LEN];
 	uint8_t ra[FERRY_NOISE_MAX_REPLY_LEN], rb[FERRY_NOISE_MAX_REPLY_LEN];
 	size_t ra_len, rb_len, none;
-	struct node a, b;
+	struct node a = {0}, b = {0};
 
 	pair_up(&a, &b, NULL, NULL);
 	ck_assert_int_eq(ferry_noise_create_initiation(&a.peer, 0, realtime0, ia), 0);
