@@ -236,14 +236,11 @@ static void end_interface(struct parse_ctx *ctx)
 		ferry_config_report(ctx, false, ctx->seen[K_MTU], SEC_INTERFACE, "MTU",
 				    "%u is too small for the IPv6 Address, expected %d..%d",
 				    iface->mtu, FERRY_CONFIG_MTU_MIN_IPV6, FERRY_CONFIG_MTU_MAX);
-	if (iface->fec_data + iface->fec_parity > FERRY_CONFIG_FEC_SHARDS_MAX) {
-		k = ctx->seen[K_FEC_PARITY] ? K_FEC_PARITY : K_FEC_DATA;
-		ferry_config_report(
-		    ctx, false, ctx->seen[k], SEC_INTERFACE, ferry_config_keys[k].name,
-		    "FecData + FecParity is %u, expected at most %d (Reed-Solomon over GF(2^8))",
-		    iface->fec_data + iface->fec_parity, FERRY_CONFIG_FEC_SHARDS_MAX);
-	}
 }
+
+/* Each key's own range keeps every combination valid for the FEC module. */
+_Static_assert(FERRY_CONFIG_FEC_DATA_MAX + FERRY_CONFIG_FEC_PARITY_MAX <= FERRY_FEC_MAX_SHARDS,
+	       "FecData + FecParity within the code's limit");
 
 static void end_section(struct parse_ctx *ctx)
 {

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "cli/key.h"
+#include "transport/fec.h"
 #include "cli/prefix.h"
 
 enum {
@@ -38,9 +39,8 @@ enum {
 	FERRY_CONFIG_RESEND_MAX = 100,
 	FERRY_CONFIG_DEFAULT_FEC_DATA = 10,
 	FERRY_CONFIG_DEFAULT_FEC_PARITY = 3,
-	FERRY_CONFIG_FEC_DATA_MAX = 128,
-	FERRY_CONFIG_FEC_PARITY_MAX = 128,
-	FERRY_CONFIG_FEC_SHARDS_MAX = 255, /* data + parity: Reed-Solomon over GF(2^8) */
+	FERRY_CONFIG_FEC_DATA_MAX = FERRY_FEC_MAX_DATA,	    /* the FEC module's limits */
+	FERRY_CONFIG_FEC_PARITY_MAX = FERRY_FEC_MAX_PARITY, /* (transport/fec.h) */
 };
 
 /* ARQ profiles: the KCP presets (nodelay, interval ms, resend, nc) and manual. */

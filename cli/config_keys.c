@@ -293,6 +293,10 @@ static void parse_nocongestion(struct parse_ctx *ctx, const char *v)
 	parse_bool(ctx, v, &ctx->cfg->iface.arq.nocongestion);
 }
 
+/* The expected ranges above are spelled out; keep them in step with the FEC module. */
+_Static_assert(FERRY_CONFIG_FEC_DATA_MAX == 64 && FERRY_CONFIG_FEC_PARITY_MAX == 32,
+	       "update the FecData/FecParity ranges in the key table");
+
 static void parse_fec_data(struct parse_ctx *ctx, const char *v)
 {
 	unsigned long n;
@@ -457,9 +461,9 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
 		    "1..5000 (milliseconds)"},
     [K_RESEND] = {"Resend", SEC_INTERFACE, false, false, parse_resend, "0..100"},
     [K_NOCONGESTION] = {"NoCongestion", SEC_INTERFACE, false, false, parse_nocongestion, BOOLS},
-    [K_FEC_DATA] = {"FecData", SEC_INTERFACE, false, false, parse_fec_data, "1..128"},
+    [K_FEC_DATA] = {"FecData", SEC_INTERFACE, false, false, parse_fec_data, "1..64"},
     [K_FEC_PARITY] = {"FecParity", SEC_INTERFACE, false, false, parse_fec_parity,
-		      "0..128 (0: FEC off)"},
+		      "0..32 (0: FEC off)"},
     [K_PUBLIC_KEY] = {"PublicKey", SEC_PEER, false, false, parse_public_key,
 		      KEY_B64 " from \"ferry pubkey\""},
     [K_PRESHARED_KEY] = {"PresharedKey", SEC_PEER, false, true, parse_preshared_key,

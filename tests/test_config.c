@@ -327,9 +327,9 @@ static const struct bad_case bad_cases[] = {
 	"t.conf:3: [Interface] MTU: \"90000\" is out of range, expected 576..65535"),
     BAD(IFACE "Address = fd00::2/64\nMTU = 1200\n", 4,
 	"MTU: 1200 is too small for the IPv6 Address, expected 1280..65535"),
-    BAD(IFACE "FecData = 0\n", 3, "FecData: \"0\" is out of range, expected 1..128"),
-    BAD(IFACE "FecParity = 129\n", 3, "FecParity: \"129\" is out of range"),
-    BAD(IFACE "FecParity = 128\nFecData = 128\n", 3, "FecData + FecParity is 256"),
+    BAD(IFACE "FecData = 0\n", 3, "FecData: \"0\" is out of range, expected 1..64"),
+    BAD(IFACE "FecParity = 33\n", 3, "FecParity: \"33\" is out of range, expected 0..32"),
+    BAD(IFACE "FecData = 65\n", 3, "FecData: \"65\" is out of range, expected 1..64"),
     BAD(IFACE PEER(BOB_PUB) "PersistentKeepalive = sometimes\n", 6, "is not a number"),
     /* ARQ profile */
     BAD(IFACE "Profile = turbo\n", 3, "unknown profile \"turbo\", expected normal, fast,"),

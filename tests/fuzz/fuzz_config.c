@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cfg.npeers > FERRY_CONFIG_MAX_PEERS || (cfg.npeers && !cfg.peers))
 			abort();
 		if (cfg.iface.mtu < FERRY_CONFIG_MTU_MIN ||
-		    cfg.iface.fec_data + cfg.iface.fec_parity > FERRY_CONFIG_FEC_SHARDS_MAX)
+		    cfg.iface.fec_data + cfg.iface.fec_parity > FERRY_FEC_MAX_SHARDS)
 			abort();
 		for (size_t j = 0; j < cfg.npeers; j++)
 			if (cfg.peers[j].allowed_ips.n > FERRY_CONFIG_MAX_PREFIXES)
