@@ -47,15 +47,22 @@
 /* inih's reader hands us a buffer of INI_MAX_LINE bytes: a full line and its NUL must fit. */
 _Static_assert(FERRY_CONFIG_MAX_LINE < INI_MAX_LINE, "libinih's line buffer is too small");
 
-#define DEFAULT_PROFILE FERRY_PROFILE_FAST2
+#define DEFAULT_PROFILE FERRY_ARQ_PROFILE_FAST2
 
-static const struct ferry_config_arq profiles[] = {
-    [FERRY_PROFILE_NORMAL] = {FERRY_PROFILE_NORMAL, false, 40, 2, true},
-    [FERRY_PROFILE_FAST] = {FERRY_PROFILE_FAST, false, 30, 2, true},
-    [FERRY_PROFILE_FAST2] = {FERRY_PROFILE_FAST2, true, 20, 2, true},
-    [FERRY_PROFILE_FAST3] = {FERRY_PROFILE_FAST3, true, 10, 2, true},
-    [FERRY_PROFILE_MANUAL] = {FERRY_PROFILE_MANUAL, true, 20, 2, true},
-};
+/* A preset's four values, as the ARQ defines them (transport/arq_wire.c). */
+static struct ferry_config_arq profile_knobs(enum ferry_arq_profile profile)
+{
+	struct ferry_arq_config arq;
+
+	ferry_arq_config_init(&arq, profile);
+	return (struct ferry_config_arq){
+	    .profile = profile,
+	    .nodelay = arq.nodelay != 0,
+	    .interval_ms = arq.interval,
+	    .resend = arq.resend,
+	    .nocongestion = arq.nc != 0,
+	};
+}
 
 static const char *const section_names[] = {
     [SEC_NONE] = "",
@@ -170,7 +177,7 @@ static void begin_interface(struct parse_ctx *ctx)
 	ctx->have_iface = true;
 	iface->line = ctx->line;
 	iface->mtu = FERRY_CONFIG_DEFAULT_MTU;
-	iface->arq = profiles[DEFAULT_PROFILE];
+	iface->arq = profile_knobs(DEFAULT_PROFILE);
 	iface->fec_data = FERRY_CONFIG_DEFAULT_FEC_DATA;
 	iface->fec_parity = FERRY_CONFIG_DEFAULT_FEC_PARITY;
 }
@@ -215,14 +222,14 @@ static bool iface_has_ipv6(const struct ferry_config_interface *iface)
 static void end_interface(struct parse_ctx *ctx)
 {
 	struct ferry_config_interface *iface = &ctx->cfg->iface;
-	enum ferry_config_profile profile = iface->arq.profile;
+	enum ferry_arq_profile profile = iface->arq.profile;
 	enum key_id k;
 
 	if (!ctx->seen[K_PRIVATE_KEY])
 		ferry_config_report(ctx, false, ctx->sec_line, SEC_INTERFACE, NULL,
 				    "missing PrivateKey, expected %s",
 				    ferry_config_keys[K_PRIVATE_KEY].expected);
-	if (profile != FERRY_PROFILE_MANUAL) {
+	if (profile != FERRY_ARQ_PROFILE_MANUAL) {
 		for (k = K_NODELAY; k <= K_NOCONGESTION; k++)
 			if (ctx->seen[k])
 				ferry_config_report(
@@ -230,7 +237,7 @@ static void end_interface(struct parse_ctx *ctx)
 				    ferry_config_keys[k].name,
 				    "only allowed with Profile = manual (the profile is %s)",
 				    ferry_config_profile_name(profile));
-		iface->arq = profiles[profile];
+		iface->arq = profile_knobs(profile);
 	}
 	if (ctx->seen[K_MTU] && iface->mtu < FERRY_CONFIG_MTU_MIN_IPV6 && iface_has_ipv6(iface))
 		ferry_config_report(ctx, false, ctx->seen[K_MTU], SEC_INTERFACE, "MTU",

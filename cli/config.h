@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "cli/key.h"
+#include "transport/arq.h"
 #include "transport/fec.h"
 #include "cli/prefix.h"
 
@@ -43,19 +44,11 @@ enum {
 	FERRY_CONFIG_FEC_PARITY_MAX = FERRY_FEC_MAX_PARITY, /* (transport/fec.h) */
 };
 
-/* ARQ profiles: the KCP presets (nodelay, interval ms, resend, nc) and manual. */
-enum ferry_config_profile {
-	FERRY_PROFILE_NORMAL, /* 0, 40, 2, 1 */
-	FERRY_PROFILE_FAST,   /* 0, 30, 2, 1 */
-	FERRY_PROFILE_FAST2,  /* 1, 20, 2, 1: the default */
-	FERRY_PROFILE_FAST3,  /* 1, 10, 2, 1 */
-	FERRY_PROFILE_MANUAL, /* NoDelay, Interval, Resend, NoCongestion from the file */
-};
-
-/* The ARQ tuning in effect: for a preset, its four values; for manual, the file's (keys
- * left out take the default profile's values). */
+/* The ARQ tuning in effect. Profile names the KCP presets of transport/arq.h (normal,
+ * fast, fast2 -- the default -- fast3) or manual; for a preset the four values are the
+ * ARQ's own for it, for manual the file's (keys left out take fast2's values). */
 struct ferry_config_arq {
-	enum ferry_config_profile profile;
+	enum ferry_arq_profile profile;
 	bool nodelay;
 	unsigned int interval_ms;
 	unsigned int resend;
@@ -133,5 +126,5 @@ int ferry_config_parse_string(struct ferry_config *cfg, const char *name, const 
 void ferry_config_free(struct ferry_config *cfg);
 
 /* The profile's name as the file spells it ("fast2"); "?" for an unknown value. */
-const char *ferry_config_profile_name(enum ferry_config_profile profile);
+const char *ferry_config_profile_name(enum ferry_arq_profile profile);
 #endif

@@ -22,12 +22,12 @@
 #include "cli/config_internal.h"
 
 static const char *const profile_names[] = {
-    [FERRY_PROFILE_NORMAL] = "normal", [FERRY_PROFILE_FAST] = "fast",
-    [FERRY_PROFILE_FAST2] = "fast2",   [FERRY_PROFILE_FAST3] = "fast3",
-    [FERRY_PROFILE_MANUAL] = "manual",
+    [FERRY_ARQ_PROFILE_NORMAL] = "normal", [FERRY_ARQ_PROFILE_FAST] = "fast",
+    [FERRY_ARQ_PROFILE_FAST2] = "fast2",   [FERRY_ARQ_PROFILE_FAST3] = "fast3",
+    [FERRY_ARQ_PROFILE_MANUAL] = "manual",
 };
 
-const char *ferry_config_profile_name(enum ferry_config_profile profile)
+const char *ferry_config_profile_name(enum ferry_arq_profile profile)
 {
 	if ((unsigned int)profile >= sizeof(profile_names) / sizeof(profile_names[0]))
 		return "?";
@@ -257,9 +257,9 @@ static void parse_profile(struct parse_ctx *ctx, const char *v)
 	struct quoted q;
 	size_t i;
 
-	for (i = 0; i <= FERRY_PROFILE_MANUAL; i++) {
+	for (i = 0; i <= FERRY_ARQ_PROFILE_MANUAL; i++) {
 		if (strcasecmp(v, profile_names[i]) == 0) {
-			ctx->cfg->iface.arq.profile = (enum ferry_config_profile)i;
+			ctx->cfg->iface.arq.profile = (enum ferry_arq_profile)i;
 			return;
 		}
 	}

@@ -90,7 +90,7 @@ START_TEST(minimal_file_gets_defaults)
 	ck_assert_uint_eq(f.cfg.iface.listen_port, 0);
 	ck_assert_uint_eq(f.cfg.iface.mtu, FERRY_CONFIG_DEFAULT_MTU);
 	ck_assert_uint_eq(f.cfg.iface.addresses.n, 0);
-	ck_assert_int_eq(f.cfg.iface.arq.profile, FERRY_PROFILE_FAST2);
+	ck_assert_int_eq(f.cfg.iface.arq.profile, FERRY_ARQ_PROFILE_FAST2);
 	ck_assert(f.cfg.iface.arq.nodelay);
 	ck_assert_uint_eq(f.cfg.iface.arq.interval_ms, 20);
 	ck_assert_uint_eq(f.cfg.iface.arq.resend, 2);
@@ -151,7 +151,7 @@ START_TEST(full_file_all_keys)
 	ferry_prefix_format(text, &f.cfg.iface.addresses.v[2]);
 	ck_assert_str_eq(text, "10.9.1.2/32");
 	ck_assert_uint_eq(f.cfg.iface.mtu, 1420);
-	ck_assert_int_eq(f.cfg.iface.arq.profile, FERRY_PROFILE_FAST3);
+	ck_assert_int_eq(f.cfg.iface.arq.profile, FERRY_ARQ_PROFILE_FAST3);
 	ck_assert_uint_eq(f.cfg.iface.arq.interval_ms, 10);
 	ck_assert_uint_eq(f.cfg.iface.fec_data, 20);
 	ck_assert_uint_eq(f.cfg.iface.fec_parity, 0);
@@ -214,7 +214,7 @@ START_TEST(manual_profile)
 	ck_assert_int_eq(parse(&f, IFACE "Profile = manual\nNoDelay = off\nInterval = 15\n"
 					 "NoCongestion = no\n"),
 			 0);
-	ck_assert_int_eq(f.cfg.iface.arq.profile, FERRY_PROFILE_MANUAL);
+	ck_assert_int_eq(f.cfg.iface.arq.profile, FERRY_ARQ_PROFILE_MANUAL);
 	ck_assert(!f.cfg.iface.arq.nodelay);
 	ck_assert_uint_eq(f.cfg.iface.arq.interval_ms, 15);
 	ck_assert_uint_eq(f.cfg.iface.arq.resend, 2); /* not given: fast2's */
