@@ -21,105 +21,18 @@
  *   ring plus FIFO never hold more than rcv_wnd buffers.
  *
  * All sn, una and ts comparisons are wrap-safe (signed 32-bit differences).
+ *
+ * This file holds the engine core, datagram output, the send side and the timers;
+ * arq_input.c holds the input path (ACK/una processing, reassembly, the application's
+ * reads) and arq_internal.h the state both share.
  */
 #include "transport/arq.h"
+#include "transport/arq_internal.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NIL UINT32_MAX
-
-enum {
-	SLOT_DUE_FAST = 1, /* queued for fast retransmission */
-	SLOT_DUE_RTO = 2,  /* queued for retransmission on timeout */
-};
-
-struct sslot {
-	struct ferry_buf *buf; /* NULL: free or acknowledged */
-	uint64_t resend_at;
-	uint64_t first_sent;
-	uint32_t sn, ts, rto;
-	uint32_t prev, next; /* unacked list, by ring index */
-	uint16_t xmit, fastack;
-	uint8_t frg, flags;
-};
-
-struct ack_ent {
-	uint32_t sn, ts;
-};
-
-/* ACKs of out-of-order segments are repeated in the next ack_repeat flushes that send
- * ACKs: una covers an in-order segment whose ACK is lost, but nothing covers one above a
- * hole. They are recorded in a ring in arrival order; batch j (first ACKed by ACK flush j)
- * is rep[mark[j - 1] .. mark[j]), and ACK flush j also repeats batches j - k .. j - 1. */
-enum {
-	ACK_REPEAT_MAX = 4,
-	ACK_MARKS = ACK_REPEAT_MAX + 2,
-};
-
-/* Fields grouped by size (pointers and 64-bit times, then 32-bit, then flags), so the
- * struct has no padding holes; the comments say which side each belongs to. */
-struct ferry_arq {
-	struct ferry_arq_config cfg;
-	struct ferry_arq_stats st;
-	struct ferry_pool *pool;
-	ferry_arq_output_fn output;
-	void *ctx;
-	uint8_t *dg; /* datagram being built, cfg.mtu bytes */
-	size_t dg_len;
-
-	/* send side */
-	struct ferry_buf *sq_head, *sq_tail; /* not yet given an sn */
-	struct sslot *sring;		     /* in flight, by sn & smask */
-	uint32_t *due;			     /* ring indexes to retransmit */
-	uint64_t sq_partial_since;	     /* when the partial tail got its first byte */
-	uint64_t rto_bound;		     /* <= every unacked segment's deadline */
-	uint64_t last_progress;		     /* last time an ACK or una freed a segment */
-	uint64_t probe_at;
-	uint64_t last_rx;
-
-	/* receive side */
-	struct ferry_buf **rring;	     /* out of order, by sn & rmask */
-	struct ferry_buf *rq_head, *rq_tail; /* in order, for the application */
-	struct ack_ent *acks;		     /* ACKs to send, ack_max at most */
-	struct ack_ent *rep;		     /* repeat ring, rep_mask + 1 entries */
-	uint64_t ack_since;
-
-	uint32_t conv, mss;
-	int err;
-	/* send side */
-	uint32_t sq_len, smask;
-	uint32_t snd_una, snd_nxt;
-	uint32_t ul_head, ul_tail, inflight; /* unacked list */
-	uint32_t n_due;
-	uint32_t rmt_edge, rmt_wnd;
-	uint32_t cwnd, ssthresh, cwnd_cnt; /* nc = 0 only */
-	uint32_t recover;		   /* losses below this sn were already answered */
-	uint32_t srtt8, rttvar8, rto;	   /* srtt and rttvar in 1/8 ms */
-	uint32_t probe_wait;
-	/* receive side */
-	uint32_t rmask, rcv_nxt;
-	uint32_t held; /* segments in rring plus rq */
-	uint32_t nq;   /* segments in rq: the advertised window is rcv_wnd - nq */
-	uint32_t adv_edge;
-	uint32_t n_acks, ack_max;
-	uint32_t rep_mask, rep_w;     /* rep_w: entries ever written */
-	uint32_t rep_mark[ACK_MARKS]; /* rep_w at the last ACK flushes */
-	uint32_t ack_flushes;
-
-	bool sq_partial_new; /* the partial tail's first-byte time is not known yet */
-	bool rmt_heard;	     /* false: rmt_edge is still the rmt_wnd_init guess */
-	bool rtt_seen;
-	bool want_wask, want_wins;
-	bool emitted; /* this flush has sent a segment (WINS is then redundant) */
-};
-
-static inline int32_t sdiff(uint32_t a, uint32_t b)
-{
-	return (int32_t)(a - b);
-}
 
 static uint32_t pow2_at_least(uint32_t n)
 {
@@ -231,13 +144,6 @@ static void dgram_flush(struct ferry_arq *arq)
 	}
 }
 
-static uint16_t free_wnd(const struct ferry_arq *arq)
-{
-	uint32_t f = arq->nq < arq->cfg.rcv_wnd ? arq->cfg.rcv_wnd - arq->nq : 0;
-
-	return f > 0xffff ? 0xffff : (uint16_t)f;
-}
-
 /* Appends a segment to the datagram being built; a full-sized PUSH whose buffer has
  * headroom goes out on its own, in place. */
 static void emit(struct ferry_arq *arq, uint8_t cmd, uint8_t frg, uint32_t ts, uint32_t sn,
@@ -307,155 +213,7 @@ static void emit_ack_repeats(struct ferry_arq *arq)
 	}
 }
 
-/* ---- send side ------------------------------------------------------------------- */
-
-static void ul_unlink(struct ferry_arq *arq, uint32_t idx)
-{
-	struct sslot *s = &arq->sring[idx];
-
-	if (s->prev != NIL)
-		arq->sring[s->prev].next = s->next;
-	else
-		arq->ul_head = s->next;
-	if (s->next != NIL)
-		arq->sring[s->next].prev = s->prev;
-	else
-		arq->ul_tail = s->prev;
-	arq->inflight--;
-}
-
-static void slot_release(struct ferry_arq *arq, uint32_t idx)
-{
-	struct sslot *s = &arq->sring[idx];
-
-	ul_unlink(arq, idx);
-	ferry_pool_put(arq->pool, s->buf);
-	s->buf = NULL;
-	s->flags = 0;
-	if (!arq->inflight)
-		arq->rto_bound = UINT64_MAX; /* nothing left that the bound could belong to */
-}
-
-/* Moves snd_una over acknowledged slots. */
-static void una_advance(struct ferry_arq *arq)
-{
-	while (arq->snd_una != arq->snd_nxt && !arq->sring[arq->snd_una & arq->smask].buf)
-		arq->snd_una++;
-}
-
-static void rtt_sample(struct ferry_arq *arq, uint32_t rtt)
-{
-	uint32_t r8, delta, var4, rto;
-
-	if (rtt > FERRY_ARQ_RTO_MAX)
-		rtt = FERRY_ARQ_RTO_MAX;
-	r8 = rtt * 8;
-	if (!arq->rtt_seen) {
-		arq->srtt8 = r8;
-		arq->rttvar8 = r8 / 2;
-		arq->rtt_seen = true;
-	} else {
-		delta = r8 > arq->srtt8 ? r8 - arq->srtt8 : arq->srtt8 - r8;
-		arq->rttvar8 = (3 * arq->rttvar8 + delta) / 4;
-		arq->srtt8 = (7 * arq->srtt8 + r8) / 8;
-	}
-	/* RFC 6298: RTO = SRTT + max(G, 4 * RTTVAR), G = the profile's interval. */
-	var4 = 4 * arq->rttvar8;
-	if (var4 < arq->cfg.interval * 8)
-		var4 = arq->cfg.interval * 8;
-	rto = (arq->srtt8 + var4 + 7) / 8;
-	if (rto < arq->cfg.min_rto)
-		rto = arq->cfg.min_rto;
-	arq->rto = rto > FERRY_ARQ_RTO_MAX ? FERRY_ARQ_RTO_MAX : rto;
-}
-
-static void on_ack(struct ferry_arq *arq, uint32_t sn, uint32_t ts, uint32_t now32)
-{
-	struct sslot *s;
-	uint32_t idx;
-
-	arq->st.acks_recv++;
-	if (sdiff(sn, arq->snd_una) < 0 || sdiff(sn, arq->snd_nxt) >= 0)
-		return;
-	idx = sn & arq->smask;
-	s = &arq->sring[idx];
-	if (!s->buf)
-		return;
-	/* An echo is a valid sample only if it is not from the future and not older than the
-	 * segment's first transmission (a forged or corrupted ts cannot poison the RTO). */
-	if (sdiff(now32, ts) >= 0 && sdiff(ts, (uint32_t)s->first_sent) >= 0)
-		rtt_sample(arq, (uint32_t)sdiff(now32, ts));
-	slot_release(arq, idx);
-}
-
-/* Every unacked segment below una is acknowledged. */
-static void on_una(struct ferry_arq *arq, uint32_t una)
-{
-	while (arq->ul_head != NIL && sdiff(arq->sring[arq->ul_head].sn, una) < 0)
-		slot_release(arq, arq->ul_head);
-}
-
-static void due_push(struct ferry_arq *arq, uint32_t idx, uint8_t why)
-{
-	struct sslot *s = &arq->sring[idx];
-
-	if (s->flags)
-		return;
-	s->flags = why;
-	arq->due[arq->n_due++] = idx;
-}
-
-/* One ACK batch acknowledged maxack, sent at maxts or later: each unacked segment below it
- * that was sent no later was skipped once more. Walks only the holes. */
-static void fastack_pass(struct ferry_arq *arq, uint32_t maxack, uint32_t maxts)
-{
-	uint32_t idx;
-
-	if (!arq->cfg.resend)
-		return;
-	for (idx = arq->ul_head; idx != NIL; idx = arq->sring[idx].next) {
-		struct sslot *s = &arq->sring[idx];
-
-		if (sdiff(s->sn, maxack) >= 0)
-			break;
-		if (sdiff(maxts, s->ts) < 0 || s->flags)
-			continue;
-		if (s->fastack < 0xffff)
-			s->fastack++;
-		if (s->fastack >= arq->cfg.resend && s->xmit <= arq->cfg.fast_limit)
-			due_push(arq, idx, SLOT_DUE_FAST);
-	}
-}
-
-/* nc = 0: slow start below ssthresh, then one segment per window of ACKs (RFC 5681's
- * shape), counted per acknowledged segment. */
-static void cc_on_acked(struct ferry_arq *arq, uint32_t acked)
-{
-	if (arq->cfg.nc)
-		return;
-	while (acked-- && arq->cwnd < arq->cfg.snd_wnd) {
-		if (arq->cwnd < arq->ssthresh) {
-			arq->cwnd++;
-		} else if (++arq->cwnd_cnt >= arq->cwnd) {
-			arq->cwnd++;
-			arq->cwnd_cnt = 0;
-		}
-	}
-}
-
-/* One multiplicative decrease per window: a loss among segments sent before the last
- * decrease is part of the same episode. A timeout restarts from one segment. */
-static void cc_on_loss(struct ferry_arq *arq, bool timeout)
-{
-	arq->ssthresh = arq->inflight / 2 > 2 ? arq->inflight / 2 : 2;
-	arq->cwnd = timeout ? 1 : arq->ssthresh;
-	arq->cwnd_cnt = 0;
-	arq->recover = arq->snd_nxt;
-}
-
-/* ---- receive side ---------------------------------------------------------------- */
-
-static void ack_push(struct ferry_arq *arq, uint32_t sn, uint32_t ts, uint64_t now)
+void ferry_arq_ack_push(struct ferry_arq *arq, uint32_t sn, uint32_t ts, uint64_t now)
 {
 	if (arq->n_acks == arq->ack_max) {
 		/* The list is bounded: a full list goes out now rather than growing. */
@@ -469,126 +227,19 @@ static void ack_push(struct ferry_arq *arq, uint32_t sn, uint32_t ts, uint64_t n
 	arq->n_acks++;
 }
 
-static void on_push(struct ferry_arq *arq, const struct ferry_arq_seg *h, const uint8_t *data,
-		    uint64_t now)
+/* ---- send side ------------------------------------------------------------------- */
+
+/* ACK and una processing (slot release, RTT samples, fast-retransmit counting, cwnd
+ * growth) runs on input: see arq_input.c. */
+
+/* One multiplicative decrease per window: a loss among segments sent before the last
+ * decrease is part of the same episode. A timeout restarts from one segment. */
+static void cc_on_loss(struct ferry_arq *arq, bool timeout)
 {
-	uint32_t limit = arq->cfg.rcv_wnd - arq->nq;
-	struct ferry_buf *buf;
-	uint32_t idx;
-
-	if (sdiff(h->sn, arq->rcv_nxt) < 0) {
-		arq->st.segs_dup++;
-		ack_push(arq, h->sn, h->ts, now);
-		return;
-	}
-	if ((uint32_t)sdiff(h->sn, arq->rcv_nxt) >= limit) {
-		arq->st.drop_window++;
-		return;
-	}
-	idx = h->sn & arq->rmask;
-	if (arq->rring[idx]) {
-		arq->st.segs_dup++;
-		ack_push(arq, h->sn, h->ts, now);
-		return;
-	}
-	buf = ferry_pool_get(arq->pool);
-	if (!buf) {
-		arq->st.drop_nobuf++;
-		return;
-	}
-	if (h->len)
-		memcpy(ferry_buf_put(buf, h->len), data, h->len);
-	buf->user = h->frg;
-	arq->rring[idx] = buf;
-	arq->held++;
-	arq->st.segs_recv++;
-	ack_push(arq, h->sn, h->ts, now);
-	if (h->sn != arq->rcv_nxt && arq->cfg.ack_repeat) {
-		struct ack_ent *e = &arq->rep[arq->rep_w++ & arq->rep_mask];
-
-		e->sn = h->sn;
-		e->ts = h->ts;
-	}
-	while ((buf = arq->rring[arq->rcv_nxt & arq->rmask]) != NULL) {
-		arq->rring[arq->rcv_nxt & arq->rmask] = NULL;
-		buf->next = NULL;
-		if (arq->rq_tail)
-			arq->rq_tail->next = buf;
-		else
-			arq->rq_head = buf;
-		arq->rq_tail = buf;
-		arq->rcv_nxt++;
-		arq->nq++;
-	}
-}
-
-int ferry_arq_input(struct ferry_arq *arq, const uint8_t *data, size_t len, uint64_t now)
-{
-	uint32_t now32 = (uint32_t)now, maxack = 0, maxts = 0;
-	uint32_t old_inflight = arq->inflight;
-	bool acked = false;
-	size_t off = 0;
-
-	if (arq->err)
-		return arq->err;
-	arq->st.dgrams_in++;
-	arq->st.bytes_in += len;
-	while (len - off >= FERRY_ARQ_HDR_LEN) {
-		const uint8_t *p = data + off;
-		struct ferry_arq_seg h;
-		ssize_t n = ferry_arq_seg_decode(p, len - off, &h);
-
-		if (n < 0)
-			break;
-		off += (size_t)n;
-		if (h.conv != arq->conv) {
-			arq->st.drop_conv++;
-			continue;
-		}
-		if (h.cmd < FERRY_ARQ_CMD_PUSH || h.cmd > FERRY_ARQ_CMD_WINS ||
-		    (h.cmd != FERRY_ARQ_CMD_PUSH && h.len) || h.len > arq->mss ||
-		    sdiff(h.una, arq->snd_nxt) > 0 ||
-		    (h.cmd == FERRY_ARQ_CMD_ACK && sdiff(h.sn, arq->snd_nxt) >= 0)) {
-			/* una or an ACK for data we never sent: not our peer's state. */
-			arq->st.drop_malformed++;
-			continue;
-		}
-		arq->last_rx = now;
-		/* The receiver's right edge never moves left; keep the furthest one seen. */
-		if (!arq->rmt_heard || sdiff(h.una + h.wnd, arq->rmt_edge) > 0)
-			arq->rmt_edge = h.una + h.wnd;
-		arq->rmt_heard = true;
-		arq->rmt_wnd = h.wnd;
-		switch (h.cmd) {
-		case FERRY_ARQ_CMD_ACK:
-			on_ack(arq, h.sn, h.ts, now32);
-			if (!acked || sdiff(h.sn, maxack) > 0)
-				maxack = h.sn;
-			if (!acked || sdiff(h.ts, maxts) > 0)
-				maxts = h.ts;
-			acked = true;
-			break;
-		case FERRY_ARQ_CMD_PUSH:
-			on_push(arq, &h, p + FERRY_ARQ_HDR_LEN, now);
-			break;
-		case FERRY_ARQ_CMD_WASK:
-			arq->want_wins = true;
-			break;
-		default: /* WINS: the window was taken above */
-			break;
-		}
-		/* After the ACK itself, so that its RTT sample is taken before una frees it. */
-		on_una(arq, h.una);
-	}
-	if (off < len)
-		arq->st.drop_truncated++;
-	if (acked)
-		fastack_pass(arq, maxack, maxts);
-	una_advance(arq);
-	if (arq->inflight != old_inflight)
-		arq->last_progress = now;
-	cc_on_acked(arq, old_inflight - arq->inflight);
-	return 0;
+	arq->ssthresh = arq->inflight / 2 > 2 ? arq->inflight / 2 : 2;
+	arq->cwnd = timeout ? 1 : arq->ssthresh;
+	arq->cwnd_cnt = 0;
+	arq->recover = arq->snd_nxt;
 }
 
 /* ---- application side ------------------------------------------------------------ */
@@ -670,77 +321,6 @@ ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len)
 	if (!done)
 		return -EAGAIN;
 	arq->st.payload_sent += done;
-	return (ssize_t)done;
-}
-
-/* After the application read, announce the window if it opened from zero or its right
- * edge moved by half the window since it was last advertised. */
-static void maybe_announce(struct ferry_arq *arq, uint32_t before)
-{
-	uint32_t edge = arq->rcv_nxt + free_wnd(arq);
-
-	if (before == 0 || (uint32_t)sdiff(edge, arq->adv_edge) >= (arq->cfg.rcv_wnd + 1) / 2)
-		arq->want_wins = true;
-}
-
-static void rq_pop(struct ferry_arq *arq)
-{
-	struct ferry_buf *buf = arq->rq_head;
-
-	arq->rq_head = buf->next;
-	if (!arq->rq_head)
-		arq->rq_tail = NULL;
-	arq->held--;
-	arq->nq--;
-	ferry_pool_put(arq->pool, buf);
-}
-
-ssize_t ferry_arq_recv(struct ferry_arq *arq, void *out, size_t cap)
-{
-	uint32_t before = free_wnd(arq);
-	uint8_t *dst = out;
-	size_t done = 0;
-
-	if (!arq->rq_head)
-		return arq->err ? arq->err : -EAGAIN;
-	if (cap > SSIZE_MAX)
-		cap = SSIZE_MAX;
-	if (arq->cfg.stream) {
-		while (arq->rq_head && done < cap) {
-			struct ferry_buf *buf = arq->rq_head;
-			size_t n = buf->len < cap - done ? buf->len : cap - done;
-
-			memcpy(dst + done, ferry_buf_pull(buf, (uint32_t)n), n);
-			done += n;
-			if (!buf->len)
-				rq_pop(arq);
-		}
-	} else {
-		const struct ferry_buf *buf;
-		size_t total = 0;
-
-		/* A message is complete once its last fragment (frg 0) is queued. */
-		for (buf = arq->rq_head; buf; buf = buf->next) {
-			total += buf->len;
-			if (buf->user == 0)
-				break;
-		}
-		if (!buf)
-			return arq->err ? arq->err : -EAGAIN;
-		if (total > cap)
-			return -EMSGSIZE;
-		for (;;) {
-			bool last = arq->rq_head->user == 0;
-
-			memcpy(dst + done, arq->rq_head->data, arq->rq_head->len);
-			done += arq->rq_head->len;
-			rq_pop(arq);
-			if (last)
-				break;
-		}
-	}
-	arq->st.payload_recv += done;
-	maybe_announce(arq, before);
 	return (ssize_t)done;
 }
 
