@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The secure link: everything between ARQ conversations and the UDP socket, per peer.
+ *
+ * Theory of operation. A struct ferry_link_set is one local identity (its Noise static key,
+ * transport/noise.h) and the entry point of received datagrams; it holds any number of
+ * struct ferry_link, one per peer, each embedding that peer's ferry_noise_peer. Data
+ * messages are routed to a link by their receiver index (ferry_noise_open finds the peer),
+ * handshake messages by the keys inside them, so input enters at the set:
+ *
+ *   ferry_link_set_input(set, buf, from, now)
+ *     handshake message -> ferry_noise_handle_handshake -> reply to `from`; on success the
+ *                          link's endpoint becomes `from` (roaming)
+ *     data message      -> ferry_noise_open (in place) -> roaming -> empty: keepalive
+ *                          -> FEC decoder -> mux records -> ops.segments (one call per run
+ *                          of one conversation's segments) / ops.datagram
+ *
+ * Sending, per link:
+ *
+ *   ferry_link_send_segments (an ARQ output datagram) / ferry_link_send_datagram
+ *     -> a record appended to one of two open payloads: HIGH (datagram channel, ARQ
+ *        datagrams without PUSH segments) or LOW (ARQ data). A payload closes when the
+ *        next record does not fit the inner MTU, or at ferry_link_flush (the caller calls
+ *        it once per event-loop turn, after a batch).
+ *     -> no usable session: the payload waits in a bounded queue and a handshake starts
+ *     -> FEC encoder (data shard at once; parity when D shards are in or the group timer
+ *        fires) -> ferry_noise_seal in place -> pacer (token bucket, HIGH before LOW)
+ *     -> ops.output(bytes, endpoint) of the set.
+ *
+ * Timers: ferry_link_next_deadline() is the earliest of the FEC group timer, the pacer,
+ * keepalives, the handshake retry, the re-handshake and dead-peer checks and the expiry of
+ * waiting payloads and sessions; ferry_link_timer() (or the set's versions, which cover
+ * every link) runs what is due. The module reads no clock and does no I/O: `now` is
+ * monotonic milliseconds; the wall clock needed for handshake timestamps is derived from
+ * one reading the caller gives at init (ferry_link_set_clock to resync).
+ *
+ * Handshakes: a link initiates when it has something to send (or a keepalive is due) and
+ * no usable session, when its session asks to be rekeyed while sending, and when data it
+ * sent stayed unanswered for FERRY_LINK_REHANDSHAKE_MS (the peer may have restarted). It
+ * retries every handshake_retry_ms plus up to FERRY_LINK_HANDSHAKE_JITTER_MS of jitter. A
+ * responder does not initiate while its fresh session waits for the initiator's first
+ * datagram; an initiator sends a keepalive right after a response so the responder can
+ * confirm that session at once. When both sides initiate at once, the side with the
+ * greater static public key ignores the other's initiation, so exactly one session
+ * results. Every completed handshake restarts the link's FEC decoder (a restarted peer
+ * numbers its FEC groups from zero again).
+ *
+ * Liveness: a persistent keepalive goes out after keepalive_ms without sending (0: off);
+ * a passive one FERRY_LINK_PASSIVE_KEEPALIVE_MS after authenticated data arrived that
+ * nothing answered. The link is DEAD after dead_ms of sending data with nothing
+ * authenticated coming back (state callback); anything authenticated revives it.
+ *
+ * Lifetimes: the caller owns the memory of the set and its links. A link is added by
+ * ferry_link_init and removed by ferry_link_destroy (which frees its buffers and wipes its
+ * keys); destroying the set destroys the links still in it. Callbacks must not destroy
+ * the link or set that called them; they may send (segments, datagrams, flush).
+ */
+#ifndef FERRY_TRANSPORT_LINK_H
+#define FERRY_TRANSPORT_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport/fec.h"
+#include "transport/noise.h"
+#include "transport/pacer.h"
+#include "transport/pool.h"
+#include "transport/udp.h"
+#include "transport/wire.h"
+
+enum {
+	FERRY_LINK_FEC_DATA_DEFAULT = 10,
+	FERRY_LINK_FEC_PARITY_DEFAULT = 3,
+	FERRY_LINK_WAIT_QUEUE_DEFAULT = 64,	  /* payloads waiting for a session */
+	FERRY_LINK_WAIT_MAX_MS = 10000,		  /* a waiting payload is dropped after this */
+	FERRY_LINK_HANDSHAKE_RETRY_MS = 5000,	  /* default retry of an unanswered initiation */
+	FERRY_LINK_HANDSHAKE_JITTER_MS = 333,	  /* added to each retry, uniform */
+	FERRY_LINK_PASSIVE_KEEPALIVE_MS = 10000,  /* answer received data after this silence */
+	FERRY_LINK_REHANDSHAKE_MS = 15000,	  /* data unanswered this long: new handshake */
+	FERRY_LINK_REHANDSHAKE_GIVEUP_MS = 90000, /* ... retried for at most this long */
+	FERRY_LINK_DEAD_DEFAULT_MS = 30000,	  /* dead_ms default */
+	FERRY_LINK_POOL_SPARE = 8,		  /* buffers beyond the queues' limits */
+	FERRY_LINK_FEC_GROUPS = 256,		  /* decoder groups: reordering depth tolerated */
+};
+
+enum ferry_link_state {
+	FERRY_LINK_DOWN,      /* no usable session and none wanted */
+	FERRY_LINK_HANDSHAKE, /* no usable session, one is being set up */
+	FERRY_LINK_UP,	      /* a usable session */
+	FERRY_LINK_DEAD,      /* data sent for dead_ms without anything authenticated back */
+};
+
+struct ferry_link;
+
+/* The set's callbacks. output sends one datagram (lent for the call) to `to`. */
+struct ferry_link_set_ops {
+	void (*output)(void *ctx, const uint8_t *msg, size_t len, const struct ferry_sockaddr *to);
+	void *ctx;
+};
+
+struct ferry_link_set_config {
+	struct ferry_noise_config noise; /* static key, algorithms, rekey limits */
+	uint64_t now;			 /* monotonic ms at init ... */
+	uint64_t realtime_ns;		 /* ... and the wall clock at that moment */
+	struct ferry_link_set_ops ops;
+};
+
+/* Set-wide counters: what cannot be pinned on one link. Noise's own drop reasons (auth
+ * failures, replays, unknown index, ...) are in set->noise.stats. */
+struct ferry_link_set_stats {
+	uint64_t dgrams_in, bytes_in;
+	uint64_t malformed;	     /* shorter than a message header, or an unknown type */
+	uint64_t handshake_dropped;  /* handshake messages refused (noise counts why) */
+	uint64_t data_dropped;	     /* data messages that did not open (noise counts why) */
+	uint64_t cookie_replies_out; /* sent under load to sources without a known peer */
+};
+
+struct ferry_link_set {
+	struct ferry_noise_local noise;
+	struct ferry_link *links;
+	struct ferry_link_set_ops ops;
+	uint64_t clock_ms, clock_realtime_ns; /* the wall clock at one monotonic instant */
+	bool has_avx;			      /* VZEROUPPER is available (link.c) */
+	struct ferry_link_set_stats stats;
+};
+
+/* Per-link callbacks; all lent data is valid for the call only. */
+struct ferry_link_ops {
+	/* a run of whole KCP segments of conversation conv (for ferry_arq_input) */
+	void (*segments)(void *ctx, struct ferry_link *link, uint32_t conv, const uint8_t *segs,
+			 size_t len, uint64_t now);
+	/* one datagram-channel message of flow flow_id */
+	void (*datagram)(void *ctx, struct ferry_link *link, uint32_t flow_id, const uint8_t *data,
+			 size_t len, uint64_t now);
+	/* the link's state changed (may be NULL) */
+	void (*state)(void *ctx, struct ferry_link *link, enum ferry_link_state state);
+	void *ctx;
+};
+
+struct ferry_link_config {
+	uint32_t mtu;		     /* outer (path) MTU; 0 = FERRY_WIRE_MTU_DEFAULT */
+	uint32_t ip_hdr;	     /* 0 = FERRY_WIRE_IPV6_HDR (the worst case) */
+	uint8_t fec_data;	     /* D; 0 = defaults for both D and P (10, 3) */
+	uint8_t fec_parity;	     /* P; 0 = no parity (headers only) when fec_data != 0 */
+	uint32_t fec_flush_ms;	     /* FEC group timer; 0 = FERRY_FEC_FLUSH_MS_DEFAULT */
+	uint64_t rate;		     /* send rate limit, bytes/s; 0 = unlimited */
+	uint32_t burst;		     /* bytes; 0 = the pacer's default */
+	uint32_t pacer_queue;	     /* datagrams per class; 0 = FERRY_PACER_QUEUE_DEFAULT */
+	uint32_t wait_queue;	     /* 0 = FERRY_LINK_WAIT_QUEUE_DEFAULT */
+	uint32_t keepalive_ms;	     /* persistent keepalive; 0 off */
+	uint32_t dead_ms;	     /* 0 = FERRY_LINK_DEAD_DEFAULT_MS */
+	uint32_t handshake_retry_ms; /* 0 = FERRY_LINK_HANDSHAKE_RETRY_MS */
+};
+
+struct ferry_link_stats {
+	/* wire */
+	uint64_t dgrams_out, bytes_out; /* every message handed to output */
+	uint64_t dgrams_in, bytes_in;	/* messages authenticated for this link */
+	uint64_t data_out;		/* data shards sealed */
+	uint64_t parity_out;		/* parity shards sealed */
+	uint64_t keepalives_out, keepalives_in;
+	uint64_t initiations_out, responses_out;
+	uint64_t handshakes;	      /* sessions set up (either role) */
+	uint64_t crossed_initiations; /* the peer's, ignored while ours was pending */
+	uint64_t roams;		      /* endpoint changed by an authenticated datagram */
+	/* payloads and records */
+	uint64_t payloads_out, payloads_in;
+	uint64_t payloads_merged; /* a HIGH and a LOW payload sent as one at a flush */
+	uint64_t records_out[FERRY_REC_KINDS], records_in[FERRY_REC_KINDS];
+	uint64_t records_unknown;   /* unknown kind, skipped */
+	uint64_t records_malformed; /* payload walk stopped at a cut-short record */
+	uint64_t arq_malformed;	    /* ARQ body with a cut-short segment */
+	uint64_t datagram_malformed;
+	uint64_t record_too_big; /* refused at send: larger than a record body */
+	/* drops and delays */
+	uint64_t wait_queued;	 /* payloads that waited for a session */
+	uint64_t wait_dropped;	 /* wait queue full or payload too old */
+	uint64_t pool_empty;	 /* no buffer: record or datagram dropped */
+	uint64_t pacer_delayed;	 /* datagrams that waited in the pacer */
+	uint64_t pacer_dropped;	 /* pacer queue full */
+	uint64_t seal_errors;	 /* sealing failed (session gone mid-flight) */
+	uint64_t no_endpoint;	 /* nothing sent: the peer's address is not known yet */
+	uint64_t dead_events;	 /* transitions to DEAD */
+	uint64_t decoder_resets; /* FEC decoder restarted for a new session */
+	/* FEC, copied from the encoder and decoder */
+	struct ferry_fec_encoder_stats fec_enc;
+	struct ferry_fec_decoder_stats fec_dec;
+};
+
+struct ferry_link {
+	struct ferry_noise_peer peer; /* first: noise hands us &link->peer */
+	struct ferry_link *next_link;
+	struct ferry_link_set *set;
+	struct ferry_link_ops ops;
+	struct ferry_link_config cfg;
+	struct ferry_wire_sizes sizes;
+	struct ferry_sockaddr endpoint; /* len 0 until known */
+	struct ferry_pool pool;
+	struct ferry_fec_encoder enc;
+	struct ferry_fec_decoder dec;
+	struct ferry_pacer pacer;
+	struct ferry_buf *open[FERRY_PACER_CLASSES]; /* payloads being filled */
+	struct ferry_buf *wait_head, *wait_tail;     /* payloads waiting for a session */
+	uint32_t wait_count;
+	uint64_t wait_since_ms; /* the wait queue became non-empty */
+	/* the shard being encoded, so emit can tell data from parity and take it over */
+	struct ferry_buf *enc_cur;
+	enum ferry_pacer_class enc_class;
+	bool enc_taken;
+	bool group_high; /* the open FEC group holds a HIGH shard: parity goes HIGH too */
+	uint64_t now;	 /* of the current entry point */
+	uint64_t rng;
+	/* timers (ms; 0 = not set) */
+	uint64_t hs_next_ms;				/* no initiation before this */
+	const struct ferry_noise_session *last_current; /* to notice a new current session */
+	uint32_t ignored_index;	     /* local index of a crossed initiation's unanswered session */
+	uint64_t last_sent_ms;	     /* anything sent */
+	uint64_t last_recv_ms;	     /* anything authenticated received */
+	uint64_t unanswered_ms;	     /* first data sent since the last authenticated receive */
+	uint64_t recv_unanswered_ms; /* first data received since our last send */
+	bool have_sent, have_recv;
+	enum ferry_link_state state;
+	struct ferry_link_stats stats;
+};
+
+/* Sets up a set with its Noise identity. Returns 0, -EINVAL (no output callback, bad key),
+ * or what ferry_noise_local_init returns. */
+int ferry_link_set_init(struct ferry_link_set *set, const struct ferry_link_set_config *cfg);
+
+/* Destroys every link still in the set and wipes the set. Safe on a zeroed set. */
+void ferry_link_set_destroy(struct ferry_link_set *set);
+
+/* Resynchronises the wall clock used for handshake timestamps. */
+void ferry_link_set_clock(struct ferry_link_set *set, uint64_t now, uint64_t realtime_ns);
+
+/* Processes one received datagram in buf (decrypted in place; buf stays the caller's)
+ * from `from`. Returns 0 when it was accepted (delivered, a keepalive, or a handshake
+ * step), or the negative errno of the drop (counted; nothing is ever sent in reply to a
+ * datagram that does not authenticate, except a cookie reply under load). */
+int ferry_link_set_input(struct ferry_link_set *set, struct ferry_buf *buf,
+			 const struct ferry_sockaddr *from, uint64_t now);
+
+/* ferry_link_flush for every link. */
+void ferry_link_set_flush(struct ferry_link_set *set, uint64_t now);
+
+/* The earliest ferry_link_next_deadline of the set's links (UINT64_MAX: none). */
+uint64_t ferry_link_set_next_deadline(struct ferry_link_set *set, uint64_t now);
+
+/* ferry_link_timer for every link. */
+void ferry_link_set_timer(struct ferry_link_set *set, uint64_t now);
+
+/* Adds a link to the peer with static key remote_static (psk may be NULL) reachable at
+ * endpoint (NULL: unknown until the peer initiates). Returns 0, -EINVAL for a bad
+ * configuration or key, -EEXIST for a peer already in the set, -ENOMEM. */
+int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
+		    const uint8_t remote_static[FERRY_NOISE_KEY_LEN],
+		    const uint8_t psk[FERRY_NOISE_KEY_LEN], const struct ferry_sockaddr *endpoint,
+		    const struct ferry_link_config *cfg, const struct ferry_link_ops *ops,
+		    uint64_t now);
+
+/* Unlinks the link from its set, frees its buffers and wipes its keys. Safe twice. */
+void ferry_link_destroy(struct ferry_link *link);
+
+/* Largest ARQ datagram (set the ARQ's mtu to this) and datagram-channel message. */
+uint32_t ferry_link_arq_mtu(const struct ferry_link *link);
+uint32_t ferry_link_datagram_max(const struct ferry_link *link);
+
+/* Queues one ARQ output datagram (whole segments, normally of one conversation) as a
+ * record. Returns 0, -EMSGSIZE above ferry_link_arq_mtu, -ENOBUFS when no buffer or
+ * queue space is left (counted; the ARQ will retransmit). */
+int ferry_link_send_segments(struct ferry_link *link, const uint8_t *segs, size_t len,
+			     uint64_t now);
+
+/* Queues one unreliable datagram of flow flow_id, ahead of ARQ data. Returns 0,
+ * -EMSGSIZE above ferry_link_datagram_max, -ENOBUFS (counted). */
+int ferry_link_send_datagram(struct ferry_link *link, uint32_t flow_id, const uint8_t *data,
+			     size_t len, uint64_t now);
+
+/* Closes the open payloads (end of an event-loop turn) and sends what the pacer allows. */
+void ferry_link_flush(struct ferry_link *link, uint64_t now);
+
+/* True while the pacer's LOW queue is more than half full: the caller should hold back
+ * ARQ output (ferry_arq_update) until it drains. */
+bool ferry_link_congested(const struct ferry_link *link);
+
+/* When ferry_link_timer must run next (<= now: now), UINT64_MAX when nothing is due. */
+uint64_t ferry_link_next_deadline(struct ferry_link *link, uint64_t now);
+
+/* Runs everything due at now: FEC group timer, pacer, keepalives, handshakes, expiry. */
+void ferry_link_timer(struct ferry_link *link, uint64_t now);
+
+/* The link's state (also reported through ops.state on every change). */
+enum ferry_link_state ferry_link_state(const struct ferry_link *link);
+
+/* Copies the link's counters, FEC encoder and decoder counters included. */
+void ferry_link_stats(const struct ferry_link *link, struct ferry_link_stats *out);
+
+/* Short name of a state ("down", "handshake", "up", "dead"). */
+const char *ferry_link_state_name(enum ferry_link_state state);
+
+#endif

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Token-bucket pacer with two priority queues. See pacer.h for the theory of operation.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "transport/pacer.h"
+
+/* A second's worth of tokens must fit comfortably in 64 bits of milli-bytes. */
+#define FERRY_PACER_RATE_MAX (UINT64_C(1) << 40) /* 1 TB/s */
+
+static int configure(struct ferry_pacer *p, const struct ferry_pacer_config *cfg)
+{
+	uint64_t burst = cfg->burst;
+
+	if (cfg->rate > FERRY_PACER_RATE_MAX)
+		return -EINVAL;
+	if (burst && cfg->min_burst && burst < cfg->min_burst)
+		return -EINVAL;
+	if (!burst) {
+		burst = cfg->rate * FERRY_PACER_BURST_MS / 1000;
+		if (burst < cfg->min_burst)
+			burst = cfg->min_burst;
+		if (!burst)
+			burst = 1;
+	}
+	p->rate = cfg->rate;
+	p->cap_mb = burst * 1000;
+	p->queue_limit = cfg->queue_limit ? cfg->queue_limit : FERRY_PACER_QUEUE_DEFAULT;
+	return 0;
+}
+
+int ferry_pacer_init(struct ferry_pacer *pacer, const struct ferry_pacer_config *cfg, uint64_t now)
+{
+	int err;
+
+	memset(pacer, 0, sizeof(*pacer));
+	err = configure(pacer, cfg);
+	if (err)
+		return err;
+	pacer->tokens_mb = pacer->cap_mb;
+	pacer->last_ms = now;
+	return 0;
+}
+
+static void refill(struct ferry_pacer *p, uint64_t now)
+{
+	uint64_t dt;
+
+	if (now <= p->last_ms)
+		return;
+	dt = now - p->last_ms;
+	p->last_ms = now;
+	if (!p->rate)
+		return;
+	/* past cap / rate ms the bucket is full anyway; this also bounds the product */
+	if (dt > p->cap_mb / p->rate)
+		dt = p->cap_mb / p->rate + 1;
+	p->tokens_mb += dt * p->rate;
+	if (p->tokens_mb > p->cap_mb)
+		p->tokens_mb = p->cap_mb;
+}
+
+int ferry_pacer_set_rate(struct ferry_pacer *pacer, const struct ferry_pacer_config *cfg,
+			 uint64_t now)
+{
+	int err;
+
+	refill(pacer, now);
+	err = configure(pacer, cfg);
+	if (!err && pacer->tokens_mb > pacer->cap_mb)
+		pacer->tokens_mb = pacer->cap_mb;
+	return err;
+}
+
+/* Takes len bytes of tokens if they are there. */
+static bool take(struct ferry_pacer *p, uint32_t len, uint64_t now)
+{
+	uint64_t need = (uint64_t)len * 1000;
+
+	if (!p->rate)
+		goto ok;
+	refill(p, now);
+	if (p->tokens_mb < need)
+		return false;
+	p->tokens_mb -= need;
+ok:
+	p->stats.sent++;
+	p->stats.bytes += len;
+	return true;
+}
+
+bool ferry_pacer_admit(struct ferry_pacer *pacer, enum ferry_pacer_class cls, uint32_t len,
+		       uint64_t now)
+{
+	/* a LOW datagram waits behind anything queued; a HIGH one only behind HIGH */
+	if (pacer->q[FERRY_PACER_HIGH].count)
+		return false;
+	if (cls == FERRY_PACER_LOW && pacer->q[FERRY_PACER_LOW].count)
+		return false;
+	return take(pacer, len, now);
+}
+
+int ferry_pacer_enqueue(struct ferry_pacer *pacer, enum ferry_pacer_class cls,
+			struct ferry_buf *buf)
+{
+	struct ferry_pacer_queue *q = &pacer->q[cls];
+
+	if (q->count >= pacer->queue_limit) {
+		pacer->stats.full++;
+		return -ENOBUFS;
+	}
+	buf->next = NULL;
+	if (q->tail)
+		q->tail->next = buf;
+	else
+		q->head = buf;
+	q->tail = buf;
+	q->count++;
+	pacer->stats.queued++;
+	pacer->stats.depth[cls] = q->count;
+	if (q->count > pacer->stats.high_depth)
+		pacer->stats.high_depth = q->count;
+	return 0;
+}
+
+static struct ferry_pacer_queue *head_queue(struct ferry_pacer *p)
+{
+	if (p->q[FERRY_PACER_HIGH].count)
+		return &p->q[FERRY_PACER_HIGH];
+	if (p->q[FERRY_PACER_LOW].count)
+		return &p->q[FERRY_PACER_LOW];
+	return NULL;
+}
+
+struct ferry_buf *ferry_pacer_dequeue(struct ferry_pacer *pacer, uint64_t now)
+{
+	struct ferry_pacer_queue *q = head_queue(pacer);
+	struct ferry_buf *buf;
+
+	if (!q || !take(pacer, q->head->len, now))
+		return NULL;
+	buf = q->head;
+	q->head = buf->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->count--;
+	pacer->stats.depth[q - pacer->q] = q->count;
+	buf->next = NULL;
+	return buf;
+}
+
+uint64_t ferry_pacer_next_deadline(struct ferry_pacer *pacer, uint64_t now)
+{
+	struct ferry_pacer_queue *q = head_queue(pacer);
+	uint64_t need;
+
+	if (!q)
+		return UINT64_MAX;
+	if (!pacer->rate)
+		return now;
+	refill(pacer, now);
+	need = (uint64_t)q->head->len * 1000;
+	if (pacer->tokens_mb >= need)
+		return now;
+	return now + (need - pacer->tokens_mb + pacer->rate - 1) / pacer->rate;
+}
+
+uint32_t ferry_pacer_depth(const struct ferry_pacer *pacer, enum ferry_pacer_class cls)
+{
+	return pacer->q[cls].count;
+}
+
+struct ferry_buf *ferry_pacer_drain(struct ferry_pacer *pacer)
+{
+	struct ferry_buf *chain = NULL, **tail = &chain;
+	int c;
+
+	for (c = 0; c < FERRY_PACER_CLASSES; c++) {
+		struct ferry_pacer_queue *q = &pacer->q[c];
+
+		*tail = q->head;
+		if (q->tail)
+			tail = &q->tail->next;
+		memset(q, 0, sizeof(*q));
+		pacer->stats.depth[c] = 0;
+	}
+	*tail = NULL;
+	return chain;
+}
