@@ -33,6 +33,7 @@
 #ifndef FERRY_TRANSPORT_FEC_H
 #define FERRY_TRANSPORT_FEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -102,6 +103,7 @@ struct ferry_fec_encoder_stats {
 struct ferry_fec_encoder {
 	struct ferry_fec_encoder_config cfg;
 	uint8_t *tables;     /* 32 * D * P: ISA-L tables of the (D,P) code */
+	bool has_avx;	     /* clear the upper vector state after ISA-L (fec.c) */
 	uint8_t *parity_mem; /* P * (headroom + 8 + coded capacity + tailroom) */
 	struct ferry_buf parity[FERRY_FEC_MAX_PARITY]; /* views into parity_mem */
 	uint8_t *parity_code[FERRY_FEC_MAX_PARITY];    /* coded region of each parity */
@@ -164,6 +166,7 @@ struct ferry_fec_decoder {
 	ferry_fec_deliver_fn deliver;
 	void *ctx;
 	uint32_t max_coded; /* longest coded region accepted (max payload + 2) */
+	bool has_avx;	    /* clear the upper vector state after ISA-L (fec.c) */
 	uint32_t slot_size; /* bytes per slot: max(max_coded, FERRY_FEC_MIN_CODED) */
 	uint32_t ngroups;   /* table size, power of two */
 	uint32_t nslots;

@@ -19,7 +19,6 @@
 
 #include <sodium.h>
 #if defined(__x86_64__)
-#include <immintrin.h>
 #endif
 
 #include "transport/link.h"
@@ -45,32 +44,6 @@ static uint64_t max64(uint64_t a, uint64_t b)
 {
 	return a > b ? a : b;
 }
-
-/*
- * ISA-L's AVX-512 routines (2.30) return without VZEROUPPER, and libsodium's AES-GCM is
- * SSE code: with the upper vector halves left dirty every SSE instruction pays a
- * transition penalty, measured here as 1.36 instead of 0.83 us per 1410-byte seal. So
- * the link clears them where it passes from FEC to AEAD (before each seal and open). The
- * proper places are fec.c after ISA-L calls or aead.c before libsodium's; until then this
- * costs one instruction per datagram.
- */
-#if defined(__x86_64__)
-__attribute__((target("avx"))) static void vector_state_clear_avx(void)
-{
-	_mm256_zeroupper();
-}
-
-static void vector_state_clear(const struct ferry_link_set *set)
-{
-	if (set->has_avx)
-		vector_state_clear_avx();
-}
-#else
-static void vector_state_clear(const struct ferry_link_set *set)
-{
-	(void)set;
-}
-#endif
 
 /* xorshift64*: jitter only, seeded from libsodium. */
 static uint64_t rng_next(struct ferry_link *link)
@@ -305,7 +278,6 @@ static void link_emit(void *ctx, struct ferry_buf *shard)
 	}
 	if (last_parity)
 		link->group_high = false;
-	vector_state_clear(link->set);
 	if (ferry_noise_seal(&link->peer, link->now, shard)) {
 		link->stats.seal_errors++;
 		return;
@@ -586,7 +558,6 @@ static int data_input(struct ferry_link_set *set, struct ferry_buf *buf,
 	int err;
 
 	(void)ferry_aead_data_parse(buf->data, buf->len, &index, &counter); /* open checks */
-	vector_state_clear(set);
 	err = ferry_noise_open(&set->noise, now, buf, &peer);
 	if (err) {
 		set->stats.data_dropped++;
@@ -813,7 +784,6 @@ int ferry_link_set_init(struct ferry_link_set *set, const struct ferry_link_set_
 		return err;
 	set->ops = cfg->ops;
 #if defined(__x86_64__)
-	set->has_avx = __builtin_cpu_supports("avx");
 #endif
 	set->clock_ms = cfg->now;
 	set->clock_realtime_ns = cfg->realtime_ns;

@@ -121,7 +121,6 @@ struct ferry_link_set {
 	struct ferry_link *links;
 	struct ferry_link_set_ops ops;
 	uint64_t clock_ms, clock_realtime_ns; /* the wall clock at one monotonic instant */
-	bool has_avx;			      /* VZEROUPPER is available (link.c) */
 	struct ferry_link_set_stats stats;
 };
 
