@@ -25,6 +25,8 @@
 
 #include <sodium.h>
 
+#include "transport/wire.h"
+
 enum ferry_aead_alg {
 	FERRY_AEAD_CHACHA20POLY1305 = 0, /* crypto_aead_chacha20poly1305_ietf */
 	FERRY_AEAD_AES256GCM = 1,	 /* crypto_aead_aes256gcm, needs AES-NI */
@@ -36,8 +38,6 @@ enum ferry_aead_alg {
 
 enum {
 	FERRY_AEAD_KEY_LEN = 32,
-	FERRY_AEAD_TAG_LEN = 16,
-	FERRY_AEAD_NONCE_LEN = 12,
 };
 
 struct ferry_aead_key {

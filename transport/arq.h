@@ -39,14 +39,10 @@
 #include <sys/types.h>
 
 #include "transport/pool.h"
+#include "transport/wire.h"
 
 enum {
-	FERRY_ARQ_HDR_LEN = 24,	 /* bytes of every segment header */
-	FERRY_ARQ_CMD_PUSH = 81, /* data */
-	FERRY_ARQ_CMD_ACK = 82,	 /* acknowledges one sn, echoes its ts */
-	FERRY_ARQ_CMD_WASK = 83, /* window probe: please send your window */
-	FERRY_ARQ_CMD_WINS = 84, /* window announcement */
-	FERRY_ARQ_MTU_MIN = 50,	 /* smallest datagram the engine will build */
+	FERRY_ARQ_MTU_MIN = 50, /* smallest datagram the engine will build */
 	FERRY_ARQ_MTU_MAX = 65535,
 	FERRY_ARQ_WND_MAX = 32768,	/* segments, for snd_wnd and rcv_wnd */
 	FERRY_ARQ_RTO_INIT = 200,	/* ms, before the first RTT sample (KCP's value) */

@@ -34,12 +34,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transport/wire.h"
+
 enum {
-	FERRY_MAC_LEN = 16,
-	FERRY_COOKIE_LEN = 16,
-	FERRY_COOKIE_NONCE_LEN = 24,
 	FERRY_COOKIE_KEY_LEN = 32,
-	FERRY_MACS_LEN = 2 * FERRY_MAC_LEN, /* trailer of a handshake message */
 };
 
 #define FERRY_COOKIE_SECRET_LIFETIME_MS 120000ULL

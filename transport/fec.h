@@ -38,20 +38,7 @@
 #include <stdint.h>
 
 #include "transport/pool.h"
-
-/* Wire format (little-endian). The lead moves these into the wire-format header. */
-enum {
-	FERRY_FEC_OFF_GROUP = 0,  /* u32 group id, wraps */
-	FERRY_FEC_OFF_INDEX = 4,  /* u8 shard index: 0..D-1 data, D..D+P-1 parity */
-	FERRY_FEC_OFF_D = 5,	  /* u8 data shards of the group's code, 1..FERRY_FEC_MAX_DATA */
-	FERRY_FEC_OFF_P = 6,	  /* u8 parity shards, 0..FERRY_FEC_MAX_PARITY */
-	FERRY_FEC_OFF_K = 7,	  /* u8 data shards actually in the group: 0 in data shards
-				   * (unknown when sent), 1..D in parity shards */
-	FERRY_FEC_HDR_LEN = 8,	  /* bytes before the coded region */
-	FERRY_FEC_LEN_PREFIX = 2, /* u16 payload length opening a data shard's coded region */
-	/* bytes a data shard adds in front of its payload */
-	FERRY_FEC_DATA_OVERHEAD = FERRY_FEC_HDR_LEN + FERRY_FEC_LEN_PREFIX,
-};
+#include "transport/wire.h"
 
 /* Limits. D + P <= 96 keeps every Cauchy row index below 256. */
 enum {

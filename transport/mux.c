@@ -9,6 +9,10 @@
 #include "transport/arq.h"
 #include "transport/mux.h"
 
+/* The smallest outer MTU must still carry one ARQ segment after every header. */
+_Static_assert(FERRY_WIRE_MTU_MIN - FERRY_WIRE_OVERHEAD_V6 >= FERRY_ARQ_MTU_MIN,
+	       "the smallest MTU still carries a segment");
+
 static void put_le16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;

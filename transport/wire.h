@@ -3,28 +3,28 @@
  * The secure link's wire format in one place, mirrored byte by byte in docs/wire-format.md.
  *
  * A UDP datagram between two ferry peers is one message. Its first byte is the message
- * type (enum ferry_msg_type, transport/noise.h): handshake initiation (152 bytes),
+ * type (enum ferry_msg_type, below): handshake initiation (152 bytes),
  * response (96), cookie reply (64), or data (16-byte header, ciphertext, 16-byte tag).
  * Inside a data message's ciphertext:
  *
  *   empty                                  keepalive (never reaches the FEC decoder)
- *   FEC header (8) | len u16 | payload     a data shard (transport/fec.h)
+ *   FEC header (8) | len u16 | payload     a data shard (transport/fec.c)
  *   FEC header (8) | coded region          a parity shard
  *
- * and a data shard's payload is a sequence of records (transport/mux.h):
+ * and a data shard's payload is a sequence of records (transport/mux.c):
  *
  *   kind u8 | len u16 LE | body[len]
  *     kind 0 PAD       body ignored (reserved for padding)
- *     kind 1 ARQ       one or more whole KCP segments (transport/arq.h), normally of one
+ *     kind 1 ARQ       one or more whole KCP segments (header below), normally of one
  *                      conversation (one ARQ output datagram)
  *     kind 2 DATAGRAM  flow id u32 LE | bytes: the unreliable datagram channel
  *     other            skipped by its length and counted (room to extend)
  *
- * The message layouts still live where their code is (noise.h: messages; fec.h: the FEC
- * header) and are re-exported here; the lead moves them into this header later. What is
- * defined here: the record format and the overhead arithmetic that derives the inner
- * sizes from the outer MTU, so that one full ARQ datagram is exactly one record of one
- * data shard of one UDP datagram of at most the path MTU.
+ * Every layout is defined here, and nowhere else; the modules that read and write them
+ * (noise.c, session.c, cookie.c, aead.c, fec.c, arq*.c, mux.c, link.c) include this
+ * header. It includes nothing of ours. The overhead arithmetic at the end derives the
+ * inner sizes from the outer MTU, so that one full ARQ datagram is exactly one record of
+ * one data shard of one UDP datagram of at most the path MTU.
  */
 #ifndef FERRY_TRANSPORT_WIRE_H
 #define FERRY_TRANSPORT_WIRE_H
@@ -32,10 +32,124 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "transport/aead.h"
-#include "transport/arq.h"
-#include "transport/fec.h"
-#include "transport/noise.h"
+/* ---- primitives: sizes of what the cryptography puts on the wire ---- */
+enum {
+	FERRY_AEAD_TAG_LEN = 16,   /* Poly1305 or GHASH tag closing every sealed message */
+	FERRY_AEAD_NONCE_LEN = 12, /* 4 zero bytes, then the 64-bit counter, little-endian */
+	FERRY_MAC_LEN = 16,	   /* mac1, mac2: keyed BLAKE2b-128 */
+	FERRY_COOKIE_LEN = 16,
+	FERRY_COOKIE_NONCE_LEN = 24,	    /* XChaCha20-Poly1305 nonce of a cookie reply */
+	FERRY_MACS_LEN = 2 * FERRY_MAC_LEN, /* trailer of a handshake message */
+};
+
+/* ---- secure link messages (transport/noise.c, session.c; docs/crypto.md) ---- *
+ * All integers little-endian. Every message starts with type u8 + 3 reserved bytes (zero
+ * on send, a non-zero reserved byte makes a message malformed). Handshake messages are
+ * accepted only at their exact size; a data message is header + ciphertext + tag.
+ */
+enum ferry_msg_type {
+	FERRY_MSG_INITIATION = 1,
+	FERRY_MSG_RESPONSE = 2,
+	FERRY_MSG_COOKIE_REPLY = 3,
+	FERRY_MSG_DATA = 4,
+};
+
+enum {
+	FERRY_NOISE_KEY_LEN = 32,	   /* X25519 keys, preshared key, session keys */
+	FERRY_NOISE_HASH_LEN = 64,	   /* BLAKE2b: chaining key and handshake hash */
+	FERRY_TIMESTAMP_LEN = 12,	   /* TAI64N: 8 bytes seconds, 4 bytes nanoseconds, BE */
+	FERRY_INITIATION_PAYLOAD_LEN = 16, /* timestamp(12) | aead mask u8 | reserved(3) */
+	FERRY_RESPONSE_PAYLOAD_LEN = 4,	   /* chosen aead u8 | reserved(3) */
+};
+
+struct ferry_msg_header {
+	uint8_t type;
+	uint8_t reserved[3];
+} __attribute__((packed));
+
+/* The last 32 bytes of every initiation and response (transport/cookie.h). */
+struct ferry_msg_macs {
+	uint8_t mac1[FERRY_MAC_LEN]; /* BLAKE2b-128, key from the receiver's static key */
+	uint8_t mac2[FERRY_MAC_LEN]; /* BLAKE2b-128 keyed by a cookie, or zero */
+} __attribute__((packed));
+
+/* Type 1, 152 bytes. */
+struct ferry_msg_initiation {
+	struct ferry_msg_header header;
+	uint32_t sender_index; /* initiator's index for the response and for data to it */
+	uint8_t ephemeral[FERRY_NOISE_KEY_LEN];
+	uint8_t encrypted_static[FERRY_NOISE_KEY_LEN + FERRY_AEAD_TAG_LEN];
+	uint8_t encrypted_payload[FERRY_INITIATION_PAYLOAD_LEN + FERRY_AEAD_TAG_LEN];
+	struct ferry_msg_macs macs;
+} __attribute__((packed));
+
+/* Type 2, 96 bytes. */
+struct ferry_msg_response {
+	struct ferry_msg_header header;
+	uint32_t sender_index;	 /* responder's index for data to it */
+	uint32_t receiver_index; /* the initiation's sender_index */
+	uint8_t ephemeral[FERRY_NOISE_KEY_LEN];
+	uint8_t encrypted_payload[FERRY_RESPONSE_PAYLOAD_LEN + FERRY_AEAD_TAG_LEN];
+	struct ferry_msg_macs macs;
+} __attribute__((packed));
+
+/* Type 3, 64 bytes: answers an initiation or response that lacked a valid mac2. */
+struct ferry_msg_cookie_reply {
+	struct ferry_msg_header header;
+	uint32_t receiver_index; /* sender_index of the message it answers */
+	uint8_t nonce[FERRY_COOKIE_NONCE_LEN];
+	uint8_t encrypted_cookie[FERRY_COOKIE_LEN + FERRY_AEAD_TAG_LEN];
+} __attribute__((packed));
+
+/* Type 4: 16-byte header, then ciphertext and a 16-byte tag. The header is the AEAD's
+ * associated data; the counter is the nonce. An empty payload is a keepalive. */
+struct ferry_msg_data {
+	struct ferry_msg_header header;
+	uint32_t receiver_index; /* the receiving session's local index */
+	uint64_t counter;	 /* per session, starts at 0, never reused */
+} __attribute__((packed));
+
+enum {
+	FERRY_MSG_INITIATION_LEN = sizeof(struct ferry_msg_initiation),
+	FERRY_MSG_RESPONSE_LEN = sizeof(struct ferry_msg_response),
+	FERRY_MSG_COOKIE_REPLY_LEN = sizeof(struct ferry_msg_cookie_reply),
+	FERRY_DATA_HEADER_LEN = sizeof(struct ferry_msg_data),
+	FERRY_DATA_OVERHEAD = FERRY_DATA_HEADER_LEN + FERRY_AEAD_TAG_LEN, /* 32 */
+	FERRY_NOISE_MAX_REPLY_LEN = FERRY_MSG_RESPONSE_LEN, /* largest handshake reply */
+};
+
+_Static_assert(FERRY_MSG_INITIATION_LEN == 152, "initiation layout");
+_Static_assert(FERRY_MSG_RESPONSE_LEN == 96, "response layout");
+_Static_assert(FERRY_MSG_COOKIE_REPLY_LEN == 64, "cookie reply layout");
+_Static_assert(FERRY_DATA_HEADER_LEN == 16, "data header layout");
+_Static_assert(FERRY_NOISE_MAX_REPLY_LEN >= FERRY_MSG_COOKIE_REPLY_LEN, "reply buffer");
+
+/* ---- FEC shard header (transport/fec.c; docs/fec.md), inside the encryption ---- */
+enum {
+	FERRY_FEC_OFF_GROUP = 0,  /* u32 group id, wraps */
+	FERRY_FEC_OFF_INDEX = 4,  /* u8 shard index: 0..D-1 data, D..D+P-1 parity */
+	FERRY_FEC_OFF_D = 5,	  /* u8 data shards of the group's code, 1..FERRY_FEC_MAX_DATA */
+	FERRY_FEC_OFF_P = 6,	  /* u8 parity shards, 0..FERRY_FEC_MAX_PARITY */
+	FERRY_FEC_OFF_K = 7,	  /* u8 data shards actually in the group: 0 in data shards
+				   * (unknown when sent), 1..D in parity shards */
+	FERRY_FEC_HDR_LEN = 8,	  /* bytes before the coded region */
+	FERRY_FEC_LEN_PREFIX = 2, /* u16 payload length opening a data shard's coded region */
+	/* bytes a data shard adds in front of its payload */
+	FERRY_FEC_DATA_OVERHEAD = FERRY_FEC_HDR_LEN + FERRY_FEC_LEN_PREFIX,
+};
+
+/* ---- KCP segment header (transport/arq*.c; docs/arq.md), inside a record ---- *
+ * conv u32 | cmd u8 | frg u8 | wnd u16 | ts u32 | sn u32 | una u32 | len u32 | data[len],
+ * all little-endian; several segments may follow one another. */
+enum {
+	FERRY_ARQ_HDR_LEN = 24,	 /* bytes of every segment header */
+	FERRY_ARQ_CMD_PUSH = 81, /* data */
+	FERRY_ARQ_CMD_ACK = 82,	 /* acknowledges one sn, echoes its ts */
+	FERRY_ARQ_CMD_WASK = 83, /* window probe: please send your window */
+	FERRY_ARQ_CMD_WINS = 84, /* window announcement */
+};
+
+/* ---- the link: records, and the overhead arithmetic ---- */
 
 /* Headers below and around a ferry message. */
 enum {
@@ -76,8 +190,6 @@ _Static_assert(FERRY_WIRE_OVERHEAD_V6 == 93, "1500 - 93 = 1407 bytes of record b
 _Static_assert(FERRY_WIRE_OVERHEAD_V4 == 73, "1500 - 73 = 1427 bytes of record body");
 _Static_assert(FERRY_WIRE_MTU_MAX - FERRY_WIRE_IPV4_HDR - FERRY_WIRE_UDP_HDR <= UINT16_MAX,
 	       "record and FEC lengths are u16");
-_Static_assert(FERRY_WIRE_MTU_MIN - FERRY_WIRE_OVERHEAD_V6 >= FERRY_ARQ_MTU_MIN,
-	       "the smallest MTU still carries a segment");
 
 /* The sizes of one link, all derived from the outer MTU and the IP header size. */
 struct ferry_wire_sizes {
