@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Secure link internals, shared by link.c (the set and its links, the link state,
+ * handshake driving, timers), link_send.c (records -> payloads -> FEC -> seal -> pacer ->
+ * output) and link_recv.c (input: handshake messages, open -> FEC -> records ->
+ * callbacks); not an API. The state lives in struct ferry_link (link.h); this header only
+ * names what crosses files. See link.c for how the link works.
+ */
+#ifndef FERRY_TRANSPORT_LINK_INTERNAL_H
+#define FERRY_TRANSPORT_LINK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport/link.h"
+
+/* True when the current session can carry data at link->now. */
+static inline bool session_usable(const struct ferry_link *link)
+{
+	const struct ferry_noise_session *s = link->peer.current;
+
+	return s && !ferry_noise_session_expired(s, link->now);
+}
+
+/* ---- link.c ------------------------------------------------------------------------ */
+
+/* Recomputes the link state at link->now; a change is counted and reported to ops.state. */
+void ferry_link_update_state(struct ferry_link *link);
+
+/* Data wants to go out: starts a handshake unless a session is usable or coming. */
+void ferry_link_want_session(struct ferry_link *link);
+
+/* ---- link_send.c ------------------------------------------------------------------- */
+
+/* Sends every datagram the pacer releases at link->now. */
+void ferry_link_pacer_run(struct ferry_link *link);
+
+/* Sends msg now if the pacer allows, else queues it (`own`, a pool buffer of this link
+ * holding msg, is handed over; otherwise msg is copied). Returns true when own was taken. */
+bool ferry_link_transmit(struct ferry_link *link, const uint8_t *msg, uint32_t len,
+			 struct ferry_buf *own, enum ferry_pacer_class cls);
+
+/* Seals and sends an empty data message; the keepalive timers move on even if it fails. */
+void ferry_link_send_keepalive(struct ferry_link *link);
+
+/* Sends the payloads that waited for a session, oldest first, while one is usable. */
+void ferry_link_wait_drain(struct ferry_link *link);
+
+/* Drops every payload that waits for a session (counted in stats.wait_dropped). */
+void ferry_link_wait_drop_all(struct ferry_link *link);
+
+/* FEC encoder callback (ctx is the link): seals one shard in place and sends it. */
+void ferry_link_emit(void *ctx, struct ferry_buf *shard);
+
+/* ---- link_recv.c ------------------------------------------------------------------- */
+
+/* FEC decoder callback (ctx is the link): hands one payload's records to the link's ops. */
+void ferry_link_deliver(void *ctx, const uint8_t *payload, size_t len);
+
+#endif
