@@ -180,6 +180,7 @@ static void begin_interface(struct parse_ctx *ctx)
 	iface->arq = profile_knobs(DEFAULT_PROFILE);
 	iface->fec_data = FERRY_CONFIG_DEFAULT_FEC_DATA;
 	iface->fec_parity = FERRY_CONFIG_DEFAULT_FEC_PARITY;
+	ferry_policy_init(&iface->egress);
 }
 
 static int begin_peer(struct parse_ctx *ctx)

@@ -22,6 +22,7 @@
 #include "transport/arq.h"
 #include "transport/fec.h"
 #include "cli/prefix.h"
+#include "stack/policy.h"
 
 enum {
 	FERRY_CONFIG_MAX_LINE = 199,	     /* characters per line, without the newline */
@@ -77,6 +78,11 @@ struct ferry_config_interface {
 	struct ferry_config_arq arq;
 	unsigned int fec_data;
 	unsigned int fec_parity; /* 0: FEC off */
+	uint32_t fwmark;	 /* SO_MARK of every socket ferry opens; 0: none */
+	/* What clients of this end may reach through it (Egress lines in file order, then
+	 * the built-in denies, then allow). */
+	struct ferry_policy egress;
+	bool egress_transparent; /* connect from the application's own source address */
 };
 
 struct ferry_config_peer {

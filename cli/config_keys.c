@@ -163,32 +163,45 @@ static int prefix_list_add(struct ferry_prefix_list *list, const struct ferry_pr
 	return 0;
 }
 
+/* Copies the next entry of the comma-separated value at *pos into buf (its value line
+ * fits), without surrounding blanks, and moves *pos past it. Returns false after the last. */
+static bool next_entry(const char **pos, char buf[FERRY_CONFIG_MAX_LINE + 1])
+{
+	const char *item = *pos, *comma;
+	size_t n;
+
+	if (!item)
+		return false;
+	comma = strchr(item, ',');
+	n = comma ? (size_t)(comma - item) : strlen(item);
+	while (n && (*item == ' ' || *item == '\t')) {
+		item++;
+		n--;
+	}
+	while (n && (item[n - 1] == ' ' || item[n - 1] == '\t'))
+		n--;
+	memcpy(buf, item, n);
+	buf[n] = '\0';
+	*pos = comma ? comma + 1 : NULL;
+	return true;
+}
+
 /* Parses "p1, p2, ..." into list. Address keeps host bits (they are the address);
  * AllowedIPs clears them, with a warning, as WireGuard does silently. */
 static void parse_prefix_list(struct parse_ctx *ctx, const char *v, struct ferry_prefix_list *list,
 			      bool is_address)
 {
-	const char *item = v;
+	char buf[FERRY_CONFIG_MAX_LINE + 1];
+	const char *pos = v;
 
-	for (;;) {
-		const char *comma = strchr(item, ',');
-		size_t n = comma ? (size_t)(comma - item) : strlen(item);
-		char buf[FERRY_CONFIG_MAX_LINE + 1];
+	while (next_entry(&pos, buf)) {
 		char text[FERRY_PREFIX_STRLEN];
 		struct ferry_prefix p;
 		struct quoted q;
 		const char *why;
 		bool host_bits;
 
-		while (n && (*item == ' ' || *item == '\t')) {
-			item++;
-			n--;
-		}
-		while (n && (item[n - 1] == ' ' || item[n - 1] == '\t'))
-			n--;
-		memcpy(buf, item, n);
-		buf[n] = '\0';
-		if (n == 0) {
+		if (!buf[0]) {
 			ferry_config_key_error(ctx, "empty entry in the list, expected %s",
 					       ctx->key->expected);
 		} else if (ferry_prefix_parse(&p, buf, &host_bits, &why) != 0) {
@@ -217,9 +230,6 @@ static void parse_prefix_list(struct parse_ctx *ctx, const char *v, struct ferry
 				return;
 			}
 		}
-		if (!comma)
-			return;
-		item = comma + 1;
 	}
 }
 
@@ -311,6 +321,71 @@ static void parse_fec_parity(struct parse_ctx *ctx, const char *v)
 
 	if (parse_number(ctx, v, 0, FERRY_CONFIG_FEC_PARITY_MAX, &n))
 		ctx->cfg->iface.fec_parity = (unsigned int)n;
+}
+
+static void parse_fwmark(struct parse_ctx *ctx, const char *v)
+{
+	struct quoted q;
+	unsigned long n;
+	char *end;
+
+	if (strcasecmp(v, "off") == 0) {
+		ctx->cfg->iface.fwmark = 0;
+		return;
+	}
+	if (strncasecmp(v, "0x", 2) != 0) {
+		if (parse_number(ctx, v, 0, UINT32_MAX, &n))
+			ctx->cfg->iface.fwmark = (uint32_t)n;
+		return;
+	}
+	errno = 0;
+	n = strtoul(v + 2, &end, 16);
+	if (!v[2] || *end || strspn(v + 2, "0123456789abcdefABCDEF") != strlen(v + 2)) {
+		ferry_config_key_error(ctx, "%s is not a number, expected %s",
+				       ferry_config_quote(&q, v), ctx->key->expected);
+		return;
+	}
+	if (errno == ERANGE || n > UINT32_MAX) {
+		ferry_config_key_error(ctx, "%s is out of range, expected %s",
+				       ferry_config_quote(&q, v), ctx->key->expected);
+		return;
+	}
+	ctx->cfg->iface.fwmark = (uint32_t)n;
+}
+
+/* "rule, rule, ...": each appended to the egress policy in file order. */
+static void parse_egress(struct parse_ctx *ctx, const char *v)
+{
+	struct ferry_policy *policy = &ctx->cfg->iface.egress;
+	char buf[FERRY_CONFIG_MAX_LINE + 1];
+	const char *pos = v;
+
+	while (next_entry(&pos, buf)) {
+		struct quoted q;
+		const char *why = "is not a rule";
+		int ret;
+
+		if (!buf[0]) {
+			ferry_config_key_error(ctx, "empty entry in the list, expected %s",
+					       ctx->key->expected);
+		} else {
+			ret = ferry_policy_add_text(policy, buf, &why);
+			if (ret == -ENOSPC) {
+				ferry_config_key_error(ctx, "more than %d rules",
+						       FERRY_POLICY_RULES_MAX);
+				return;
+			}
+			if (ret != 0)
+				ferry_config_key_error(ctx, "%s: %s, expected %s",
+						       ferry_config_quote(&q, buf), why,
+						       ctx->key->expected);
+		}
+	}
+}
+
+static void parse_egress_transparent(struct parse_ctx *ctx, const char *v)
+{
+	parse_bool(ctx, v, &ctx->cfg->iface.egress_transparent);
 }
 
 static void parse_public_key(struct parse_ctx *ctx, const char *v)
@@ -464,6 +539,12 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
     [K_FEC_DATA] = {"FecData", SEC_INTERFACE, false, false, parse_fec_data, "1..64"},
     [K_FEC_PARITY] = {"FecParity", SEC_INTERFACE, false, false, parse_fec_parity,
 		      "0..32 (0: FEC off)"},
+    [K_FWMARK] = {"FwMark", SEC_INTERFACE, false, false, parse_fwmark,
+		  "off, 0..4294967295 or 0x0..0xffffffff"},
+    [K_EGRESS] = {"Egress", SEC_INTERFACE, true, false, parse_egress,
+		  "rules like \"allow|deny [tcp|udp|icmp] PREFIX|any [port N|N-M]\""},
+    [K_EGRESS_TRANSPARENT] = {"EgressTransparent", SEC_INTERFACE, false, false,
+			      parse_egress_transparent, BOOLS},
     [K_PUBLIC_KEY] = {"PublicKey", SEC_PEER, false, false, parse_public_key,
 		      KEY_B64 " from \"ferry pubkey\""},
     [K_PRESHARED_KEY] = {"PresharedKey", SEC_PEER, false, true, parse_preshared_key,

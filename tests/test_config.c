@@ -259,6 +259,75 @@ START_TEST(allowed_ips_host_bits_warn_and_normalize)
 }
 END_TEST
 
+START_TEST(egress_keys)
+{
+	static const uint8_t lo[4] = {127, 0, 0, 1}, lan[4] = {192, 168, 1, 10},
+			     web[4] = {192, 0, 2, 7};
+	const struct ferry_policy *pol;
+	struct fixture f;
+
+	/* Defaults: no mark, not transparent, only the built-in denies. */
+	ck_assert_int_eq(parse(&f, IFACE), 0);
+	ck_assert_uint_eq(f.cfg.iface.fwmark, 0);
+	ck_assert(!f.cfg.iface.egress_transparent);
+	ck_assert_uint_eq(f.cfg.iface.egress.n_rules, 0);
+	ck_assert_int_eq(ferry_policy_check(&f.cfg.iface.egress, FERRY_POLICY_TCP, AF_INET, lo, 22),
+			 FERRY_POLICY_DENY);
+	ck_assert_int_eq(
+	    ferry_policy_check(&f.cfg.iface.egress, FERRY_POLICY_TCP, AF_INET, web, 80),
+	    FERRY_POLICY_ALLOW);
+	ferry_config_free(&f.cfg);
+
+	/* Rules keep file order across lines and commas; first match wins. */
+	ck_assert_int_eq(parse(&f,
+			       IFACE "FwMark = 0x1f\n"
+				     "EgressTransparent = yes\n"
+				     "Egress = allow tcp 192.0.2.0/24 port 443, deny 192.0.2.0/24\n"
+				     "Egress = deny 192.168.0.0/16\n"),
+			 0);
+	pol = &f.cfg.iface.egress;
+	ck_assert_uint_eq(f.cfg.iface.fwmark, 0x1f);
+	ck_assert(f.cfg.iface.egress_transparent);
+	ck_assert_uint_eq(pol->n_rules, 3);
+	ck_assert_uint_eq(pol->rules[0].action, FERRY_POLICY_ALLOW);
+	ck_assert_uint_eq(pol->rules[1].action, FERRY_POLICY_DENY);
+	ck_assert_uint_eq(pol->rules[2].prefix_len, 16);
+	ck_assert_int_eq(ferry_policy_check(pol, FERRY_POLICY_TCP, AF_INET, web, 443),
+			 FERRY_POLICY_ALLOW);
+	ck_assert_int_eq(ferry_policy_check(pol, FERRY_POLICY_TCP, AF_INET, web, 80),
+			 FERRY_POLICY_DENY);
+	ck_assert_int_eq(ferry_policy_check(pol, FERRY_POLICY_UDP, AF_INET, lan, 53),
+			 FERRY_POLICY_DENY);
+	ferry_config_free(&f.cfg);
+
+	ck_assert_int_eq(parse(&f, IFACE "FwMark = 4294967295\n"), 0);
+	ck_assert_uint_eq(f.cfg.iface.fwmark, UINT32_MAX);
+	ferry_config_free(&f.cfg);
+	ck_assert_int_eq(parse(&f, IFACE "FwMark = off\n"), 0);
+	ck_assert_uint_eq(f.cfg.iface.fwmark, 0);
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+/* The 257th rule is refused, naming the limit. */
+START_TEST(egress_rule_limit)
+{
+	static char text[FERRY_POLICY_RULES_MAX * 40 + 200];
+	struct fixture f;
+	size_t o;
+	int i;
+
+	o = (size_t)snprintf(text, sizeof(text), "%s", IFACE);
+	for (i = 0; i <= FERRY_POLICY_RULES_MAX; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "Egress = deny 10.%d.%d.0/24\n",
+				      i / 256, i % 256);
+	ck_assert_int_eq(parse(&f, text), -EINVAL);
+	ck_assert_uint_eq(f.diag.errors, 1);
+	expect_msg(&f, 3 + FERRY_POLICY_RULES_MAX, false, "Egress: more than 256 rules");
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
 /* ---- bad input: one kind per case, each with its message and line ---- */
 
 struct bad_case {
@@ -366,6 +435,20 @@ static const struct bad_case bad_cases[] = {
     BAD(IFACE PEER(BOB_PUB) "Endpoint = vpn_x.example.org:1\n", 6, "not allowed in a host name"),
     BAD(IFACE PEER(BOB_PUB) "Endpoint = vpn..example.org:1\n", 6, "empty label"),
     BAD(IFACE PEER(BOB_PUB) "Endpoint = :51820\n", 6, "has an empty host"),
+    /* egress */
+    BAD(IFACE "Egress = permit 10.0.0.0/8\n", 3,
+	"[Interface] Egress: \"permit 10.0.0.0/8\": expected 'allow' or 'deny', expected rules"),
+    BAD(IFACE "Egress = deny 10.0.0.0/33\n", 3, "\"deny 10.0.0.0/33\": prefix length out of range"),
+    BAD(IFACE "Egress = deny 10.0.0.1/8\n", 3, "host bits set after the prefix"),
+    BAD(IFACE "Egress = allow icmp any port 1\n", 3, "icmp has no ports"),
+    BAD(IFACE "Egress = allow any port 90-80\n", 3, "port range reversed"),
+    BAD(IFACE "Egress = deny 10.0.0.0/8,\n", 3, "Egress: empty entry in the list"),
+    BAD(IFACE PEER(BOB_PUB) "Egress = deny any\n", 6, "key Egress belongs in [Interface]"),
+    BAD(IFACE "EgressTransparent = sure\n", 3, "\"sure\" is not a boolean"),
+    BAD(IFACE "FwMark = 0x100000000\n", 3, "FwMark: \"0x100000000\" is out of range"),
+    BAD(IFACE "FwMark = 0x\n", 3, "FwMark: \"0x\" is not a number"),
+    BAD(IFACE "FwMark = 0x12g\n", 3, "\"0x12g\" is not a number"),
+    BAD(IFACE "FwMark = 4294967296\n", 3, "is out of range, expected off, 0..4294967295"),
 };
 
 /* All cases in one test: under the sanitizers a forked test costs more than all of these
@@ -656,6 +739,8 @@ int main(void)
 	tcase_add_test(good, manual_profile);
 	tcase_add_test(good, allowed_ips_host_bits_warn_and_normalize);
 	tcase_add_test(good, prefix_parse);
+	tcase_add_test(good, egress_keys);
+	tcase_add_test(good, egress_rule_limit);
 	suite_add_tcase(s, good);
 
 	tcase_add_test(bad, bad_input);
