@@ -377,6 +377,34 @@ START_TEST(syn_held_until_connected_v4)
 }
 END_TEST
 
+/* RFC 6528: the SYN-ACKs' sequence numbers are keyed hashes of the 4-tuple, not lwIP's
+ * global counter, which would put every connection opened within a second into one narrow
+ * range. With hashes, eight of them all within 2^24 of the first is a 2^-56 event. */
+START_TEST(isn_unpredictable)
+{
+	struct fake *f = fake_new(1500);
+	uint32_t isn[8];
+	struct ferry_tpkt t;
+	bool spread = false;
+	unsigned i;
+
+	for (i = 0; i < 8; i++) {
+		struct app a = app4((uint16_t)(41000 + i));
+
+		app_syn(f, &a, 0);
+		ck_assert_int_eq(ferry_stack_tcp_connected(f->opened[i]), 0);
+		next_out(f, &t);
+		ck_assert_uint_eq(t.flags, FERRY_TPKT_SYN | FERRY_TPKT_ACK);
+		isn[i] = t.seq;
+	}
+	for (i = 1; i < 8; i++)
+		if ((uint32_t)(isn[i] - isn[0] + (1u << 24)) > (1u << 25))
+			spread = true;
+	ck_assert_msg(spread, "every ISN within 2^24 of %u", isn[0]);
+	fake_free(f);
+}
+END_TEST
+
 START_TEST(syn_ack_v6_jumbo_mtu)
 {
 	struct fake *f = fake_new(65535);
@@ -1402,6 +1430,7 @@ int main(void)
 
 	tcase_add_test(connect, syn_held_until_connected_v4);
 	tcase_add_test(connect, syn_ack_v6_jumbo_mtu);
+	tcase_add_test(connect, isn_unpredictable);
 	tcase_add_test(connect, syn_ack_without_wscale_v6_1500);
 	tcase_add_test(connect, connect_inside_open_callback);
 	tcase_add_test(connect, refused_is_rst);

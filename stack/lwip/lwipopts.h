@@ -170,4 +170,10 @@ int ferry_stack_lwip_ip6_input_hook(struct pbuf *p, struct netif *inp);
 #define LWIP_HOOK_IP4_INPUT(p, inp) ferry_stack_lwip_ip4_input_hook((p), (inp))
 #define LWIP_HOOK_IP6_INPUT(p, inp) ferry_stack_lwip_ip6_input_hook((p), (inp))
 
+/* RFC 6528 initial sequence numbers (stack/lwip_port.c) instead of lwIP's counter. */
+struct ip_addr;
+unsigned int ferry_stack_lwip_tcp_isn(const struct ip_addr *local_ip, unsigned short local_port,
+				      const struct ip_addr *remote_ip, unsigned short remote_port);
+#define LWIP_HOOK_TCP_ISN(lip, lport, rip, rport) ferry_stack_lwip_tcp_isn(lip, lport, rip, rport)
+
 #endif
