@@ -3,7 +3,9 @@
  * Egress policy: an ordered rule list, first match wins, then the built-in denies, then
  * the default. Checking is a linear walk (a policy holds at most a few hundred rules and
  * is consulted once per new flow, not per packet). Parsing reads the rule text word by
- * word into fixed buffers; every failure names what was expected.
+ * word into fixed buffers; every failure names what was expected. A destination in
+ * IPv4-mapped IPv6 form is checked as the IPv4 address it reaches, so a rule written
+ * inside ::ffff:0:0/96 is parsed into the IPv4 prefix it denotes.
  */
 #include "stack/policy.h"
 
@@ -17,6 +19,22 @@
 
 #define WORD_MAX  64 /* longer than any address/prefix or keyword */
 #define WORDS_MAX 6  /* action proto target "port" range + one too many */
+
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+static const uint8_t v4mapped[12] = {[10] = 0xff, [11] = 0xff};
+
+/* Checks see an IPv4-mapped destination as the IPv4 address it reaches, so a rule inside
+ * ::ffff:0:0/96 is kept as the IPv4 prefix it stands for (else it could never match). */
+static void unmap_v4(struct ferry_policy_rule *rule)
+{
+	if (rule->family != AF_INET6 || rule->prefix_len < 96 ||
+	    memcmp(rule->addr, v4mapped, sizeof(v4mapped)) != 0)
+		return;
+	memmove(rule->addr, rule->addr + 12, 4);
+	memset(rule->addr + 4, 0, 12);
+	rule->family = AF_INET;
+	rule->prefix_len -= 96;
+}
 
 /* Loopback, link-local and unspecified: services of the egress host itself. */
 static const struct ferry_policy_rule builtin_denies[] = {
@@ -140,6 +158,7 @@ static int parse_target(char *s, struct ferry_policy_rule *rule, const char **wh
 	if (!host_bits_clear(rule->addr, alen, plen))
 		return fail(why, "host bits set after the prefix");
 	rule->prefix_len = (uint8_t)plen;
+	unmap_v4(rule);
 	return 0;
 }
 
@@ -191,7 +210,8 @@ int ferry_policy_add(struct ferry_policy *policy, const struct ferry_policy_rule
 {
 	if (policy->n_rules >= FERRY_POLICY_RULES_MAX)
 		return -ENOSPC;
-	policy->rules[policy->n_rules++] = *rule;
+	policy->rules[policy->n_rules] = *rule;
+	unmap_v4(&policy->rules[policy->n_rules++]);
 	return 0;
 }
 
@@ -260,7 +280,6 @@ static bool rule_matches(const struct ferry_policy_rule *r, uint8_t proto, int f
 enum ferry_policy_action ferry_policy_check(const struct ferry_policy *policy, uint8_t proto,
 					    int family, const uint8_t *addr, uint16_t port)
 {
-	static const uint8_t v4mapped[12] = {[10] = 0xff, [11] = 0xff};
 	size_t i;
 
 	if (family == AF_INET6 && memcmp(addr, v4mapped, 12) == 0) {

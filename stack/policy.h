@@ -8,9 +8,10 @@
  * client cannot reach services bound to the peer's 127.0.0.1 or cloud metadata at
  * 169.254.169.254), and last the default action. An explicit allow before them overrides
  * a built-in deny. IPv4-mapped IPv6 destinations (::ffff:a.b.c.d) are matched as the
- * IPv4 address they reach.
+ * IPv4 address they reach, and a rule written inside ::ffff:0:0/96 is read as the IPv4
+ * prefix it stands for.
  *
- * Rule text (one rule per string, as the config file will carry it):
+ * Rule text (one rule per string, as the config file's Egress lines carry it):
  *
  *     allow|deny [tcp|udp|icmp] PREFIX|ADDRESS|any [port N|N-M]
  *

@@ -122,6 +122,29 @@ START_TEST(ipv6_prefixes)
 }
 END_TEST
 
+/* A rule written in IPv4-mapped form is the IPv4 prefix it stands for: destinations are
+ * checked as IPv4 either way, so without this it could never match (found by fuzzing). */
+START_TEST(ipv4_mapped_rules)
+{
+	struct ferry_policy *p = new_policy();
+	struct ferry_policy_rule r = {.action = DENY, .family = AF_INET6, .prefix_len = 120};
+
+	ck_assert_int_eq(ferry_policy_add_text(p, "deny ::ffff:10.0.0.0/104", NULL), 0);
+	ck_assert_uint_eq(p->rules[0].family, AF_INET);
+	ck_assert_uint_eq(p->rules[0].prefix_len, 8);
+	ck_assert_int_eq(check(p, TCP, "10.1.2.3", 1), DENY);
+	ck_assert_int_eq(check(p, TCP, "::ffff:10.1.2.3", 1), DENY);
+	ck_assert_int_eq(check(p, TCP, "11.1.2.3", 1), ALLOW);
+	/* The same through ferry_policy_add. */
+	r.port_max = 65535;
+	memcpy(r.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff\xc0\x00\x02\x00", 16);
+	ck_assert_int_eq(ferry_policy_add(p, &r), 0);
+	ck_assert_int_eq(check(p, UDP, "192.0.2.9", 53), DENY);
+	ck_assert_int_eq(check(p, UDP, "192.0.3.9", 53), ALLOW);
+	free(p);
+}
+END_TEST
+
 START_TEST(parse_fields)
 {
 	struct ferry_policy_rule r;
@@ -210,6 +233,7 @@ int main(void)
 	tcase_add_test(tc, builtin_denies);
 	tcase_add_test(tc, first_match_wins);
 	tcase_add_test(tc, ipv6_prefixes);
+	tcase_add_test(tc, ipv4_mapped_rules);
 	tcase_add_test(tc, parse_fields);
 	tcase_add_test(tc, parse_errors);
 	tcase_add_test(tc, rule_limit);
