@@ -191,6 +191,8 @@ static int flow_finish(struct ferry_flow *flow)
 			tcp_abort(pcb);
 			aborted = 1;
 		}
+	} else if (flow->app_closed) {
+		/* The application's side is closed already: nothing to tell it. */
 	} else if (flow->end_how == FERRY_END_RST) {
 		send_rst(flow);
 	} else if (flow->end_how == FERRY_END_UNREACH) {
@@ -356,6 +358,15 @@ static void on_err(void *arg, err_t err)
 	if (!flow)
 		return;
 	flow->pcb = NULL; /* lwIP freed it before calling us */
+	/* ERR_CLSD is a clean close: the application's FIN came, then the caller's shutdown
+	 * sent ours and the application acknowledged it. lwIP acknowledged the application's
+	 * last bytes and FIN long ago, so those still queued here are delivered to the caller
+	 * as usual; the flow ends after its FIN (flow_deliver). */
+	if (err == ERR_CLSD && flow->state == FERRY_FLOW_PEER_DONE &&
+	    (flow->rx_head || flow->rx_fin)) {
+		flow->app_closed = 1;
+		return;
+	}
 	flow_end(flow, FERRY_END_NONE, 1, err == ERR_RST ? -ECONNRESET : -ECONNABORTED);
 }
 
