@@ -130,8 +130,8 @@ static bool parse_key(struct parse_ctx *ctx, const char *v, uint8_t key[FERRY_KE
 	else
 		snprintf(shown, sizeof(shown), "%s", ferry_config_quote(&q, v));
 	if (len != FERRY_KEY_B64_LEN)
-		ferry_config_key_error(ctx, "%s is %zu characters long, expected %s", shown, len,
-				       ctx->key->expected);
+		ferry_config_key_error(ctx, "%s is %zu character%s long, expected %s", shown, len,
+				       len == 1 ? "" : "s", ctx->key->expected);
 	else if (strpbrk(v, "-_"))
 		ferry_config_key_error(ctx, "%s uses the URL-safe base64 alphabet, expected %s",
 				       shown, ctx->key->expected);
