@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* genkey and pubkey: X25519 keys in the same base64 form as wg genkey / wg
- * pubkey. */
+/* genkey, genpsk and pubkey: X25519 keys and preshared keys in the same base64 form as
+ * wg genkey, wg genpsk and wg pubkey. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,34 +16,48 @@
  */
 #define PUBKEY_INPUT_MAX 128
 
-int ferry_cmd_genkey(int argc, char **argv)
+/* Prints a new secret made by generate (what names it in messages), warning first when
+ * standard output is a file others can read. */
+static int print_new_secret(const char *cmd, const char *what,
+			    int (*generate)(uint8_t key[FERRY_KEY_LEN]), int argc, char **argv)
 {
-	uint8_t priv[FERRY_KEY_LEN];
+	uint8_t key[FERRY_KEY_LEN];
 	char text[FERRY_KEY_B64_LEN + 1];
 	struct stat st;
 	int status;
 
-	status = ferry_command_common_args(ferry_command_find("genkey"), argc, argv, 0, 0);
+	status = ferry_command_common_args(ferry_command_find(cmd), argc, argv, 0, 0);
 	if (status >= 0)
 		return status;
 
 	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0077))
 		fprintf(stderr,
-			"ferry genkey: warning: writing a private key to a file that "
-			"others can read (mode %04o); use umask 077\n",
-			(unsigned)(st.st_mode & 07777));
+			"ferry %s: warning: writing a %s to a file that others can read "
+			"(mode %04o); use umask 077\n",
+			cmd, what, (unsigned)(st.st_mode & 07777));
 
-	if (ferry_key_generate(priv) != 0) {
-		fprintf(stderr, "ferry genkey: cannot initialise libsodium\n");
+	if (generate(key) != 0) {
+		fprintf(stderr, "ferry %s: cannot initialise libsodium\n", cmd);
 		return FERRY_EXIT_FAIL;
 	}
-	ferry_key_to_base64(text, priv);
-	sodium_memzero(priv, sizeof(priv));
+	ferry_key_to_base64(text, key);
+	sodium_memzero(key, sizeof(key));
 	status = puts(text) < 0 || fflush(stdout) != 0 ? FERRY_EXIT_FAIL : FERRY_EXIT_OK;
 	sodium_memzero(text, sizeof(text));
 	if (status != FERRY_EXIT_OK)
-		perror("ferry genkey: stdout");
+		fprintf(stderr, "ferry %s: stdout: %s\n", cmd, strerror(errno));
 	return status;
+}
+
+int ferry_cmd_genkey(int argc, char **argv)
+{
+	return print_new_secret("genkey", "private key", ferry_key_generate, argc, argv);
+}
+
+int ferry_cmd_genpsk(int argc, char **argv)
+{
+	return print_new_secret("genpsk", "preshared key", ferry_key_generate_preshared, argc,
+				argv);
 }
 
 int ferry_cmd_pubkey(int argc, char **argv)

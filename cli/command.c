@@ -16,6 +16,15 @@ const struct ferry_command ferry_commands[] = {
 	.run = ferry_cmd_genkey,
     },
     {
+	.name = "genpsk",
+	.args = "",
+	.summary = "print a new preshared key (base64, as wg genpsk)",
+	.help = "Generates 32 random bytes for a [Peer]'s PresharedKey, the same on both\n"
+		"ends, and prints them in base64. Keep it secret: `umask 077; ferry genpsk\n"
+		"> psk`.\n",
+	.run = ferry_cmd_genpsk,
+    },
+    {
 	.name = "pubkey",
 	.args = "< PRIVATE-KEY",
 	.summary = "read a private key on stdin, print its public key",

@@ -41,6 +41,7 @@ int ferry_command_common_args(const struct ferry_command *cmd, int argc, char **
 			      int max);
 
 int ferry_cmd_genkey(int argc, char **argv);
+int ferry_cmd_genpsk(int argc, char **argv);
 int ferry_cmd_pubkey(int argc, char **argv);
 int ferry_cmd_check_config(int argc, char **argv);
 int ferry_cmd_version(int argc, char **argv);

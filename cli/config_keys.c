@@ -548,7 +548,7 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
     [K_PUBLIC_KEY] = {"PublicKey", SEC_PEER, false, false, parse_public_key,
 		      KEY_B64 " from \"ferry pubkey\""},
     [K_PRESHARED_KEY] = {"PresharedKey", SEC_PEER, false, true, parse_preshared_key,
-			 KEY_B64 " (32 random bytes, the same on both peers)"},
+			 KEY_B64 " from \"ferry genpsk\", the same on both peers"},
     [K_ENDPOINT] = {"Endpoint", SEC_PEER, false, false, parse_endpoint, "host:port or [IPv6]:port"},
     [K_ALLOWED_IPS] = {"AllowedIPs", SEC_PEER, true, false, parse_allowed_ips,
 		       PREFIXES("10.0.0.0/24", "fd00::/64")},

@@ -132,6 +132,24 @@ START_TEST(genkey_then_pubkey)
 }
 END_TEST
 
+/* A preshared key: 32 random bytes in the same base64 form, new each time, accepted by
+ * the config as PresharedKey. */
+START_TEST(genpsk_prints_fresh_keys)
+{
+	struct run a, b;
+
+	RUN(&a, NULL, "genpsk");
+	ck_assert_int_eq(a.status, 0);
+	ck_assert_uint_eq(strlen(a.out), 45);
+	ck_assert_int_eq(a.out[43], '=');
+	ck_assert_int_eq(a.out[44], '\n');
+	RUN(&b, NULL, "genpsk");
+	ck_assert_str_ne(a.out, b.out);
+	RUN(&b, NULL, "genpsk", "extra");
+	ck_assert_int_eq(b.status, 2);
+}
+END_TEST
+
 START_TEST(pubkey_rejects_bad_input)
 {
 	static const char *const bad[] = {
@@ -176,7 +194,7 @@ END_TEST
 
 START_TEST(help_lists_only_working_commands)
 {
-	static const char *const cmds[] = {"genkey", "pubkey", "check-config", "version"};
+	static const char *const cmds[] = {"genkey", "genpsk", "pubkey", "check-config", "version"};
 	struct run r;
 	size_t i;
 
@@ -261,6 +279,7 @@ int main(void)
 
 	tcase_add_test(tc, pubkey_matches_rfc7748);
 	tcase_add_test(tc, genkey_then_pubkey);
+	tcase_add_test(tc, genpsk_prints_fresh_keys);
 	tcase_add_test(tc, pubkey_rejects_bad_input);
 	tcase_add_test(tc, usage_errors_exit_2);
 	tcase_add_test(tc, help_lists_only_working_commands);
