@@ -10,35 +10,16 @@
 #include <errno.h>
 #include <string.h>
 
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void ferry_arq_hdr_write(uint8_t *p, const struct ferry_arq_seg *h)
 {
-	wr32(p, h->conv);
+	ferry_wire_put_le32(p, h->conv);
 	p[4] = h->cmd;
 	p[5] = h->frg;
-	wr16(p + 6, h->wnd);
-	wr32(p + 8, h->ts);
-	wr32(p + 12, h->sn);
-	wr32(p + 16, h->una);
-	wr32(p + 20, h->len);
+	ferry_wire_put_le16(p + 6, h->wnd);
+	ferry_wire_put_le32(p + 8, h->ts);
+	ferry_wire_put_le32(p + 12, h->sn);
+	ferry_wire_put_le32(p + 16, h->una);
+	ferry_wire_put_le32(p + 20, h->len);
 }
 
 ssize_t ferry_arq_seg_encode(uint8_t *out, size_t cap, const struct ferry_arq_seg *hdr,
@@ -56,14 +37,14 @@ ssize_t ferry_arq_seg_decode(const uint8_t *in, size_t len, struct ferry_arq_seg
 {
 	if (len < FERRY_ARQ_HDR_LEN)
 		return -EMSGSIZE;
-	hdr->conv = rd32(in);
+	hdr->conv = ferry_wire_get_le32(in);
 	hdr->cmd = in[4];
 	hdr->frg = in[5];
-	hdr->wnd = (uint16_t)(in[6] | in[7] << 8);
-	hdr->ts = rd32(in + 8);
-	hdr->sn = rd32(in + 12);
-	hdr->una = rd32(in + 16);
-	hdr->len = rd32(in + 20);
+	hdr->wnd = ferry_wire_get_le16(in + 6);
+	hdr->ts = ferry_wire_get_le32(in + 8);
+	hdr->sn = ferry_wire_get_le32(in + 12);
+	hdr->una = ferry_wire_get_le32(in + 16);
+	hdr->len = ferry_wire_get_le32(in + 20);
 	if (hdr->len > len - FERRY_ARQ_HDR_LEN)
 		return -EMSGSIZE;
 	return (ssize_t)FERRY_ARQ_HDR_LEN + hdr->len;
@@ -73,7 +54,7 @@ int ferry_arq_peek_conv(const uint8_t *dgram, size_t len, uint32_t *conv)
 {
 	if (len < FERRY_ARQ_HDR_LEN)
 		return -EMSGSIZE;
-	*conv = rd32(dgram);
+	*conv = ferry_wire_get_le32(dgram);
 	return 0;
 }
 

@@ -86,30 +86,6 @@ struct ferry_fec_dec_cache_entry {
 
 #define FERRY_FEC_NO_SLOT 0xffffu
 
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static uint64_t low_mask(unsigned n)
 {
 	return n >= 64 ? ~0ull : (1ull << n) - 1;
@@ -118,7 +94,7 @@ static uint64_t low_mask(unsigned n)
 static void write_header(uint8_t *p, uint32_t group, uint8_t index, uint8_t d, uint8_t pp,
 			 uint8_t k)
 {
-	put_le32(p + FERRY_FEC_OFF_GROUP, group);
+	ferry_wire_put_le32(p + FERRY_FEC_OFF_GROUP, group);
 	p[FERRY_FEC_OFF_INDEX] = index;
 	p[FERRY_FEC_OFF_D] = d;
 	p[FERRY_FEC_OFF_P] = pp;
@@ -132,7 +108,7 @@ int ferry_fec_parse_header(const uint8_t *shard, size_t len, uint32_t max_coded,
 
 	if (!shard || len < FERRY_FEC_HDR_LEN)
 		return -EBADMSG;
-	hdr->group = get_le32(shard + FERRY_FEC_OFF_GROUP);
+	hdr->group = ferry_wire_get_le32(shard + FERRY_FEC_OFF_GROUP);
 	hdr->index = shard[FERRY_FEC_OFF_INDEX];
 	hdr->d = shard[FERRY_FEC_OFF_D];
 	hdr->p = shard[FERRY_FEC_OFF_P];
@@ -144,7 +120,7 @@ int ferry_fec_parse_header(const uint8_t *shard, size_t len, uint32_t max_coded,
 	if (hdr->index < hdr->d) {
 		/* data: k unknown when sent; the length prefix must match the datagram */
 		if (hdr->k != 0 || coded < FERRY_FEC_LEN_PREFIX ||
-		    get_le16(shard + FERRY_FEC_HDR_LEN) != coded - FERRY_FEC_LEN_PREFIX)
+		    ferry_wire_get_le16(shard + FERRY_FEC_HDR_LEN) != coded - FERRY_FEC_LEN_PREFIX)
 			return -EBADMSG;
 	} else {
 		if (hdr->k < 1 || hdr->k > hdr->d || coded < FERRY_FEC_LEN_PREFIX)
@@ -283,7 +259,7 @@ int ferry_fec_encode(struct ferry_fec_encoder *enc, struct ferry_buf *buf, uint6
 	}
 	write_header(hdr, enc->group, (uint8_t)enc->count, enc->cfg.data_shards,
 		     enc->cfg.parity_shards, 0);
-	put_le16(hdr + FERRY_FEC_HDR_LEN, (uint16_t)payload_len);
+	ferry_wire_put_le16(hdr + FERRY_FEC_HDR_LEN, (uint16_t)payload_len);
 	if (enc->cfg.parity_shards > 0) {
 		feed_parity(enc, hdr + FERRY_FEC_HDR_LEN, coded_len);
 		if (coded_len > enc->coded_len)
@@ -595,7 +571,7 @@ static void try_recover(struct ferry_fec_decoder *dec, struct ferry_fec_group *g
 	for (i = 0; i < k; i++) {
 		if (data_rows & (1ull << i)) {
 			uint8_t *s = slot_mem(dec, g->slot[i]);
-			uint32_t n = FERRY_FEC_LEN_PREFIX + get_le16(s);
+			uint32_t n = FERRY_FEC_LEN_PREFIX + ferry_wire_get_le16(s);
 
 			memset(s + n, 0, vlen - n); /* n <= coded_len, checked on arrival */
 			rows[nrows] = (uint8_t)i;
@@ -632,7 +608,7 @@ static void try_recover(struct ferry_fec_decoder *dec, struct ferry_fec_group *g
 	vector_state_clear(dec->has_avx);
 
 	for (i = 0; i < nerrs; i++) {
-		uint16_t len = get_le16(dst[i]);
+		uint16_t len = ferry_wire_get_le16(dst[i]);
 		uint64_t bit = 1ull << missing[i];
 
 		if ((uint32_t)len + FERRY_FEC_LEN_PREFIX > g->coded_len) {

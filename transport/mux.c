@@ -13,25 +13,6 @@
 _Static_assert(FERRY_WIRE_MTU_MIN - FERRY_WIRE_OVERHEAD_V6 >= FERRY_ARQ_MTU_MIN,
 	       "the smallest MTU still carries a segment");
 
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Reserves a record header for a body of len bytes; returns where the body goes. */
 static uint8_t *record_open(struct ferry_buf *buf, uint32_t limit, uint8_t kind, size_t len,
 			    int *err)
@@ -49,7 +30,7 @@ static uint8_t *record_open(struct ferry_buf *buf, uint32_t limit, uint8_t kind,
 	}
 	p = ferry_buf_put(buf, (uint32_t)need);
 	p[0] = kind;
-	put_le16(p + 1, (uint16_t)len);
+	ferry_wire_put_le16(p + 1, (uint16_t)len);
 	*err = 0;
 	return p + FERRY_WIRE_RECORD_HDR;
 }
@@ -77,7 +58,7 @@ int ferry_mux_append_datagram(struct ferry_buf *buf, uint32_t limit, uint32_t fl
 	p = record_open(buf, limit, FERRY_REC_DATAGRAM, FERRY_WIRE_DATAGRAM_HDR + len, &err);
 	if (!p)
 		return err;
-	put_le32(p, flow_id);
+	ferry_wire_put_le32(p, flow_id);
 	if (len)
 		memcpy(p + FERRY_WIRE_DATAGRAM_HDR, data, len);
 	return 0;
@@ -106,7 +87,7 @@ int ferry_mux_datagram(const struct ferry_mux_record *rec, uint32_t *flow_id, co
 {
 	if (rec->len < FERRY_WIRE_DATAGRAM_HDR)
 		return -EBADMSG;
-	*flow_id = get_le32(rec->body);
+	*flow_id = ferry_wire_get_le32(rec->body);
 	*data = rec->body + FERRY_WIRE_DATAGRAM_HDR;
 	*len = rec->len - FERRY_WIRE_DATAGRAM_HDR;
 	return 0;

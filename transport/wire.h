@@ -225,4 +225,30 @@ static inline uint32_t ferry_wire_arq_mtu(uint32_t mtu)
 	return ferry_wire_sizes(&s, mtu, FERRY_WIRE_IPV6_HDR) ? 0 : s.record_body;
 }
 
+/* Little-endian fields, byte by byte: every multi-byte integer on ferry's wire is LE, and
+ * the bytes are untrusted and unaligned. */
+static inline void ferry_wire_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void ferry_wire_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint16_t ferry_wire_get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t ferry_wire_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 #endif
