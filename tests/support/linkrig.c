@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The two-peer link test rig (see linkrig.h). Everything a test may look at lives in the
+ * rig; this file adds the callbacks that feed it and the event loop that drives it.
+ */
+#include "tests/support/linkrig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/support/fixture.h"
+
+#define STEP_LIMIT 4000000u /* event loop turns before a run counts as stuck */
+
+uint8_t ferry_linkrig_pattern(uint32_t conv, size_t off)
+{
+	return (uint8_t)((size_t)conv * 131u + off * 7u + (off >> 9) + 1u);
+}
+
+void ferry_linkrig_addr_set(struct ferry_sockaddr *a, const char *ip, uint16_t port)
+{
+	ck_assert_int_eq(ferry_sockaddr_from(a, ip, port), 0);
+}
+
+bool ferry_linkrig_addr_same(const struct ferry_sockaddr *a, const struct ferry_sockaddr *b)
+{
+	return a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr &&
+	       a->in4.sin_port == b->in4.sin_port;
+}
+
+/* ------------------------------- callbacks --------------------------------------- */
+
+static void on_output(void *ctx, const uint8_t *msg, size_t len, const struct ferry_sockaddr *to)
+{
+	struct ferry_linkrig_side *s = ctx;
+	struct ferry_linkrig *w = s->w;
+
+	s->outputs++;
+	s->last_to = *to;
+	if (s->id == 0 && w->capture && msg[0] == FERRY_MSG_DATA && len > 200 && !w->captured_len) {
+		memcpy(w->captured, msg, len);
+		w->captured_len = len;
+	}
+	if (s->id == 0 && w->hold && msg[0] == FERRY_MSG_DATA &&
+	    w->nheld < FERRY_LINKRIG_MAX_HOLD) {
+		memcpy(w->held[w->nheld], msg, len);
+		w->held_len[w->nheld++] = len;
+		return;
+	}
+	if (s->id == 1 && !ferry_linkrig_addr_same(to, &w->s[0].addr)) {
+		w->misaddressed++;
+		if (w->drop_misaddressed)
+			return;
+	}
+	ck_assert_int_eq(
+	    ferry_vnet_send(&w->vn, s->id == 0 ? FERRY_VNET_A2B : FERRY_VNET_B2A, msg, len), 0);
+}
+
+static int find_conv(const struct ferry_linkrig_side *s, uint32_t conv)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nconv; i++)
+		if (s->conv_id[i] == conv && s->arq[i])
+			return (int)i;
+	return -1;
+}
+
+static void on_segments(void *ctx, struct ferry_link *link, uint32_t conv, const uint8_t *segs,
+			size_t len, uint64_t now)
+{
+	struct ferry_linkrig_side *s = ctx;
+	int i = find_conv(s, conv);
+
+	if (link->stats.payloads_in == s->last_payload && conv != s->last_conv)
+		s->shared_payloads++;
+	s->last_payload = link->stats.payloads_in;
+	s->last_conv = conv;
+	if (i < 0) {
+		s->unknown_conv++;
+		return;
+	}
+	ferry_arq_input(s->arq[i], segs, len, now);
+}
+
+static void on_datagram(void *ctx, struct ferry_link *link, uint32_t flow_id, const uint8_t *data,
+			size_t len, uint64_t now)
+{
+	struct ferry_linkrig_side *s = ctx;
+	size_t i;
+
+	(void)link;
+	if (flow_id >= 4096) {
+		s->dg_bad++;
+		return;
+	}
+	for (i = 0; i < len; i++)
+		if (data[i] != ferry_linkrig_pattern(flow_id, i))
+			s->dg_bad++;
+	if (!s->dg_rx)
+		s->dg_first_rx_ms = now;
+	s->dg_seen[flow_id]++;
+	s->dg_rx++;
+}
+
+static void on_state(void *ctx, struct ferry_link *link, enum ferry_link_state state)
+{
+	struct ferry_linkrig_side *s = ctx;
+
+	(void)link;
+	if (s->nstates < 16)
+		s->states[s->nstates++] = state;
+}
+
+static int arq_out(void *ctx, const uint8_t *d, size_t len)
+{
+	struct ferry_linkrig_side *s = ctx;
+
+	return ferry_link_send_segments(&s->link, d, len, s->now);
+}
+
+static void deliver(void *ctx, enum ferry_vnet_dir dir, const uint8_t *data, size_t len,
+		    uint64_t now)
+{
+	struct ferry_linkrig *w = ctx;
+	uint8_t *storage = w->rx_storage;
+	struct ferry_linkrig_side *from = &w->s[dir == FERRY_VNET_A2B ? 0 : 1];
+	struct ferry_linkrig_side *to = &w->s[dir == FERRY_VNET_A2B ? 1 : 0];
+	struct ferry_buf buf = {.head = storage, .end = storage + sizeof(w->rx_storage)};
+
+	if (!to->active)
+		return;
+	buf.data = storage + 64;
+	buf.len = (uint32_t)len;
+	memcpy(buf.data, data, len);
+	to->now = now;
+	ferry_link_set_input(&to->set, &buf, &from->addr, now);
+}
+
+/* ------------------------------- set-up ------------------------------------------- */
+
+static void side_defaults(struct ferry_linkrig_side *s)
+{
+	ck_assert_int_eq(ferry_arq_config_init(&s->arq_cfg, FERRY_ARQ_PROFILE_FAST3), 0);
+	s->arq_cfg.snd_wnd = 256;
+	s->arq_cfg.rcv_wnd = 512;
+	s->arq_cfg.snd_queue_max = 256;
+	s->arq_cfg.dead_time = 0;
+	memset(&s->noise_cfg, 0, sizeof(s->noise_cfg));
+	memset(&s->link_cfg, 0, sizeof(s->link_cfg));
+}
+
+/* Starts (or restarts) a side: its set, its link to the other side, its ARQ pool. */
+void ferry_linkrig_side_start(struct ferry_linkrig_side *s, uint64_t now)
+{
+	struct ferry_linkrig_side *o = &s->w->s[1 - s->id];
+	struct ferry_link_set_config sc = {
+	    .now = now,
+	    .realtime_ns = FERRY_LINKRIG_REALTIME0 + now * 1000000ULL,
+	    .ops = {.output = on_output, .ctx = s},
+	};
+	struct ferry_link_ops ops = {
+	    .segments = on_segments, .datagram = on_datagram, .state = on_state, .ctx = s};
+	uint32_t bufs;
+
+	sc.noise = s->noise_cfg;
+	memcpy(sc.noise.static_private, s->priv, 32);
+	ck_assert_int_eq(ferry_link_set_init(&s->set, &sc), 0);
+	ck_assert_int_eq(ferry_link_init(&s->link, &s->set, o->pub, NULL,
+					 s->passive ? NULL : &o->addr, &s->link_cfg, &ops, now),
+			 0);
+	s->arq_cfg.mtu = ferry_link_arq_mtu(&s->link);
+	bufs = FERRY_LINKRIG_MAX_CONVS *
+	       (2 * s->arq_cfg.snd_wnd + s->arq_cfg.snd_queue_max + s->arq_cfg.rcv_wnd + 8);
+	ck_assert_int_eq(ferry_pool_init(&s->arq_pool, bufs, s->arq_cfg.mtu - 24, 32), 0);
+	s->nconv = 0;
+	s->active = true;
+}
+
+void ferry_linkrig_close_convs(struct ferry_linkrig_side *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nconv; i++) {
+		ferry_arq_destroy(s->arq[i]);
+		s->arq[i] = NULL;
+	}
+	s->nconv = 0;
+}
+
+void ferry_linkrig_side_stop(struct ferry_linkrig_side *s)
+{
+	if (!s->active)
+		return;
+	ferry_linkrig_close_convs(s);
+	ferry_link_set_destroy(&s->set); /* destroys the link too */
+	ferry_ck_pool_idle(&s->arq_pool);
+	ferry_pool_destroy(&s->arq_pool);
+	s->active = false;
+}
+
+/* Adds conversation conv on side s: it sends `send` bytes and expects `expect`. */
+void ferry_linkrig_conv_open(struct ferry_linkrig_side *s, uint32_t conv, size_t send,
+			     size_t expect)
+{
+	uint32_t i = s->nconv++;
+
+	ck_assert_uint_lt(i, FERRY_LINKRIG_MAX_CONVS);
+	ck_assert_int_eq(ferry_arq_create(&s->arq[i], conv, &s->arq_cfg, &s->arq_pool, arq_out, s),
+			 0);
+	s->conv_id[i] = conv;
+	s->total[i] = send;
+	s->sent[i] = s->recvd[i] = 0;
+	s->expect[i] = expect;
+}
+
+/* Both sides open `n` conversations: A sends a_bytes on each, B sends b_bytes. */
+void ferry_linkrig_convs_open(struct ferry_linkrig *w, uint32_t first, uint32_t n, size_t a_bytes,
+			      size_t b_bytes)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		ferry_linkrig_conv_open(&w->s[0], first + i, a_bytes, b_bytes);
+		ferry_linkrig_conv_open(&w->s[1], first + i, b_bytes, a_bytes);
+	}
+}
+
+struct ferry_linkrig *ferry_linkrig_new(uint64_t seed, const struct ferry_vnet_link *a2b,
+					const struct ferry_vnet_link *b2a)
+{
+	struct ferry_linkrig *w = calloc(1, sizeof(*w));
+	int i;
+
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(ferry_vnet_init(&w->vn, seed, 1000, a2b, b2a, 16384, deliver, w), 0);
+	for (i = 0; i < 2; i++) {
+		w->s[i].w = w;
+		w->s[i].id = i;
+		ck_assert_int_eq(ferry_noise_keygen(w->s[i].priv, w->s[i].pub), 0);
+		side_defaults(&w->s[i]);
+	}
+	ferry_linkrig_addr_set(&w->s[0].addr, "127.0.0.1", 5001);
+	ferry_linkrig_addr_set(&w->s[1].addr, "127.0.0.2", 5002);
+	return w;
+}
+
+void ferry_linkrig_start(struct ferry_linkrig *w)
+{
+	ferry_linkrig_side_start(&w->s[0], w->vn.now);
+	ferry_linkrig_side_start(&w->s[1], w->vn.now);
+}
+
+void ferry_linkrig_free(struct ferry_linkrig *w)
+{
+	ferry_linkrig_side_stop(&w->s[0]);
+	ferry_linkrig_side_stop(&w->s[1]);
+	ferry_vnet_destroy(&w->vn);
+	free(w);
+}
+
+/* ------------------------------- event loop --------------------------------------- */
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static bool side_done(const struct ferry_linkrig_side *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nconv; i++)
+		if (s->recvd[i] < s->expect[i] || s->sent[i] < s->total[i] ||
+		    ferry_arq_pending(s->arq[i]))
+			return false;
+	return true;
+}
+
+/* One turn of each side's event loop at now; returns the side's next deadline. */
+static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
+{
+	uint8_t *rbuf = s->w->app_buf;
+	size_t rbuf_len = sizeof(s->w->app_buf);
+	uint64_t next = UINT64_MAX;
+	bool congested;
+	uint32_t i;
+
+	if (!s->active)
+		return UINT64_MAX;
+	s->now = now;
+	for (i = 0; i < s->nconv; i++) {
+		while (s->sent[i] < s->total[i]) {
+			size_t n = s->total[i] - s->sent[i], k;
+			uint8_t *p = rbuf;
+			ssize_t r;
+
+			n = n < rbuf_len ? n : rbuf_len;
+			for (k = 0; k < n; k++)
+				p[k] = ferry_linkrig_pattern(s->conv_id[i], s->sent[i] + k);
+			r = ferry_arq_send(s->arq[i], p, n);
+			if (r <= 0)
+				break;
+			s->sent[i] += (size_t)r;
+		}
+	}
+	for (i = 0; i < s->nconv; i++) {
+		congested = ferry_link_congested(&s->link);
+		if (!congested) {
+			ferry_arq_update(s->arq[i], now);
+			next = min64(next, ferry_arq_next_deadline(s->arq[i], now));
+		}
+	}
+	for (i = 0; i < s->nconv; i++) {
+		ssize_t r;
+
+		while ((r = ferry_arq_recv(s->arq[i], rbuf, rbuf_len)) > 0) {
+			size_t k;
+
+			for (k = 0; k < (size_t)r; k++)
+				if (rbuf[k] !=
+				    ferry_linkrig_pattern(s->conv_id[i], s->recvd[i] + k))
+					s->bad_bytes++;
+			s->recvd[i] += (size_t)r;
+		}
+	}
+	ferry_link_flush(&s->link, now);
+	if (ferry_link_next_deadline(&s->link, now) <= now) {
+		ferry_link_timer(&s->link, now);
+		/* after the timer nothing is overdue: the loop never spins on a link */
+		ck_assert_uint_gt(ferry_link_next_deadline(&s->link, now), now);
+	}
+	return min64(next, ferry_link_next_deadline(&s->link, now));
+}
+
+/* Runs both loops until both sides are done (or `until` virtual ms). */
+bool ferry_linkrig_run(struct ferry_linkrig *w, uint64_t until, bool stop_when_done)
+{
+	uint32_t steps;
+
+	for (steps = 0; steps < STEP_LIMIT; steps++) {
+		uint64_t now = w->vn.now, next;
+
+		next = min64(side_turn(&w->s[0], now), side_turn(&w->s[1], now));
+		if (stop_when_done && side_done(&w->s[0]) && side_done(&w->s[1]))
+			return true;
+		next = min64(next, ferry_vnet_next_event(&w->vn));
+		if (next >= until) {
+			ferry_vnet_advance(&w->vn, until);
+			side_turn(&w->s[0], until);
+			side_turn(&w->s[1], until);
+			return stop_when_done ? side_done(&w->s[0]) && side_done(&w->s[1]) : true;
+		}
+		ferry_vnet_advance(&w->vn, next > now ? next : now);
+	}
+	ck_abort_msg("event loop did not settle in %u steps", STEP_LIMIT);
+	return false;
+}
+
+void ferry_linkrig_check_streams(const struct ferry_linkrig_side *s)
+{
+	uint32_t i;
+
+	ck_assert_uint_eq(s->bad_bytes, 0);
+	for (i = 0; i < s->nconv; i++)
+		ck_assert_uint_eq(s->recvd[i], s->expect[i]);
+}
+
+/* Sums over side s's conversations: ARQ retransmissions (RTO and fast) if rtx, else
+ * segments sent. */
+static uint64_t arq_sum(const struct ferry_linkrig_side *s, bool rtx)
+{
+	struct ferry_arq_stats st;
+	uint64_t n = 0;
+	uint32_t i;
+
+	for (i = 0; i < s->nconv; i++) {
+		ferry_arq_stats(s->arq[i], &st);
+		n += rtx ? st.segs_rto + st.segs_fast : st.segs_sent;
+	}
+	return n;
+}
+
+uint64_t ferry_linkrig_retransmits(const struct ferry_linkrig_side *s)
+{
+	return arq_sum(s, true);
+}
+
+uint64_t ferry_linkrig_segs_sent(const struct ferry_linkrig_side *s)
+{
+	return arq_sum(s, false);
+}
+
+/* Hands a copy of msg to side s as if it came from `from`; returns the link's verdict. */
+int ferry_linkrig_inject(struct ferry_linkrig_side *s, const uint8_t *msg, size_t len,
+			 const struct ferry_sockaddr *from)
+{
+	uint8_t *storage = s->w->inject_storage;
+	struct ferry_buf buf = {.head = storage, .end = storage + sizeof(s->w->inject_storage)};
+
+	buf.data = storage + 64;
+	buf.len = (uint32_t)len;
+	memcpy(buf.data, msg, len);
+	s->now = s->w->vn.now;
+	return ferry_link_set_input(&s->set, &buf, from, s->w->vn.now);
+}
+
+/* Runs a short transfer so both sides hold a confirmed session. */
+void ferry_linkrig_warm(struct ferry_linkrig *w)
+{
+	ferry_linkrig_convs_open(w, FERRY_LINKRIG_CONV_BASE, 1, 64 << 10, 16 << 10);
+	ck_assert(ferry_linkrig_run(w, w->vn.now + 20 * FERRY_LINKRIG_SEC, true));
+	ferry_linkrig_check_streams(&w->s[0]);
+	ferry_linkrig_check_streams(&w->s[1]);
+}
+
+/* Queues a datagram of len pattern bytes on flow on side s. */
+int ferry_linkrig_send_dg(struct ferry_linkrig_side *s, uint32_t flow, size_t len)
+{
+	uint8_t d[1500];
+	size_t k;
+
+	for (k = 0; k < len && k < sizeof(d); k++)
+		d[k] = ferry_linkrig_pattern(flow, k);
+	return ferry_link_send_datagram(&s->link, flow, d, len, s->w->vn.now);
+}
