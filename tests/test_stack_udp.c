@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The stack's datagram flows: UDP and ICMP echo, which lwIP catches without a handshake.
+ *
+ * Covered: UDP flows to any destination (full cone: replies from the destination and from
+ * elsewhere), IPv6 and the idle timeout, the UDP flow limit and LRU eviction, echo
+ * requests dropped when no handler is set, ICMP(v6) echo forwarded to the caller and
+ * answered only with the caller's reply.
+ *
+ * The harness is tests/support/stackfake.h: crafted IPv4/IPv6 packets go into
+ * ferry_stack_input, a fake transport plays the caller, and every packet the stack writes
+ * to the "TUN" is parsed and asserted on (checksums included).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "stack/stack.h"
+#include "tests/support/fixture.h"
+#include "tests/support/pkt.h"
+#include "tests/support/stackfake.h"
+
+START_TEST(udp_any_destination_and_replies)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_endpoint other = {.family = AF_INET, .port = 3479};
+	struct ferry_tpkt t;
+	struct ferry_flow *flow;
+
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 5353, "198.51.100.7", 53, "query", 5);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+	ck_assert_int_eq(f->udp_opens, 1);
+	ck_assert_int_eq(f->udp_datagrams, 1);
+	ck_assert_uint_eq(f->udp_len, 5);
+	ck_assert_mem_eq(f->udp_data, "query", 5);
+	flow = f->udp_flow;
+	ck_assert_int_eq(ferry_stack_flow_proto(flow), FERRY_FLOW_UDP);
+	ck_assert_uint_eq(ferry_stack_flow_dst(flow)->port, 53);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+	ck_assert_int_eq(f->udp_opens, 1); /* same flow */
+
+	ck_assert_int_eq(ferry_stack_udp_send(flow, NULL, (const uint8_t *)"answer", 6), 0);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert(ferry_tpkt_from(&t, "198.51.100.7", 53));
+	ck_assert(ferry_tpkt_to(&t, FERRY_STACKFAKE_APP4, 5353));
+	ck_assert_mem_eq(t.payload, "answer", 6);
+
+	/* Full cone: a reply from elsewhere keeps its own source. */
+	ferry_tpkt_addr(other.addr, "192.0.2.44");
+	ck_assert_int_eq(ferry_stack_udp_send(flow, &other, (const uint8_t *)"stun", 4), 0);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert(ferry_tpkt_from(&t, "192.0.2.44", 3479));
+	ck_assert(ferry_tpkt_to(&t, FERRY_STACKFAKE_APP4, 5353));
+	other.family = AF_INET6;
+	ck_assert_int_eq(ferry_stack_udp_send(flow, &other, (const uint8_t *)"x", 1), -EINVAL);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
+START_TEST(udp_v6_and_idle_timeout)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_tpkt t;
+
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP6, 40000, FERRY_STACKFAKE_DST6, 4433, "quic", 4);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+	ck_assert_int_eq(ferry_stack_udp_send(f->udp_flow, NULL, (const uint8_t *)"hi", 2), 0);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert_int_eq(t.family, AF_INET6);
+	ck_assert(ferry_tpkt_from(&t, FERRY_STACKFAKE_DST6, 4433));
+	ck_assert(ferry_tpkt_to(&t, FERRY_STACKFAKE_APP6, 40000));
+	ck_assert_uint_le(ferry_stack_next_deadline(f->stack, f->now),
+			  f->now + f->cfg.udp_idle_timeout_ms);
+	ferry_stackfake_advance(f, f->cfg.udp_idle_timeout_ms - 1);
+	ck_assert_int_eq(f->udp_closes, 0);
+	ferry_stackfake_advance(f, 1);
+	ck_assert_int_eq(f->udp_closes, 1);
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->udp_flows, 0);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
+START_TEST(udp_limits_and_refusal)
+{
+	struct ferry_stack_config cfg;
+	struct ferry_stack_ops ops = ferry_stackfake_ops;
+	struct ferry_stackfake *f;
+	struct ferry_tpkt t;
+
+	ferry_stack_config_default(&cfg);
+	cfg.max_udp_flows = 2;
+	cfg.evict_min_idle_ms = 5000;
+	f = ferry_stackfake_new_cfg(&cfg);
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 1001, FERRY_STACKFAKE_DST4, 53, "a", 1);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 1002, FERRY_STACKFAKE_DST4, 53, "b", 1);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 1003, FERRY_STACKFAKE_DST4, 53, "c", 1);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), -ENOSPC); /* both in use */
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->drops[FERRY_STACK_DROP_FLOWS_FULL], 1);
+	ferry_stackfake_advance(f, 5000);
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 1002, FERRY_STACKFAKE_DST4, 53, "b", 1);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0); /* 1001 is now the oldest */
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 1003, FERRY_STACKFAKE_DST4, 53, "c", 1);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+	ck_assert_int_eq(f->udp_closes, 1);
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->udp_flows, 2);
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->udp_opened, 3);
+	ferry_stackfake_free(f);
+
+	/* No echo handler: echo requests are dropped as refused. */
+	ops.icmp_echo = NULL;
+	f = ferry_stackfake_new(1500);
+	ferry_stack_destroy(f->stack);
+	ck_assert_int_eq(ferry_stack_create(&f->stack, &cfg, &ops, f, f->now), 0);
+	ferry_tpkt_echo(&t, FERRY_STACKFAKE_APP4, FERRY_STACKFAKE_DST4, 1, 1, "x", 1);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), -EPERM);
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->drops[FERRY_STACK_DROP_REFUSED], 1);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
+START_TEST(icmp_echo_forwarded_not_answered)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_tpkt t;
+	int v;
+
+	for (v = 0; v < 2; v++) {
+		const char *app = v ? FERRY_STACKFAKE_APP6 : FERRY_STACKFAKE_APP4,
+			   *dst = v ? FERRY_STACKFAKE_DST6 : FERRY_STACKFAKE_DST4;
+
+		ferry_tpkt_echo(&t, app, dst, 0x1234, (uint16_t)(7 + v), "pingdata", 8);
+		ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+		ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0); /* no local answer */
+		ck_assert_int_eq(f->echoes, v + 1);
+		ck_assert_uint_eq(f->echo_src.port, 0x1234);
+		ck_assert_uint_eq(f->echo_seq, 7 + v);
+		ck_assert_mem_eq(f->echo_data, "pingdata", 8);
+		ck_assert_int_eq(ferry_stack_icmp_echo_reply(f->stack, &f->echo_src, &f->echo_dst,
+							     f->echo_seq, f->echo_data,
+							     f->echo_len),
+				 0);
+		ferry_stackfake_next_out(f, &t);
+		ck_assert_uint_eq(t.icmp_type, v ? 129 : 0);
+		ck_assert_uint_eq(t.icmp_id, 0x1234);
+		ck_assert_uint_eq(t.icmp_seq, 7 + v);
+		ck_assert(ferry_tpkt_to(&t, app, 0));
+		ck_assert(ferry_tpkt_from(&t, dst, 0));
+		ck_assert_mem_eq(t.payload, "pingdata", 8);
+	}
+	ferry_stackfake_free(f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("stack_udp");
+	TCase *udp = ferry_tcase("udp_icmp", 10);
+
+	tcase_add_test(udp, udp_any_destination_and_replies);
+	tcase_add_test(udp, udp_v6_and_idle_timeout);
+	tcase_add_test(udp, icmp_echo_forwarded_not_answered);
+	tcase_add_test(udp, udp_limits_and_refusal);
+	suite_add_tcase(s, udp);
+	return ferry_run_suite(s);
+}
