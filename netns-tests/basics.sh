@@ -16,8 +16,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 ferry=${1:?usage: basics.sh FERRY-BINARY}
 
 netns_init
-a=$(netns_add a)
-b=$(netns_add b)
+netns_add a a
+netns_add b b
 A() { ip netns exec "$a" "$@"; }
 B() { ip netns exec "$b" "$@"; }
 

@@ -24,6 +24,8 @@ netns_cleanup() {
 	for ns in "${NETNS_LIST[@]}"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	NETNS_PIDS=()
+	NETNS_LIST=()
 }
 
 netns_init() {
@@ -35,13 +37,14 @@ netns_init() {
 	trap 'exit 130' INT TERM
 }
 
-# netns_add NAME: creates namespace $NETNS_PREFIX-NAME with loopback up; prints its name.
+# netns_add NAME VAR: creates namespace $NETNS_PREFIX-NAME with loopback up and stores its
+# name in VAR. Not through $(...): the record the cleanup reads must be this shell's.
 netns_add() {
 	local ns="$NETNS_PREFIX-$1"
 	ip netns add "$ns"
 	NETNS_LIST+=("$ns")
 	ip -n "$ns" link set lo up
-	echo "$ns"
+	printf -v "$2" '%s' "$ns"
 }
 
 # netns_bg NS CMD...: runs CMD in NS in the background and records its PID.
@@ -65,8 +68,12 @@ check() {
 	fi
 }
 
-# netns_finish: prints the tally and exits non-zero if anything failed.
+# netns_finish: cleans up now (checking that no namespace of this test is left), prints the
+# tally and exits non-zero if anything failed.
 netns_finish() {
+	netns_cleanup
+	check "no namespace of this test left behind" \
+		bash -c "! ip netns list | grep -q '^$NETNS_PREFIX-'"
 	echo "$NETNS_PASSES passed, $NETNS_FAILS failed"
 	[ "$NETNS_FAILS" -eq 0 ] && [ "$NETNS_PASSES" -gt 0 ]
 }
