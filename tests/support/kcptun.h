@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kcptun peer harness: ferry's ARQ against an independent KCP implementation,
+ * kcptun-server (Debian's kcptun, built on kcp-go and smux), over real UDP on loopback.
+ * tests/test_kcp_interop.c uses it.
+ *
+ * Topology, private to each test (unshare(CLONE_NEWNET), lo up, kcptun forked + exec'd):
+ *
+ *   this process                                         kcptun-server (fork + exec)
+ *   smux client --> ferry ARQ --UDP 127.0.0.1:29900--> kcp-go session --> smux server
+ *   (seeded bytes)  (conv random,  (loss injected                          |  one TCP
+ *        ^           stream mode)   here, both ways)                       v  per stream
+ *        +------------- byte-exact check <----------- echo server on 127.0.0.1:<port>
+ *                                                     (in this process, same poll loop)
+ *
+ * What kcptun puts around KCP segments (read in the Debian sources, not copied):
+ * - kcp-go sess.go, UDPSession.output / packetInput / Listener.packetInput: with any
+ *   --crypt, "none" included (crypt.go, noneBlockCrypt: Encrypt/Decrypt only copy), every
+ *   datagram is nonce[16] | crc32[4] | KCP segments, where crc32 is CRC-32/IEEE
+ *   (hash/crc32.ChecksumIEEE) of everything after those 20 bytes, stored little-endian. A
+ *   datagram whose CRC does not match is dropped (InCsumErrors). The nonce is random and
+ *   never checked. So our ARQ's MTU is kcptun's --mtu minus 20, and both MSS agree
+ *   (kcp-go: mtu - 24 - 20 via KCP.ReserveBytes/SetMtu; ferry: arq mtu - 24).
+ * - fec.go newFECEncoder/newFECDecoder return nil for --datashard 0 --parityshard 0: no
+ *   FEC header (6 bytes + 2 size bytes, types 0xf1/0xf2 at offset 4) is added.
+ * - Listener.packetInput accepts a new conversation from a new address with whatever conv
+ *   its first segment carries (no SYN, no sn 0 needed); the server then sets stream mode,
+ *   the fast3 knobs (1, 10, 2, 1), --mtu and --sndwnd/--rcvwnd, ack nodelay off
+ *   (kcptun server/main.go). kcp-go's own KCP defaults are 32/32 segments (kcp.go), and
+ *   they apply to the first segments, which arrive before kcptun accepts the session: so
+ *   our first flight is 32 segments (rmt_wnd_init), or kcp-go drops the rest unacked.
+ * - kcp-go's flush acknowledges only segments at or above its rcv_nxt, plus the last of
+ *   each batch ("filter jitters"); una covers the others. So few ACKs are in-order ones.
+ * - smux v1 (smux frame.go, session.go recvLoop): 8-byte header ver u8 | cmd u8 (SYN 0,
+ *   FIN 1, PSH 2, NOP 3) | length u16 LE | stream id u32 LE, then length bytes (PSH only).
+ *   A client opens odd stream ids from 1 up; a sender splits at MaxFrameSize (32768 by
+ *   default); the receiver takes any u16 length. A wrong version or cmd kills the session.
+ * - kcptun's handleClient copies both ways and closes both ends when either direction
+ *   ends, so each stream sends its FIN only after all its echo came back.
+ *
+ * The harness is one poll loop (ferry_kcptun_run): smux frames of seeded bytes go into
+ * the ARQ until it pushes back, the ARQ runs at its next deadline, datagrams go out with
+ * kcp-go's nonce and CRC and come in through the CRC check, the echo target moves bytes,
+ * and the returning smux frames are checked byte by byte against each stream's seed.
+ * Loss is injected at our socket, both ways, from a seeded PRNG (which also draws the
+ * conv, the nonces and the PSH frame sizes). On the wire it checks as it goes: every ACK
+ * either side sends must echo the ts of a transmission of the acked sn; every segment
+ * kcp-go sends is decoded and counted (bad CRC, framing, conv, PUSHes, probes).
+ *
+ * kcptun-server is stopped by PID in the normal path (SIGTERM, bounded waitpid, SIGKILL);
+ * if a test fails or times out, PR_SET_PDEATHSIG kills it with its parent. Needs root (the
+ * namespace) and FERRY_KCPTUN_BIN: the caller checks first. FERRY_INTEROP_LOG=1 keeps
+ * kcptun's log on stderr. Failures are Check assertions: every function here runs inside
+ * a Check test. The rig is one heap object, from ferry_kcptun_start() to
+ * ferry_kcptun_stop().
+ */
+#ifndef FERRY_TESTS_KCPTUN_H
+#define FERRY_TESTS_KCPTUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "transport/arq.h"
+#include "transport/pool.h"
+
+#define FERRY_KCPTUN_BIN "/usr/bin/kcptun-server"
+
+enum {
+	FERRY_KCPTUN_MTU = 1350,       /* kcptun's default --mtu, whole UDP payload */
+	FERRY_KCPTUN_CRYPT_NONCE = 16, /* kcp-go nonceSize */
+	FERRY_KCPTUN_CRYPT_CRC = 4,    /* kcp-go crcSize */
+	FERRY_KCPTUN_CRYPT_HDR = FERRY_KCPTUN_CRYPT_NONCE + FERRY_KCPTUN_CRYPT_CRC,
+	FERRY_KCPTUN_ARQ_MTU = FERRY_KCPTUN_MTU - FERRY_KCPTUN_CRYPT_HDR,
+	FERRY_KCPTUN_ARQ_WND = 256,	      /* ours, and kcptun's --sndwnd and --rcvwnd */
+	FERRY_KCPTUN_KCP_GO_WND_DEFAULT = 32, /* kcp-go kcp.go IKCP_WND_RCV */
+	FERRY_KCPTUN_DGRAM_MAX = 1500,	      /* kcp-go mtuLimit */
+
+	FERRY_KCPTUN_SMUX_VER = 1,
+	FERRY_KCPTUN_SMUX_SYN = 0,
+	FERRY_KCPTUN_SMUX_FIN = 1,
+	FERRY_KCPTUN_SMUX_PSH = 2,
+	FERRY_KCPTUN_SMUX_NOP = 3,
+	FERRY_KCPTUN_SMUX_HDR = 8,
+	FERRY_KCPTUN_SMUX_FRAME_MAX = 32768, /* smux DefaultConfig MaxFrameSize */
+
+	FERRY_KCPTUN_STREAMS_MAX = 4,
+	FERRY_KCPTUN_TS_RING = 4096, /* sn slots remembered for the ts echo check (> any window) */
+	FERRY_KCPTUN_ECHO_BUF = 65536,
+};
+
+/* One smux stream: what we sent and what came back, both checked against a seeded stream. */
+struct ferry_kcptun_stream {
+	uint32_t id;
+	uint64_t seed;
+	size_t total;  /* bytes to send, and to get back */
+	size_t sent;   /* bytes handed to the ARQ in PSH frames */
+	size_t echoed; /* bytes received back, all verified */
+	bool syn_sent, fin_sent, fin_recv;
+};
+
+struct ferry_kcptun_echo_conn {
+	int fd; /* -1 once closed */
+	size_t head, tail;
+	uint8_t buf[FERRY_KCPTUN_ECHO_BUF];
+};
+
+/* The target kcptun-server dials for every stream: sends back what it reads. */
+struct ferry_kcptun_echo {
+	int lfd;
+	uint16_t port;
+	int accepted, closed;
+	struct ferry_kcptun_echo_conn c[FERRY_KCPTUN_STREAMS_MAX];
+};
+
+/* The ts of the first and the latest transmission of one sn, to check ACK echoes. */
+struct ferry_kcptun_ts_seen {
+	uint32_t sn, first, last;
+	bool used;
+};
+
+struct ferry_kcptun_ts_ring {
+	struct ferry_kcptun_ts_seen e[FERRY_KCPTUN_TS_RING];
+	uint64_t checked; /* ACKs whose echo was checked */
+};
+
+struct ferry_kcptun {
+	pid_t kcptun;
+	int udp;
+	struct ferry_kcptun_echo echo;
+	struct ferry_pool pool;
+	struct ferry_arq *arq;
+	uint32_t conv;
+	uint64_t rng;	   /* xorshift64*: loss, nonces, frame sizes */
+	unsigned loss_pct; /* each direction */
+
+	/* the wire, as this test sees it */
+	uint64_t out_dgrams, out_lost, send_errors;
+	uint64_t in_dgrams, in_lost, in_short, in_bad_crc, in_refused;
+	uint64_t peer_push;   /* PUSH segments kcp-go transmitted (before our loss) */
+	uint32_t peer_sn_end; /* highest sn seen + 1 = distinct segments */
+	uint64_t peer_wrong_conv, peer_bad_seg;
+	struct ferry_kcptun_ts_ring our_ts, peer_ts; /* PUSH transmissions of each side, by sn */
+	uint64_t peer_wask, peer_wins;		     /* kcp-go's window probes and announcements */
+	uint64_t our_zero_wnd; /* our segments that advertised a closed window */
+
+	/* a reader that stops: no ferry_arq_recv for pause_ms once pause_after bytes came */
+	size_t pause_after;
+	uint64_t pause_ms, pause_until;
+
+	/* smux, our side */
+	struct ferry_kcptun_stream s[FERRY_KCPTUN_STREAMS_MAX];
+	int n_streams;
+	int next_stream; /* round robin for frames */
+	size_t tx_len, tx_off;
+	uint8_t tx[FERRY_KCPTUN_SMUX_HDR + FERRY_KCPTUN_SMUX_FRAME_MAX];
+	uint8_t rx_hdr[FERRY_KCPTUN_SMUX_HDR];
+	size_t rx_hdr_len;
+	size_t rx_left; /* PSH payload bytes still to come */
+	struct ferry_kcptun_stream *rx_stream;
+
+	uint8_t out[FERRY_KCPTUN_DGRAM_MAX];
+	uint8_t in[FERRY_KCPTUN_DGRAM_MAX];
+	uint8_t app[65536];
+	uint8_t expect[65536];
+};
+
+/* CRC-32/IEEE (reflected 0xEDB88320, init and final xor all ones) of p[0..len), as kcp-go
+ * puts after the nonce. Returns the CRC. */
+uint32_t ferry_kcptun_crc32(const uint8_t *p, size_t len);
+
+/* Enters a new network namespace with lo up, starts the echo target and kcptun-server
+ * (waiting until it is bound), and creates the UDP socket and ferry's ARQ (FAST3, windows
+ * FERRY_KCPTUN_ARQ_WND, first flight FERRY_KCPTUN_KCP_GO_WND_DEFAULT). `streams` smux
+ * streams (at most FERRY_KCPTUN_STREAMS_MAX, ids 1, 3, ...) each carry `bytes` seeded
+ * bytes; loss_pct of the datagrams are dropped each way; everything random derives from
+ * seed. Asserts every step; never returns NULL. */
+struct ferry_kcptun *ferry_kcptun_start(uint64_t seed, unsigned loss_pct, int streams,
+					size_t bytes);
+
+/* Runs the poll loop until every stream got its whole echo and its FIN, the ARQ has
+ * nothing pending and kcptun closed every target connection. Returns the transfer's
+ * duration in ms; fails the test past a turn limit or a 20 s wall-clock budget. */
+uint64_t ferry_kcptun_run(struct ferry_kcptun *t);
+
+/* Prints the run's figures under `name` (ms from ferry_kcptun_run) and asserts what every
+ * case must show: every stream echoed in full; no bad CRC, short datagram, undecodable or
+ * foreign-conv segment from kcp-go; no ferry drop (truncated, malformed, conv, nobuf,
+ * window); output errors only as counted sends failed; ACK echoes checked both ways; the
+ * window ferry saw in 1..FERRY_KCPTUN_ARQ_WND segments. */
+void ferry_kcptun_report(const struct ferry_kcptun *t, const char *name, uint64_t ms);
+
+/* Stops kcptun-server (failing the test if it had died on its own), destroys the ARQ
+ * (failing the test if a pool buffer is missing), closes every socket and frees t. */
+void ferry_kcptun_stop(struct ferry_kcptun *t);
+
+/* The kernel's count of UDP datagrams dropped for a full receive buffer in the calling
+ * thread's network namespace. Fails the test if /proc/self/net/snmp lacks it. */
+uint64_t ferry_kcptun_udp_rcvbuf_errors(void);
+
+#endif
