@@ -3,8 +3,10 @@
  * A harness that runs ferry's whole stack in one process: real applications' sockets go
  * into a TUN, through ferry_stack, across a fake transport, out of ferry_egress as real
  * sockets, to real servers, and back. What the applications and servers do is the
- * caller's (tests/test_relay.c); this harness owns the namespaces, the TUN, the stack,
- * the fake transport, egress and the one epoll loop that drives them.
+ * caller's (tests/support/relay_apps.h, for the tests/test_relay_*.c suites); this harness
+ * owns the namespaces, the TUN, the stack, the fake transport, egress and the one epoll
+ * loop that drives them (relay.c: namespaces, TUN, loop; relay_transport.c: the fake
+ * transport).
  *
  *   namespace A (the client host)       |  namespace B (the peer's network)
  *                                       |
@@ -22,14 +24,15 @@
  *
  * The fake transport stands in for ARQ and link: one relay flow per connection, a ring of
  * 16 KiB per direction (the bytes "in flight"), and backpressure on both
- * APIs; see relay.c. What it saw of each connection is kept in a struct ferry_relay_path,
+ * APIs; see relay_transport.c. What it saw of each connection is kept in a struct ferry_relay_path,
  * found by the connection's number (ops->conn_of names it from the application's port).
  *
  * Every loop is bounded by a turn limit and a wall-clock budget (times
  * CK_TIMEOUT_MULTIPLIER) and fails the test with what was still pending. Failures are
  * Check assertions: every function here runs inside a Check test.
  *
- * Needs root (namespaces, CAP_NET_ADMIN) and /dev/net/tun: the caller checks first.
+ * Needs root (namespaces, CAP_NET_ADMIN) and /dev/net/tun: the caller checks first
+ * (ferry_relay_available).
  */
 #ifndef FERRY_TESTS_RELAY_H
 #define FERRY_TESTS_RELAY_H
@@ -47,6 +50,7 @@
 #define FERRY_RELAY_NO_ROUTE	"10.9.0.99" /* routed into the TUN in A, unroutable in B */
 
 enum {
+	FERRY_RELAY_SKIP = 77,	     /* exit status: the machine cannot run the harness */
 	FERRY_RELAY_CONNS_MAX = 100, /* connections with a path of their own */
 	FERRY_RELAY_FD_MAX = 1024,   /* fds at or above this cannot be watched */
 };
@@ -83,6 +87,10 @@ struct ferry_relay_ops {
 };
 
 struct ferry_relay;
+
+/* Whether this process can run the harness: root and /dev/net/tun. If not, a suite exits
+ * FERRY_RELAY_SKIP, which CTest reports as skipped -- not as passed. */
+bool ferry_relay_available(void);
 
 /* A relay with its epoll fd and nothing else; fails the test if it cannot be made. */
 struct ferry_relay *ferry_relay_new(const struct ferry_relay_ops *ops, void *ctx);
