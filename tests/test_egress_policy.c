@@ -25,6 +25,7 @@
 
 #include "stack/egress.h"
 #include "tests/support/egressrig.h"
+#include "tests/support/netns.h"
 #include "tests/support/fixture.h"
 #include "stack/policy.h"
 #include "tun/netlink.h"
@@ -37,7 +38,7 @@ START_TEST(default_policy_denies_loopback)
 	uint16_t port;
 	int lfd;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egress_config_default(&cfg);
 	memset(&h, 0, sizeof(h));
 	ck_assert_int_eq(ferry_egress_create(&h.eg, &cfg, &ferry_egressrig_ops, &h),
@@ -81,7 +82,7 @@ START_TEST(host_addresses_denied)
 	struct ferry_nl nl;
 	struct ferry_egressrig h;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ck_assert_int_eq(ferry_nl_open(&nl), 0);
 	ck_assert_int_eq(ferry_nl_addr_add(&nl, if_nametoindex("lo"), AF_INET, a5, 32), 0);
 	ferry_nl_close(&nl);
@@ -119,7 +120,7 @@ START_TEST(flow_table_limit)
 	uint16_t port, uport;
 	int lfd, server;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egress_config_default(&cfg);
 	cfg.max_flows = 2;
 	ferry_egressrig_setup(&h, &cfg, true);
@@ -169,7 +170,7 @@ START_TEST(transparent_source)
 	int lfd, fd, on = 0;
 	socklen_t ol = sizeof(on);
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ck_assert_int_eq(ferry_nl_open(&nl), 0);
 	ck_assert_int_eq(ferry_nl_addr_add(&nl, if_nametoindex("lo"), AF_INET, a5, 32), 0);
 	ck_assert_int_eq(ferry_nl_addr_add(&nl, if_nametoindex("lo"), AF_INET, a6, 32), 0);

@@ -26,6 +26,7 @@
 
 #include "stack/egress.h"
 #include "tests/support/egressrig.h"
+#include "tests/support/netns.h"
 #include "tests/support/fixture.h"
 #include "tun/netlink.h"
 #include "tun/tun.h"
@@ -41,7 +42,7 @@ START_TEST(connect_mark_and_reset_toward_destination)
 	char c;
 	int lfd, fd;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egress_config_default(&cfg);
 	cfg.mark = 0x77;
 	ferry_egressrig_setup(&h, &cfg, true);
@@ -76,7 +77,7 @@ START_TEST(refused_and_unreachable)
 	uint16_t port;
 	int lfd;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egressrig_setup(&h, NULL, true);
 	lfd = ferry_egressrig_listener("127.0.0.1", &port);
 	close(lfd); /* a port nobody listens on */
@@ -130,7 +131,7 @@ START_TEST(connect_timeout)
 	struct ferry_egressrig h;
 	uint64_t start;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	/* A SYN routed into a TUN that nobody reads is never answered. */
 	tun_up(&tun);
 
@@ -169,7 +170,7 @@ START_TEST(host_unreachable_from_icmp)
 	uint16_t sum;
 	int tries;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	tun_up(&tun);
 	ferry_egressrig_setup(&h, NULL, false);
 	ferry_egressrig_ep(&dst, "10.66.0.2", 80);
@@ -227,7 +228,7 @@ START_TEST(relay_one_megabyte_both_ways)
 		to_dest[i] = pattern(i, 1);
 		from_dest[i] = pattern(i, 2);
 	}
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egress_config_default(&cfg);
 	cfg.sndbuf = 8192; /* with the destination not reading yet, sends come up short */
 	ferry_egressrig_setup(&h, &cfg, true);
@@ -313,7 +314,7 @@ START_TEST(half_close_app_first)
 	char buf[16];
 	int lfd, fd;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egressrig_setup(&h, NULL, true);
 	h.rx = malloc(64);
 	h.rx_cap = 64;
@@ -346,7 +347,7 @@ START_TEST(half_close_destination_first)
 	char buf[32];
 	int lfd, fd;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egressrig_setup(&h, NULL, true);
 	h.rx = malloc(64);
 	h.rx_cap = 64;
@@ -378,7 +379,7 @@ START_TEST(reset_from_destination)
 	struct ferry_egressrig h;
 	int lfd, fd;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egressrig_setup(&h, NULL, true);
 	fd = ferry_egressrig_connect_pair(&h, 1, &lfd);
 	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
@@ -398,7 +399,7 @@ START_TEST(reset_after_destination_fin)
 	struct ferry_egressrig h;
 	int lfd, fd;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egressrig_setup(&h, NULL, true);
 	fd = ferry_egressrig_connect_pair(&h, 1, &lfd);
 	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
@@ -421,7 +422,7 @@ START_TEST(reset_from_inside_a_callback)
 	struct ferry_egressrig h;
 	int lfd, fd, i;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egressrig_setup(&h, NULL, true);
 	h.rx = malloc(64);
 	h.rx_cap = 64;

@@ -23,6 +23,7 @@
 
 #include "stack/egress.h"
 #include "tests/support/egressrig.h"
+#include "tests/support/netns.h"
 #include "tests/support/fixture.h"
 
 START_TEST(udp_full_cone)
@@ -35,7 +36,7 @@ START_TEST(udp_full_cone)
 	int server, stranger;
 	char buf[32];
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egressrig_setup(&h, NULL, true);
 	server = ferry_egressrig_udp_socket("127.0.0.1", &port);
 	stranger = ferry_egressrig_udp_socket("127.0.0.2", &other_port);
@@ -97,7 +98,7 @@ START_TEST(udp_idle_timeout)
 	uint64_t start;
 	int server;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	ferry_egress_config_default(&cfg);
 	cfg.udp_idle_timeout_ms = 150;
 	ferry_egressrig_setup(&h, &cfg, true);
@@ -153,7 +154,7 @@ START_TEST(ping_real_echo)
 {
 	struct ferry_egressrig h;
 
-	ferry_egressrig_lo_up();
+	ferry_test_netns_enter();
 	allow_ping();
 	ferry_egressrig_setup(&h, NULL, true);
 	ping_once(&h, "127.0.0.1", 7);
@@ -170,7 +171,7 @@ START_TEST(ping_not_permitted)
 	struct ferry_endpoint app, dst;
 	struct ferry_egressrig h;
 
-	ferry_egressrig_lo_up(); /* a new namespace's ping_group_range is "1 0": nobody */
+	ferry_test_netns_enter(); /* a new namespace's ping_group_range is "1 0": nobody */
 	ferry_egressrig_setup(&h, NULL, true);
 	ferry_egressrig_ep(&app, "10.0.0.2", 1);
 	ferry_egressrig_ep(&dst, "127.0.0.1", 0);

@@ -8,17 +8,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "stack/policy.h"
-#include "tun/netlink.h"
 
 uint64_t ferry_egressrig_now_ms(void)
 {
@@ -209,16 +206,6 @@ short ferry_egressrig_pump(struct ferry_egressrig *h, int extra, short extra_eve
 		ferry_egress_tcp_writable(h->eg, h->paused_id);
 	}
 	return extra_revents;
-}
-
-void ferry_egressrig_lo_up(void)
-{
-	struct ferry_nl nl;
-
-	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
-	ck_assert_int_eq(ferry_nl_open(&nl), 0);
-	ck_assert_int_eq(ferry_nl_link_set(&nl, if_nametoindex("lo"), 1, 0), 0);
-	ferry_nl_close(&nl);
 }
 
 void ferry_egressrig_ep(struct ferry_endpoint *e, const char *addr, uint16_t port)

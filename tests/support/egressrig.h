@@ -2,8 +2,8 @@
 /*
  * The harness of the tests/test_egress_*.c suites: egress with real sockets.
  *
- * Every test forks (Check) and calls ferry_egressrig_lo_up, which moves it into a network
- * namespace of its own (unshare(CLONE_NEWNET)) with only lo up, so every destination is a
+ * Every test forks (Check) and calls ferry_test_netns_enter (netns.h), which moves it into a
+ * network namespace of its own (unshare(CLONE_NEWNET)) with only lo up, so every destination is a
  * socket the test itself holds. ferry_egressrig_pump is a tiny poll() loop standing in
  * for the daemon's event loop: it polls the fds egress asked to watch (plus one of the
  * test's own), hands readiness to ferry_egress_io and runs ferry_egress_poll.
@@ -87,10 +87,6 @@ uint64_t ferry_egressrig_now_ms(void);
  * `extra` (-1: none), dispatches, runs the timers, and lets the fake transport drain its
  * window. Returns extra's revents (0 if extra is -1). */
 short ferry_egressrig_pump(struct ferry_egressrig *h, int extra, short extra_events, int ms);
-
-/* Moves the calling process into a new network namespace with lo up; fails the test on
- * any error. */
-void ferry_egressrig_lo_up(void);
 
 /* Sets e to the textual address ("127.0.0.1" or "::1") and port; fails the test on bad
  * text. */

@@ -11,15 +11,14 @@
  * bounded (datagrams per turn, turns, wall clock, the waits for kcptun to bind and exit).
  */
 #include "tests/support/kcptun.h"
+#include "tests/support/netns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +31,6 @@
 
 #include "tests/support/fixture.h"
 #include "transport/wire.h"
-#include "tun/netlink.h"
 
 #define KCPTUN_PORT 29900
 #define KCPTUN_WND  "256" /* --sndwnd and --rcvwnd, = ARQ_WND */
@@ -115,16 +113,6 @@ uint32_t ferry_kcptun_crc32(const uint8_t *p, size_t len)
 		crc = (crc >> 4) ^ nibble[crc & 15];
 	}
 	return ~crc;
-}
-
-static void lo_up(void)
-{
-	struct ferry_nl nl;
-
-	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
-	ck_assert_int_eq(ferry_nl_open(&nl), 0);
-	ck_assert_int_eq(ferry_nl_link_set(&nl, if_nametoindex("lo"), 1, 0), 0);
-	ferry_nl_close(&nl);
 }
 
 static struct sockaddr_in loopback(uint16_t port)
@@ -612,7 +600,7 @@ struct ferry_kcptun *ferry_kcptun_start(uint64_t seed, unsigned loss_pct, int st
 	int sockbuf = SOCKBUF, i;
 
 	ck_assert_ptr_nonnull(t);
-	lo_up();
+	ferry_test_netns_enter();
 	t->rng = splitmix(seed);
 	t->conv = (uint32_t)rng_next(&t->rng);
 	t->loss_pct = loss_pct;

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include <unistd.h>
 
 #include "tests/support/fixture.h"
+#include "tests/support/netns.h"
 #include "tests/support/relay.h"
 #include "tests/support/relay_internal.h"
 #include "tun/netlink.h"
@@ -81,12 +81,11 @@ void ferry_relay_sysctl_set(const char *path, const char *value)
 	close(fd);
 }
 
-/* A fresh network namespace with lo up and bounded TCP buffers. */
+/* A fresh network namespace with lo up and bounded TCP buffers; nl open in it. */
 static void netns_enter(struct ferry_nl *nl)
 {
-	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	ferry_test_netns_enter();
 	ck_assert_int_eq(ferry_nl_open(nl), 0);
-	ck_assert_int_eq(ferry_nl_link_set(nl, if_nametoindex("lo"), 1, 0), 0);
 	ferry_relay_sysctl_set("/proc/sys/net/ipv4/tcp_rmem", TCP_RMEM);
 	ferry_relay_sysctl_set("/proc/sys/net/ipv4/tcp_wmem", TCP_WMEM);
 }
