@@ -77,7 +77,7 @@ struct ferry_flow {
 	uint8_t listening;  /* holds a reference on its port's listener */
 	uint8_t end_notify; /* deferred end: call tcp_closed */
 	uint8_t end_how;    /* deferred end: enum ferry_flow_end */
-	uint8_t app_closed; /* lwIP closed both ways cleanly; only delivery to the caller is left */
+	uint8_t app_closed; /* lwIP ends it alone (flow_let_go): only delivery left */
 	int end_reason;	    /* deferred end: tcp_closed's reason */
 	uint32_t hash;
 	uint32_t syn_seq; /* the application's initial sequence number */

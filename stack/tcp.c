@@ -251,6 +251,18 @@ void ferry_stack_tcp_kill(struct ferry_flow *flow, enum ferry_flow_end how, int 
 
 /* ---- lwIP callbacks ---- */
 
+/* lwIP finishes the connection with the application on its own from here and frees the
+ * pcb without telling us (LAST_ACK, CLOSING, TIME_WAIT): the flow lets go of it. The
+ * application's bytes lwIP acknowledged, and its FIN, still wait in the flow and are
+ * delivered as usual; nothing is sent to the application any more. */
+static void flow_let_go(struct ferry_flow *flow)
+{
+	if (flow->pcb)
+		pcb_detach(flow->pcb);
+	flow->pcb = NULL;
+	flow->app_closed = 1;
+}
+
 static void ack_to_app(struct ferry_flow *flow, size_t n)
 {
 	while (n > 0 && flow->pcb) {
@@ -316,6 +328,9 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	}
 	if (!p) {
 		flow->rx_fin = 1;
+		/* Our FIN went first: the pcb is now in CLOSING or TIME_WAIT. */
+		if (flow->state == FERRY_FLOW_PEER_DONE)
+			flow_let_go(flow);
 	} else {
 		/* Chains are linked through next without summing tot_len (a u16 in lwIP 2.1,
 		 * too small for a window's worth); they are freed one pbuf at a time. */
@@ -358,13 +373,11 @@ static void on_err(void *arg, err_t err)
 	if (!flow)
 		return;
 	flow->pcb = NULL; /* lwIP freed it before calling us */
-	/* ERR_CLSD is a clean close: the application's FIN came, then the caller's shutdown
-	 * sent ours and the application acknowledged it. lwIP acknowledged the application's
-	 * last bytes and FIN long ago, so those still queued here are delivered to the caller
-	 * as usual; the flow ends after its FIN (flow_deliver). */
+	/* ERR_CLSD is a clean close in LAST_ACK: the application's FIN came first, then the
+	 * caller's shutdown sent ours and the application acknowledged it. */
 	if (err == ERR_CLSD && flow->state == FERRY_FLOW_PEER_DONE &&
 	    (flow->rx_head || flow->rx_fin)) {
-		flow->app_closed = 1;
+		flow_let_go(flow);
 		return;
 	}
 	flow_end(flow, FERRY_END_NONE, 1, err == ERR_RST ? -ECONNRESET : -ECONNABORTED);

@@ -287,6 +287,50 @@ START_TEST(half_close_peer_first)
 }
 END_TEST
 
+/* The destination closed first; the application then sends bytes the caller cannot take
+ * yet, and its FIN. lwIP has closed both ways (TIME_WAIT, freed by lwIP on its own after
+ * 2 MSL, no callback) while the bytes still wait in the flow: they must reach the caller
+ * once it takes them, long after, with the flow ending cleanly. */
+START_TEST(half_close_peer_first_bytes_outlive_time_wait)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_stackfake_app a = ferry_stackfake_app4(40027), b = ferry_stackfake_app4(40028);
+	struct ferry_tpkt t;
+	int i;
+
+	ferry_stackfake_establish(f, &a);
+	ck_assert_int_eq(ferry_stack_tcp_shutdown(a.flow), 0);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert_uint_eq(t.flags & FERRY_TPKT_FIN, FERRY_TPKT_FIN);
+	a.ack += 1;
+	f->take_limit = 0;
+	ferry_stackfake_app_send(f, &a, FERRY_TPKT_PSH, "late", 4);
+	ferry_stackfake_app_send(f, &a, FERRY_TPKT_FIN, NULL, 0);
+	ck_assert_uint_eq(f->nrx, 0);
+	ck_assert_int_eq(f->closed, 0);
+	for (i = 0; i < 60; i++) /* 30 s in lwIP's timer steps: well past TIME_WAIT */
+		ferry_stackfake_advance(f, 500);
+	ck_assert_int_eq(f->closed, 0);
+	while (ferry_stackfake_pending_out(f)) /* lwIP's ACKs of the app's bytes and FIN */
+		ferry_stackfake_next_out(f, &t);
+	/* A new connection, likely on the pcb lwIP freed: the old flow must not touch it. */
+	ferry_stackfake_establish(f, &b);
+	f->take_limit = SIZE_MAX;
+	ferry_stack_tcp_writable(a.flow);
+	ck_assert_uint_eq(f->nrx, 4);
+	ck_assert_mem_eq(f->rx, "late", 4);
+	ck_assert_int_eq(f->eofs, 1);
+	ck_assert_int_eq(f->closed, 1);
+	ck_assert_ptr_eq(f->closed_flow, a.flow);
+	ck_assert_int_eq(f->closed_reason, 0);
+	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0); /* nothing sent toward b */
+	ferry_stackfake_app_send(f, &b, FERRY_TPKT_PSH, "b", 1);
+	ck_assert_uint_eq(f->nrx, 5);
+	ck_assert_int_eq(f->closed, 1);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
 START_TEST(rst_from_app)
 {
 	struct ferry_stackfake *f = ferry_stackfake_new(1500);
@@ -412,6 +456,7 @@ int main(void)
 	tcase_add_test(data, loopback_echo_v6_jumbo);
 	tcase_add_test(closing, half_close_app_first);
 	tcase_add_test(closing, half_close_peer_first);
+	tcase_add_test(closing, half_close_peer_first_bytes_outlive_time_wait);
 	tcase_add_test(closing, rst_from_app);
 	tcase_add_test(closing, rst_from_peer);
 	tcase_add_test(closing, reset_inside_data_callback);
