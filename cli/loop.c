@@ -304,7 +304,16 @@ int ferry_loop_run_once(struct ferry_loop *loop, int max_wait_ms)
 		ran++;
 	}
 	loop->batch_len = 0;
-	return ran + fire_timers(loop);
+	ran += fire_timers(loop);
+	if (loop->turn_end)
+		loop->turn_end(loop, loop->turn_ctx, loop->now);
+	return ran;
+}
+
+void ferry_loop_on_turn_end(struct ferry_loop *loop, ferry_turn_fn fn, void *ctx)
+{
+	loop->turn_end = fn;
+	loop->turn_ctx = ctx;
 }
 
 int ferry_loop_run(struct ferry_loop *loop)

@@ -5,7 +5,8 @@
  * Theory of operation. Each iteration reads the monotonic clock once and passes that
  * `now` (milliseconds) to everything it calls; protocol code never reads a clock itself.
  * The loop sleeps in epoll_wait exactly until the nearest timer deadline (no periodic
- * tick), dispatches the ready descriptors, then fires the timers that are due. A timer
+ * tick), dispatches the ready descriptors, fires the timers that are due, and ends the
+ * turn with the owner's end-of-turn hook, where output batched during the turn leaves. A timer
  * that re-arms itself for a time already past runs again on the next iteration, after the
  * descriptors have had their turn, so a busy timer cannot starve I/O.
  *
@@ -47,6 +48,7 @@ typedef void (*ferry_io_fn)(struct ferry_loop *loop, struct ferry_io *io, uint32
 			    uint64_t now);
 typedef void (*ferry_timer_fn)(struct ferry_loop *loop, struct ferry_timer *timer, uint64_t now);
 typedef void (*ferry_dump_fn)(struct ferry_loop *loop, void *ctx);
+typedef void (*ferry_turn_fn)(struct ferry_loop *loop, void *ctx, uint64_t now);
 
 struct ferry_io {
 	int fd;
@@ -89,6 +91,8 @@ struct ferry_loop {
 	int signals_on;
 	ferry_dump_fn dump;
 	void *dump_ctx;
+	ferry_turn_fn turn_end;
+	void *turn_ctx;
 
 	struct ferry_loop_stats stats;
 };
@@ -106,6 +110,11 @@ void ferry_loop_destroy(struct ferry_loop *loop);
 /* Blocks SIGINT, SIGTERM and SIGUSR1 and handles them in the loop: the first two stop
  * it, SIGUSR1 calls dump(loop, ctx) if set. Returns 0 or a negative errno. */
 int ferry_loop_handle_signals(struct ferry_loop *loop, ferry_dump_fn dump, void *ctx);
+
+/* Sets the end-of-turn hook (NULL: none): it runs once per iteration, after the ready
+ * descriptors and the due timers, with the iteration's now. The owner flushes there what
+ * its callbacks batched during the turn (links' payloads, UDP and TUN output, ACKs). */
+void ferry_loop_on_turn_end(struct ferry_loop *loop, ferry_turn_fn fn, void *ctx);
 
 /* Registers io (fd, events, kind and fn filled in by the caller). Returns 0 or a
  * negative errno (-EEXIST if io is already registered). */
@@ -132,7 +141,8 @@ static inline int ferry_timer_armed(const struct ferry_timer *timer)
 uint64_t ferry_loop_next_deadline(const struct ferry_loop *loop);
 
 /* One iteration: waits at most max_wait_ms (-1: until the next timer or event), then
- * dispatches. Returns the number of callbacks run, or a negative errno. */
+ * dispatches and runs the end-of-turn hook. Returns the number of I/O and timer callbacks
+ * run, or a negative errno. */
 int ferry_loop_run_once(struct ferry_loop *loop, int max_wait_ms);
 
 /* Iterates until ferry_loop_stop or a stopping signal. Returns 0, or a negative errno

@@ -415,7 +415,7 @@ void ferry_egress_io(struct ferry_egress *eg, uint64_t cookie, uint32_t events, 
 	}
 }
 
-void ferry_egress_poll(struct ferry_egress *eg, uint64_t now)
+void ferry_egress_timer(struct ferry_egress *eg, uint64_t now)
 {
 	while (eg->connecting.head != NIL) {
 		struct egress_flow *f = &eg->flows[eg->connecting.head];
@@ -440,9 +440,11 @@ void ferry_egress_poll(struct ferry_egress *eg, uint64_t now)
 	}
 }
 
-uint64_t ferry_egress_next_deadline(const struct ferry_egress *eg)
+uint64_t ferry_egress_next_deadline(const struct ferry_egress *eg, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
+
+	(void)now; /* every deadline here is absolute already */
 
 	if (eg->connecting.head != NIL)
 		next = eg->flows[eg->connecting.head].time;

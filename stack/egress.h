@@ -6,7 +6,7 @@
  *
  * No event loop here (stack/ may not depend on cli/): egress tells its owner which fds to
  * watch through ops->watch/unwatch, the owner calls ferry_egress_io() when one is ready
- * and ferry_egress_poll() at ferry_egress_next_deadline() (connect and UDP idle timeouts).
+ * and ferry_egress_timer() at ferry_egress_next_deadline() (connect and UDP idle timeouts).
  * Time is the owner's `now` (milliseconds, monotonic); egress reads no clock.
  *
  * Flow ids are the caller's (u32, the ARQ conversation id); TCP and UDP ids are separate
@@ -21,7 +21,7 @@
  * buffers: a flow allocates nothing beyond its table slot.
  *
  * Callbacks: ops->watch/unwatch may be called from any call; every other op only from
- * ferry_egress_io and ferry_egress_poll, never from the call that opened, sent on, shut
+ * ferry_egress_io and ferry_egress_timer, never from the call that opened, sent on, shut
  * down or reset a flow (those report through their return value). Inside a callback the
  * caller may call any ferry_egress_* function except ferry_egress_destroy, _io and _poll,
  * including ones that end the flow being reported. A flow that ended is released before
@@ -138,10 +138,11 @@ void ferry_egress_destroy(struct ferry_egress *egress);
 void ferry_egress_io(struct ferry_egress *egress, uint64_t cookie, uint32_t events, uint64_t now);
 
 /* Runs the timers due at now (connect timeouts, UDP idle timeouts). */
-void ferry_egress_poll(struct ferry_egress *egress, uint64_t now);
+void ferry_egress_timer(struct ferry_egress *egress, uint64_t now);
 
-/* When ferry_egress_poll should next run (UINT64_MAX: no timer armed). */
-uint64_t ferry_egress_next_deadline(const struct ferry_egress *egress);
+/* When ferry_egress_timer must next run: <= now at once, UINT64_MAX when no timer is
+ * armed. Changes nothing. */
+uint64_t ferry_egress_next_deadline(const struct ferry_egress *egress, uint64_t now);
 
 /* Starts a TCP connect for flow id from the application at src (used only in transparent
  * mode; may be NULL otherwise) to dst. Returns 0 (the

@@ -3,7 +3,7 @@
  * Egress TCP flows (egress as a whole, and the per-direction states, are described at the
  * top of egress.c). ferry_egress_tcp_open starts a nonblocking connect; the flow waits in
  * the connect FIFO until writable (ferry_egress_tcp_connect_done) or its deadline
- * (ferry_egress_poll). Once OPEN, ferry_egress_tcp_io reads by peeking, offering the bytes
+ * (ferry_egress_timer). Once OPEN, ferry_egress_tcp_io reads by peeking, offering the bytes
  * to ops->tcp_data and consuming only what was taken, and reports send space after a
  * short send. Shutdown sends our FIN; reset ends the flow with an RST (SO_LINGER 0). A
  * send error is kept in the flow and reported when the socket hangs up.

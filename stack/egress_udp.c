@@ -3,7 +3,7 @@
  * Egress UDP flows and ICMP echo (egress as a whole is described at the top of egress.c).
  * A UDP flow is one unconnected socket, full cone: datagrams from any source the policy
  * allows are the flow's; every datagram in either direction moves the flow to the tail of
- * the LRU that ferry_egress_poll idles out from the head. Echo requests leave through one
+ * the LRU that ferry_egress_timer idles out from the head. Echo requests leave through one
  * unprivileged ping socket per family, opened on first use and watched with a fixed
  * cookie; the kernel owns the echo id, so a ring of FERRY_EGRESS_PINGS_MAX requests keyed
  * by our wire sequence number maps each reply back to the application's id and sequence.

@@ -94,15 +94,15 @@ static void list_append(struct ferry_flow_list *list, struct ferry_flow *flow,
 	list->tail = flow;
 }
 
-void ferry_stack_timer_set(struct ferry_flow *flow, struct ferry_flow_list *list, uint64_t deadline)
+void ferry_stack_flow_deadline_set(struct ferry_flow *flow, struct ferry_flow_list *list, uint64_t deadline)
 {
-	ferry_stack_timer_clear(flow);
+	ferry_stack_flow_deadline_clear(flow);
 	flow->deadline = deadline;
 	flow->timer_on = list;
 	list_append(list, flow, &flow->timer);
 }
 
-void ferry_stack_timer_clear(struct ferry_flow *flow)
+void ferry_stack_flow_deadline_clear(struct ferry_flow *flow)
 {
 	if (flow->timer_on)
 		list_remove(flow->timer_on, flow, &flow->timer);
@@ -225,7 +225,7 @@ void ferry_stack_flow_release(struct ferry_flow *flow)
 	if (*pp)
 		*pp = flow->hnext;
 	list_remove(lru_of(flow), flow, &flow->lru);
-	ferry_stack_timer_clear(flow);
+	ferry_stack_flow_deadline_clear(flow);
 	if (flow->proto == FERRY_FLOW_TCP)
 		stack->stats.tcp_flows--;
 	else

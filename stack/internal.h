@@ -149,9 +149,9 @@ void ferry_stack_flow_release(struct ferry_flow *flow);
 void ferry_stack_flow_touch(struct ferry_flow *flow);
 /* Puts the flow on a deadline list (connecting or handshake: each list has one timeout,
  * so appending keeps it sorted), leaving any list it was on. */
-void ferry_stack_timer_set(struct ferry_flow *flow, struct ferry_flow_list *list,
+void ferry_stack_flow_deadline_set(struct ferry_flow *flow, struct ferry_flow_list *list,
 			   uint64_t deadline);
-void ferry_stack_timer_clear(struct ferry_flow *flow);
+void ferry_stack_flow_deadline_clear(struct ferry_flow *flow);
 
 /* tcp.c */
 int ferry_stack_tcp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt);

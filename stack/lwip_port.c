@@ -7,7 +7,7 @@
  * (ferry_stack_lwip_acquire fails with -EBUSY while another holds lwIP) and keeps
  * everything else of its own in struct ferry_stack. These three variables are the only
  * mutable globals of the stack, and they mirror lwIP's own:
- *   - port_now: the millisecond clock the event loop last handed in (ferry_stack_poll);
+ *   - port_now: the millisecond clock the event loop last handed in (ferry_stack_timer);
  *     lwIP reads it through sys_now() and never sees a clock of its own;
  *   - port_owner: the stack that holds lwIP now;
  *   - port_ready/port_ext_id: lwip_init() runs once per process -- running it again would

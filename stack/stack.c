@@ -250,7 +250,7 @@ unsigned ferry_stack_input_batch(struct ferry_stack *stack, const struct ferry_b
 	return taken;
 }
 
-void ferry_stack_poll(struct ferry_stack *stack, uint64_t now)
+void ferry_stack_timer(struct ferry_stack *stack, uint64_t now)
 {
 	if (stack->lwip_depth)
 		return; /* from inside a callback: the loop polls again */

@@ -16,11 +16,11 @@
  * offered again on ferry_stack_tcp_writable(). Bytes toward the application are taken
  * only as far as lwIP's send buffer allows; ops->tcp_sendable says when there is room.
  *
- * Time: the stack reads no clock. ferry_stack_poll(now) sets it (milliseconds, monotonic)
+ * Time: the stack reads no clock. ferry_stack_timer(now) sets it (milliseconds, monotonic)
  * and runs every timer due; ferry_stack_next_deadline() says when to call it next.
  *
  * Re-entrancy: every ops callback may call any ferry_stack_* function except
- * ferry_stack_input and ferry_stack_poll (those return at once), including ones that end
+ * ferry_stack_input and ferry_stack_timer (those return at once), including ones that end
  * the flow being reported: the stack defers the end until the callback returned, and a
  * connect completed from inside lwIP is handed to lwIP once it returned. A flow pointer is valid
  * from the call that introduced it (tcp_open, udp_open) until tcp_closed/udp_closed, or until the
@@ -167,9 +167,9 @@ struct ferry_buf;
 unsigned ferry_stack_input_batch(struct ferry_stack *stack, const struct ferry_buf *batch);
 
 /* Sets the clock to now and runs every timer due (lwIP's and the flows'). */
-void ferry_stack_poll(struct ferry_stack *stack, uint64_t now);
+void ferry_stack_timer(struct ferry_stack *stack, uint64_t now);
 
-/* The time at which ferry_stack_poll should next run (<= now: at once). */
+/* The time at which ferry_stack_timer should next run (<= now: at once). */
 uint64_t ferry_stack_next_deadline(const struct ferry_stack *stack, uint64_t now);
 
 /* Counters since create. */

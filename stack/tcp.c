@@ -225,7 +225,7 @@ static void flow_end(struct ferry_flow *flow, enum ferry_flow_end how, int notif
 	flow->end_how = (uint8_t)how;
 	flow->end_notify = (uint8_t)notify;
 	flow->end_reason = reason;
-	ferry_stack_timer_clear(flow);
+	ferry_stack_flow_deadline_clear(flow);
 	if (!flow->in_cb)
 		flow_finish(flow);
 }
@@ -439,7 +439,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 		return ERR_ABRT;
 	}
 	flow->state = FERRY_FLOW_OPEN;
-	ferry_stack_timer_clear(flow);
+	ferry_stack_flow_deadline_clear(flow);
 	listener_unref(flow);
 	ferry_stack_flow_touch(flow);
 	flow->stack->stats.tcp_accepted++;
@@ -513,7 +513,7 @@ static int new_connection(struct ferry_stack *stack, const struct ferry_pkt *pkt
 	memcpy(flow->syn->payload, pkt->ip, pkt->len);
 	flow->syn_seq = pkt->tcp_seq;
 	flow->state = FERRY_FLOW_CONNECTING;
-	ferry_stack_timer_set(flow, &stack->connecting, stack->now + stack->cfg.connect_timeout_ms);
+	ferry_stack_flow_deadline_set(flow, &stack->connecting, stack->now + stack->cfg.connect_timeout_ms);
 	stack->stats.tcp_opened++;
 	flow_enter(flow);
 	err = stack->ops->tcp_open(stack->ctx, flow, &flow->src, &flow->dst);
@@ -630,7 +630,7 @@ int ferry_stack_tcp_connected(struct ferry_flow *flow)
 	}
 	flow->listening = 1;
 	flow->state = FERRY_FLOW_HANDSHAKE;
-	ferry_stack_timer_set(flow, &stack->handshake,
+	ferry_stack_flow_deadline_set(flow, &stack->handshake,
 			      stack->now + stack->cfg.handshake_timeout_ms);
 	if (stack->lwip_depth) {
 		/* Called from inside lwIP (an ops callback of another connection): the SYN

@@ -35,16 +35,16 @@ START_TEST(rto_and_deadlines)
 	ck_assert_int_eq(ferry_arq_send(arq, "a", 1), 1);
 	/* A partial segment waits one interval for more bytes. */
 	ck_assert_uint_eq(ferry_arq_next_deadline(arq, 0), 0);
-	ck_assert_int_eq(ferry_arq_update(arq, 0), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 0), 0);
 	ck_assert_uint_eq(cap.n, 0);
 	ck_assert_uint_eq(ferry_arq_next_deadline(arq, 0), 10);
-	ck_assert_int_eq(ferry_arq_update(arq, 10), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 10), 0);
 	ck_assert_uint_eq(cap.n, 1);
 	/* Initial RTO 200 ms. */
 	ck_assert_uint_eq(ferry_arq_next_deadline(arq, 10), 210);
-	ck_assert_int_eq(ferry_arq_update(arq, 209), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 209), 0);
 	ck_assert_uint_eq(cap.n, 1);
-	ck_assert_int_eq(ferry_arq_update(arq, 210), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 210), 0);
 	ck_assert_uint_eq(cap.n, 2);
 	ferry_arq_stats(arq, &st);
 	ck_assert_uint_eq(st.segs_rto, 1);
@@ -111,7 +111,7 @@ START_TEST(fast_retransmit)
 	ck_assert_int_eq(ferry_arq_config_init(&cfg, FERRY_ARQ_PROFILE_FAST3), 0);
 	ck_assert_int_eq(ferry_arq_create(&arq, 1, &cfg, &pool, ferry_arqrig_capture_out, &cap), 0);
 	ck_assert_int_eq(ferry_arq_send(arq, data, sizeof(data)), sizeof(data));
-	ck_assert_int_eq(ferry_arq_update(arq, 0), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 0), 0);
 	ck_assert_uint_eq(cap.n, 6); /* full segments, one datagram each */
 	/* One datagram acking sn 2 and 3: one batch. */
 	n = ferry_arqrig_seg(dg, 1, 82, 128, 0, 2, 0, NULL);
@@ -121,7 +121,7 @@ START_TEST(fast_retransmit)
 	n = ferry_arqrig_seg(dg, 1, 82, 128, 0, 4, 0, NULL);
 	ck_assert_int_eq(ferry_arq_input(arq, dg, n, 51), 0);
 	ck_assert_uint_eq(ferry_arq_next_deadline(arq, 51), 51);
-	ck_assert_int_eq(ferry_arq_update(arq, 51), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 51), 0);
 	ferry_arq_stats(arq, &st);
 	ck_assert_uint_eq(st.segs_fast, 2);
 	ck_assert_uint_eq(st.segs_rto, 0);
@@ -164,7 +164,7 @@ START_TEST(ack_batching_bounded)
 		ck_assert_int_eq(ferry_arq_input(arq, dg, n, 5), 0);
 	}
 	ck_assert_uint_eq(cap.n, 0);
-	ck_assert_int_eq(ferry_arq_update(arq, 5), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 5), 0);
 	ck_assert_uint_eq(cap.n, 1);
 	ck_assert_uint_eq(cap.len[0], 960); /* 40 ACKs */
 	/* 100 duplicates without an update: the list (64) overflows into the output. */
@@ -173,7 +173,7 @@ START_TEST(ack_batching_bounded)
 		ck_assert_int_eq(ferry_arq_input(arq, dg, n, 6), 0);
 	}
 	ck_assert_uint_eq(cap.n, 3); /* 64 ACKs = 1536 bytes: two datagrams of at most 1400 */
-	ck_assert_int_eq(ferry_arq_update(arq, 6), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 6), 0);
 	ck_assert_uint_eq(cap.n, 4);
 	ferry_arq_stats(arq, &st);
 	ck_assert_uint_eq(st.acks_sent, 140);
@@ -188,12 +188,12 @@ START_TEST(ack_batching_bounded)
 	n = ferry_arqrig_seg(dg, 1, 81, 128, 0, 0, 0, "x");
 	ck_assert_int_eq(ferry_arq_input(arq, dg, n, 100), 0);
 	ck_assert_uint_eq(ferry_arq_next_deadline(arq, 100), 105);
-	ck_assert_int_eq(ferry_arq_update(arq, 104), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 104), 0);
 	ck_assert_uint_eq(cap.n, 0);
 	n = ferry_arqrig_seg(dg, 1, 81, 128, 0, 1, 0, "y");
 	ck_assert_int_eq(ferry_arq_input(arq, dg, n, 104), 0);
 	ck_assert_uint_eq(ferry_arq_next_deadline(arq, 104), 105);
-	ck_assert_int_eq(ferry_arq_update(arq, 105), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 105), 0);
 	ck_assert_uint_eq(cap.n, 1);
 	ck_assert_uint_eq(cap.len[0], 48);
 	ferry_arq_destroy(arq);
@@ -221,7 +221,7 @@ START_TEST(ack_repeat_out_of_order)
 	for (sn = 1; sn <= 4; sn++) {
 		n = ferry_arqrig_seg(dg, 1, 81, 128, sn, sn, 0, "x");
 		ck_assert_int_eq(ferry_arq_input(arq, dg, n, sn), 0);
-		ck_assert_int_eq(ferry_arq_update(arq, sn), 0);
+		ck_assert_int_eq(ferry_arq_timer(arq, sn), 0);
 	}
 	ck_assert_uint_eq(cap.n, 4);
 	ck_assert_uint_eq(cap.len[0], 24); /* ack 1 */
@@ -234,7 +234,7 @@ START_TEST(ack_repeat_out_of_order)
 	ck_assert_uint_eq(h.ts, 2);
 	n = ferry_arqrig_seg(dg, 1, 81, 128, 0, 0, 0, "x");
 	ck_assert_int_eq(ferry_arq_input(arq, dg, n, 5), 0);
-	ck_assert_int_eq(ferry_arq_update(arq, 5), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 5), 0);
 	ck_assert_uint_eq(cap.len[4], 24); /* una 5 covers everything */
 	ck_assert_int_eq(ferry_arq_seg_decode(cap.dg[4], 24, &h), 24);
 	ck_assert_uint_eq(h.una, 5);

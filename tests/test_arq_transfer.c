@@ -225,7 +225,7 @@ START_TEST(peer_disappears)
 	}
 	ck_assert_int_eq(ferry_arq_error(p.a), -ETIMEDOUT);
 	ck_assert_int_eq(ferry_arq_send(p.a, "x", 1), -ETIMEDOUT);
-	ck_assert_int_eq(ferry_arq_update(p.a, p.vn.now), -ETIMEDOUT);
+	ck_assert_int_eq(ferry_arq_timer(p.a, p.vn.now), -ETIMEDOUT);
 	ck_assert_uint_eq(ferry_arq_next_deadline(p.a, p.vn.now), UINT64_MAX);
 	ferry_arq_stats(p.a, &sa);
 	if (_i == 0) {

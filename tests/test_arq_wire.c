@@ -88,7 +88,7 @@ START_TEST(engine_bytes)
 	ck_assert_uint_eq(ferry_arq_next_deadline(arq, 0), UINT64_MAX);
 	ck_assert_int_eq(ferry_arq_input(arq, in, sizeof(in), 900), 0);
 	ck_assert_uint_eq(ferry_arq_next_deadline(arq, 900), 900);
-	ck_assert_int_eq(ferry_arq_update(arq, 900), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 900), 0);
 	ck_assert_uint_eq(cap.n, 1);
 	ck_assert_uint_eq(cap.len[0], sizeof(acks));
 	ck_assert_mem_eq(cap.dg[0], acks, sizeof(acks));
@@ -184,7 +184,7 @@ START_TEST(bad_segments_counted)
 	ck_assert_uint_eq(st.segs_recv, 1);
 	ck_assert_int_eq(ferry_arq_recv(arq, out, sizeof(out)), 4);
 	ck_assert_mem_eq(out, "good", 4);
-	ck_assert_int_eq(ferry_arq_update(arq, 1), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 1), 0);
 	ck_assert_uint_eq(cap.n, 1);
 	ck_assert_uint_eq(cap.len[0], 24);
 	ferry_arq_destroy(arq);
@@ -216,7 +216,7 @@ START_TEST(message_mode)
 	ck_assert_int_eq(ferry_arq_send(a, msg, sizeof(msg)), sizeof(msg));
 	ck_assert_int_eq(ferry_arq_send(a, "tail", 4), 4);
 	ck_assert_int_eq(ferry_arq_send(a, big, sizeof(big)), -EMSGSIZE); /* 9 > snd_wnd */
-	ck_assert_int_eq(ferry_arq_update(a, 0), 0);
+	ck_assert_int_eq(ferry_arq_timer(a, 0), 0);
 	ck_assert_uint_eq(cap.n, 3); /* 1376 + 1376 + (248 + 4 with their headers) */
 	/* Deliver the last two datagrams first: nothing complete yet. */
 	ck_assert_int_eq(ferry_arq_input(b, cap.dg[2], cap.len[2], 1), 0);

@@ -141,13 +141,13 @@ START_TEST(connect_timeout)
 	ferry_egressrig_ep(&dst, "10.66.0.2", 80);
 	start = ferry_egressrig_now_ms();
 	ck_assert_int_eq(ferry_egress_tcp_open(h.eg, 1, ferry_egressrig_app_src(), &dst, start), 0);
-	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg), start + 200);
+	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg, 0), start + 200);
 	ck_assert_int_eq(ferry_egress_tcp_shutdown(h.eg, 1), -EINVAL); /* still connecting */
 	ck_assert_uint_eq(ferry_egress_tcp_send(h.eg, 1, (const uint8_t *)"x", 1), 0);
 	FERRY_EGRESSRIG_PUMP_UNTIL(&h, h.failed[1], 2000);
 	ck_assert_int_eq(h.failed[1], -ETIMEDOUT);
 	ck_assert_uint_ge(ferry_egressrig_now_ms() - start, 200);
-	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg), UINT64_MAX);
+	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg, 0), UINT64_MAX);
 	ck_assert_int_eq(h.n_watch, 0);
 	ck_assert_int_eq(ferry_egress_get_stats(h.eg)->tcp_failed, 1);
 	ferry_egressrig_teardown(&h);

@@ -106,18 +106,18 @@ START_TEST(udp_idle_timeout)
 	ferry_egressrig_ep(&dst, "127.0.0.1", port);
 	start = ferry_egressrig_now_ms();
 	ck_assert_int_eq(ferry_egress_udp_open(h.eg, 5, ferry_egressrig_app_src(), &dst, start), 0);
-	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg), start + 150);
+	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg, 0), start + 150);
 	/* Traffic moves the deadline. */
 	ck_assert_int_eq(ferry_egress_udp_send(h.eg, 5, &dst, (const uint8_t *)"a", 1, start + 100),
 			 0);
-	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg), start + 250);
-	ferry_egress_poll(h.eg, start + 249);
+	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg, 0), start + 250);
+	ferry_egress_timer(h.eg, start + 249);
 	ck_assert_int_eq(h.udp_closed, 0);
-	ferry_egress_poll(h.eg, start + 250);
+	ferry_egress_timer(h.eg, start + 250);
 	ck_assert_int_eq(h.udp_closed, 1);
 	ck_assert_int_eq(h.n_watch, 0);
 	ck_assert_int_eq(ferry_egress_get_stats(h.eg)->udp_idle_closed, 1);
-	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg), UINT64_MAX);
+	ck_assert_uint_eq(ferry_egress_next_deadline(h.eg, 0), UINT64_MAX);
 	close(server);
 	ferry_egressrig_teardown(&h);
 }

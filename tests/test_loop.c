@@ -107,6 +107,51 @@ START_TEST(removal_inside_a_batch_discards_pending_events)
 }
 END_TEST
 
+struct turn_log {
+	struct pipe_watch *watch;
+	int turns;
+	int hits_seen; /* the watch's hits when the hook last ran */
+	uint64_t now;
+};
+
+static void on_turn_end(struct ferry_loop *loop, void *ctx, uint64_t now)
+{
+	struct turn_log *t = ctx;
+
+	t->turns++;
+	t->hits_seen = t->watch->hits;
+	t->now = now;
+	ck_assert_uint_eq(now, loop->now);
+}
+
+START_TEST(turn_end_hook_runs_once_per_turn_after_io)
+{
+	struct ferry_loop loop;
+	struct pipe_watch w;
+	struct turn_log t = {.watch = &w};
+
+	ck_assert_int_eq(ferry_loop_init(&loop), 0);
+	pipe_watch_open(&w);
+	ck_assert_int_eq(ferry_loop_add(&loop, &w.io), 0);
+	ferry_loop_on_turn_end(&loop, on_turn_end, &t);
+
+	ck_assert_int_eq(ferry_loop_run_once(&loop, 0), 0);
+	ck_assert_int_eq(t.turns, 1); /* also after an empty turn */
+	ck_assert_int_eq(write(w.wfd, "ab", 2), 2);
+	ck_assert_int_eq(ferry_loop_run_once(&loop, 1000), 1);
+	ck_assert_int_eq(t.turns, 2);
+	ck_assert_int_eq(t.hits_seen, 1); /* after the descriptor's callback of that turn */
+	ck_assert_uint_eq(t.now, loop.now);
+
+	ferry_loop_on_turn_end(&loop, NULL, NULL);
+	ck_assert_int_eq(ferry_loop_run_once(&loop, 1000), 1);
+	ck_assert_int_eq(t.turns, 2);
+
+	pipe_watch_close(&w);
+	ferry_loop_destroy(&loop);
+}
+END_TEST
+
 struct order_timer {
 	struct ferry_timer timer;
 	uint64_t *log;
@@ -302,6 +347,7 @@ int main(void)
 
 	tcase_add_test(tc, dispatches_readable_fd);
 	tcase_add_test(tc, removal_inside_a_batch_discards_pending_events);
+	tcase_add_test(tc, turn_end_hook_runs_once_per_turn_after_io);
 	tcase_add_test(tc, timers_fire_in_deadline_order_and_cancel_works);
 	tcase_add_test(tc, a_self_rearming_timer_does_not_starve_io);
 	tcase_add_test(tc, run_sleeps_until_the_nearest_deadline);

@@ -525,7 +525,7 @@ static void settle(struct ferry_arq *arq, uint64_t now)
 		timer_pass(arq, now);
 }
 
-int ferry_arq_update(struct ferry_arq *arq, uint64_t now)
+int ferry_arq_timer(struct ferry_arq *arq, uint64_t now)
 {
 	if (arq->err)
 		return arq->err;

@@ -14,7 +14,7 @@
  * free receive window in segments). WASK asks the peer for its window, WINS tells it.
  *
  * Driving it: after any ferry_arq_input/send/recv, and whenever `now` reaches
- * ferry_arq_next_deadline(), call ferry_arq_update(). It transmits only what is due:
+ * ferry_arq_next_deadline(), call ferry_arq_timer(). It transmits only what is due:
  * ACKs (batched, several per datagram), retransmissions (fast or by timer) and new data
  * the windows allow. There is no fixed polling tick; `interval` is only the clock
  * granularity in the RTO and the longest a partial stream segment waits for more bytes.
@@ -174,7 +174,7 @@ int ferry_arq_input(struct ferry_arq *arq, const uint8_t *data, size_t len, uint
 
 /* Runs timers and transmits whatever is due at now. Returns 0 or the conversation's error
  * (-ETIMEDOUT once the peer is declared dead; nothing is sent after that). */
-int ferry_arq_update(struct ferry_arq *arq, uint64_t now);
+int ferry_arq_timer(struct ferry_arq *arq, uint64_t now);
 
 /* Like update, but transmits pending ACKs, due retransmissions and sendable data now,
  * partial segments included. Returns 0 or the conversation's error. */

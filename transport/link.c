@@ -127,14 +127,12 @@ void ferry_link_want_session(struct ferry_link *link)
 
 /* --------------------------------- timers --------------------------------------- */
 
-uint64_t ferry_link_next_deadline(struct ferry_link *link, uint64_t now)
+uint64_t ferry_link_next_deadline(const struct ferry_link *link, uint64_t now)
 {
 	const struct ferry_noise_session *cur = link->peer.current;
-	bool usable;
+	bool usable = session_usable_at(link, now);
 	uint64_t d;
 
-	link->now = now;
-	usable = session_usable(link);
 	d = min64(ferry_fec_encoder_next_deadline(&link->enc),
 		  ferry_pacer_next_deadline(&link->pacer, now));
 	if (link->wait_count) {
@@ -260,9 +258,9 @@ void ferry_link_set_flush(struct ferry_link_set *set, uint64_t now)
 		ferry_link_flush(l, now);
 }
 
-uint64_t ferry_link_set_next_deadline(struct ferry_link_set *set, uint64_t now)
+uint64_t ferry_link_set_next_deadline(const struct ferry_link_set *set, uint64_t now)
 {
-	struct ferry_link *l;
+	const struct ferry_link *l;
 	uint64_t d = UINT64_MAX;
 
 	for (l = set->links; l; l = l->next_link)

@@ -244,7 +244,7 @@ int ferry_link_set_input(struct ferry_link_set *set, struct ferry_buf *buf,
 void ferry_link_set_flush(struct ferry_link_set *set, uint64_t now);
 
 /* The earliest ferry_link_next_deadline of the set's links (UINT64_MAX: none). */
-uint64_t ferry_link_set_next_deadline(struct ferry_link_set *set, uint64_t now);
+uint64_t ferry_link_set_next_deadline(const struct ferry_link_set *set, uint64_t now);
 
 /* ferry_link_timer for every link. */
 void ferry_link_set_timer(struct ferry_link_set *set, uint64_t now);
@@ -280,11 +280,12 @@ int ferry_link_send_datagram(struct ferry_link *link, uint32_t flow_id, const ui
 void ferry_link_flush(struct ferry_link *link, uint64_t now);
 
 /* True while the pacer's LOW queue is more than half full: the caller should hold back
- * ARQ output (ferry_arq_update) until it drains. */
+ * ARQ output (ferry_arq_timer) until it drains. */
 bool ferry_link_congested(const struct ferry_link *link);
 
-/* When ferry_link_timer must run next (<= now: now), UINT64_MAX when nothing is due. */
-uint64_t ferry_link_next_deadline(struct ferry_link *link, uint64_t now);
+/* When ferry_link_timer must run next (<= now: at once), UINT64_MAX when nothing is
+ * due. Changes nothing. */
+uint64_t ferry_link_next_deadline(const struct ferry_link *link, uint64_t now);
 
 /* Runs everything due at now: FEC group timer, pacer, keepalives, handshakes, expiry. */
 void ferry_link_timer(struct ferry_link *link, uint64_t now);

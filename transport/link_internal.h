@@ -15,12 +15,18 @@
 
 #include "transport/link.h"
 
-/* True when the current session can carry data at link->now. */
-static inline bool session_usable(const struct ferry_link *link)
+/* True when the current session can carry data at now. */
+static inline bool session_usable_at(const struct ferry_link *link, uint64_t now)
 {
 	const struct ferry_noise_session *s = link->peer.current;
 
-	return s && !ferry_noise_session_expired(s, link->now);
+	return s && !ferry_noise_session_expired(s, now);
+}
+
+/* ... at link->now, the time of the entry point running. */
+static inline bool session_usable(const struct ferry_link *link)
+{
+	return session_usable_at(link, link->now);
 }
 
 /* ---- link.c ------------------------------------------------------------------------ */

@@ -44,22 +44,26 @@ int ferry_pacer_init(struct ferry_pacer *pacer, const struct ferry_pacer_config 
 	return 0;
 }
 
-static void refill(struct ferry_pacer *p, uint64_t now)
+/* The tokens the bucket holds at now (refilled since last_ms, capped at the burst). */
+static uint64_t tokens_at(const struct ferry_pacer *p, uint64_t now)
 {
-	uint64_t dt;
+	uint64_t dt, tokens;
 
-	if (now <= p->last_ms)
-		return;
+	if (now <= p->last_ms || !p->rate)
+		return p->tokens_mb;
 	dt = now - p->last_ms;
-	p->last_ms = now;
-	if (!p->rate)
-		return;
 	/* past cap / rate ms the bucket is full anyway; this also bounds the product */
 	if (dt > p->cap_mb / p->rate)
 		dt = p->cap_mb / p->rate + 1;
-	p->tokens_mb += dt * p->rate;
-	if (p->tokens_mb > p->cap_mb)
-		p->tokens_mb = p->cap_mb;
+	tokens = p->tokens_mb + dt * p->rate;
+	return tokens > p->cap_mb ? p->cap_mb : tokens;
+}
+
+static void refill(struct ferry_pacer *p, uint64_t now)
+{
+	p->tokens_mb = tokens_at(p, now);
+	if (now > p->last_ms)
+		p->last_ms = now;
 }
 
 int ferry_pacer_set_rate(struct ferry_pacer *pacer, const struct ferry_pacer_config *cfg,
@@ -125,18 +129,20 @@ int ferry_pacer_enqueue(struct ferry_pacer *pacer, enum ferry_pacer_class cls,
 	return 0;
 }
 
-static struct ferry_pacer_queue *head_queue(struct ferry_pacer *p)
+/* The class whose head leaves next (HIGH first), or -1 when both queues are empty. */
+static int head_class(const struct ferry_pacer *p)
 {
 	if (p->q[FERRY_PACER_HIGH].count)
-		return &p->q[FERRY_PACER_HIGH];
+		return FERRY_PACER_HIGH;
 	if (p->q[FERRY_PACER_LOW].count)
-		return &p->q[FERRY_PACER_LOW];
-	return NULL;
+		return FERRY_PACER_LOW;
+	return -1;
 }
 
 struct ferry_buf *ferry_pacer_dequeue(struct ferry_pacer *pacer, uint64_t now)
 {
-	struct ferry_pacer_queue *q = head_queue(pacer);
+	int c = head_class(pacer);
+	struct ferry_pacer_queue *q = c < 0 ? NULL : &pacer->q[c];
 	struct ferry_buf *buf;
 
 	if (!q || !take(pacer, q->head->len, now))
@@ -151,20 +157,20 @@ struct ferry_buf *ferry_pacer_dequeue(struct ferry_pacer *pacer, uint64_t now)
 	return buf;
 }
 
-uint64_t ferry_pacer_next_deadline(struct ferry_pacer *pacer, uint64_t now)
+uint64_t ferry_pacer_next_deadline(const struct ferry_pacer *pacer, uint64_t now)
 {
-	struct ferry_pacer_queue *q = head_queue(pacer);
-	uint64_t need;
+	int c = head_class(pacer);
+	uint64_t need, tokens;
 
-	if (!q)
+	if (c < 0)
 		return UINT64_MAX;
 	if (!pacer->rate)
 		return now;
-	refill(pacer, now);
-	need = (uint64_t)q->head->len * 1000;
-	if (pacer->tokens_mb >= need)
+	tokens = tokens_at(pacer, now);
+	need = (uint64_t)pacer->q[c].head->len * 1000;
+	if (tokens >= need)
 		return now;
-	return now + (need - pacer->tokens_mb + pacer->rate - 1) / pacer->rate;
+	return now + (need - tokens + pacer->rate - 1) / pacer->rate;
 }
 
 uint32_t ferry_pacer_depth(const struct ferry_pacer *pacer, enum ferry_pacer_class cls)

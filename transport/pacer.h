@@ -90,8 +90,8 @@ int ferry_pacer_enqueue(struct ferry_pacer *pacer, enum ferry_pacer_class cls,
 struct ferry_buf *ferry_pacer_dequeue(struct ferry_pacer *pacer, uint64_t now);
 
 /* When the head of the queues may leave: <= now if one may now, UINT64_MAX when both
- * queues are empty. */
-uint64_t ferry_pacer_next_deadline(struct ferry_pacer *pacer, uint64_t now);
+ * queues are empty. Changes nothing. */
+uint64_t ferry_pacer_next_deadline(const struct ferry_pacer *pacer, uint64_t now);
 
 /* Datagrams queued in cls. */
 uint32_t ferry_pacer_depth(const struct ferry_pacer *pacer, enum ferry_pacer_class cls);

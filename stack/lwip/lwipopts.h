@@ -4,7 +4,7 @@
  *
  * lwIP runs inside ferry's event loop: no threads, no sockets or netconn API, no
  * Ethernet/ARP (the netif is a TUN, IP in and IP out). lwIP's clock is the value the
- * event loop last handed to ferry_stack_poll() (stack/lwip_port.c).
+ * event loop last handed to ferry_stack_timer() (stack/lwip_port.c).
  *
  * Only TCP goes through lwIP. UDP and ICMP echo are caught before lwIP sees them
  * (stack/stack.c) and answered with packets ferry builds itself, so lwIP's UDP, raw and

@@ -114,7 +114,7 @@ static int pair_run(struct pair *p)
 				break;
 			p->sent += (size_t)r;
 		}
-		ferry_arq_update(p->a, now);
+		ferry_arq_timer(p->a, now);
 		while ((r = ferry_arq_recv(p->b, rbuf, sizeof(rbuf))) > 0) {
 			size_t off = p->recvd % p->src_len, n = (size_t)r, first;
 
@@ -123,7 +123,7 @@ static int pair_run(struct pair *p)
 			p->bad |= memcmp(rbuf + first, p->src, n - first) != 0;
 			p->recvd += (size_t)r;
 		}
-		ferry_arq_update(p->b, now);
+		ferry_arq_timer(p->b, now);
 		next = min64(ferry_vnet_next_event(&p->vn), ferry_arq_next_deadline(p->a, now));
 		next = min64(next, ferry_arq_next_deadline(p->b, now));
 		if (next == UINT64_MAX || ++guard > 2000000000ULL)

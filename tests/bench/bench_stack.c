@@ -246,7 +246,7 @@ static void bench_upstream(uint32_t mtu, uint64_t total)
 	while (sent < total) {
 		if ((uint32_t)(seq - b.acked) + mss > b.wnd) {
 			b.now += 200; /* let a delayed ACK out */
-			ferry_stack_poll(b.stack, b.now);
+			ferry_stack_timer(b.stack, b.now);
 			if ((uint32_t)(seq - b.acked) + mss > b.wnd) {
 				fprintf(stderr, "bench: window stuck\n");
 				exit(1);
@@ -293,7 +293,7 @@ static void bench_downstream(uint32_t mtu, uint64_t total)
 		} else if (!n) {
 			stalls++;
 			b.now += 10;
-			ferry_stack_poll(b.stack, b.now);
+			ferry_stack_timer(b.stack, b.now);
 		}
 	}
 	dt = now_s() - t0;

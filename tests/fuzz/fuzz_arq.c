@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(payload, 0xa5, sizeof(payload));
 	(void)ferry_arq_send(arq, payload, cfg.stream ? sizeof(payload) : 3000);
-	ferry_arq_update(arq, now);
+	ferry_arq_timer(arq, now);
 
 	while (size - off >= 2 && rounds++ < 4096) {
 		size_t len = (size_t)data[off] | (size_t)(data[off + 1] & 0x0f) << 8;
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - off;
 		ferry_arq_input(arq, data + off, len, now);
 		off += len;
-		ferry_arq_update(arq, now);
+		ferry_arq_timer(arq, now);
 		while (ferry_arq_recv(arq, out, sizeof(out)) > 0)
 			;
 		if (ferry_arq_next_deadline(arq, now) < now)
@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Let every timer fire once more; then tear down. */
 	now += 120000;
-	ferry_arq_update(arq, now);
+	ferry_arq_timer(arq, now);
 	ferry_arq_destroy(arq);
 	if (pool.stats.in_use)
 		abort();

@@ -8,7 +8,7 @@
  *   0x00 len_hi len_lo bytes...  one IP packet into ferry_stack_input
  *   0x01                        the most recent held connection connected
  *   0x02 err                    ... refused (err 0: ECONNREFUSED, else EHOSTUNREACH)
- *   0x03 n                      the clock advances n * 50 ms, then ferry_stack_poll
+ *   0x03 n                      the clock advances n * 50 ms, then ferry_stack_timer
  *   0x04 n                      n bytes toward the most recent connection
  *   0x05                        shutdown toward it
  *   0x06                        reset it
@@ -247,7 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0x03:
 			i++;
 			now += (uint64_t)arg * 50;
-			ferry_stack_poll(h.stack, now);
+			ferry_stack_timer(h.stack, now);
 			break;
 		case 0x04:
 			i++;

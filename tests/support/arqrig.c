@@ -115,7 +115,7 @@ bool ferry_arqrig_pair_step(struct ferry_arqrig_pair *p)
 		}
 		p->sent += (size_t)r;
 	}
-	ferry_arq_update(p->a, now);
+	ferry_arq_timer(p->a, now);
 	/* After an update nothing is overdue: an event loop never spins on a conversation. */
 	ck_assert_uint_gt(ferry_arq_next_deadline(p->a, now), now);
 	if (now >= p->read_pause_until && now >= p->next_read) {
@@ -133,7 +133,7 @@ bool ferry_arqrig_pair_step(struct ferry_arqrig_pair *p)
 		}
 		p->next_read = now + p->read_every;
 	}
-	ferry_arq_update(p->b, now);
+	ferry_arq_timer(p->b, now);
 	ck_assert_uint_gt(ferry_arq_next_deadline(p->b, now), now);
 	if (p->pool_b.stats.in_use > p->b_high)
 		p->b_high = p->pool_b.stats.in_use;

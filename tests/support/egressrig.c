@@ -169,7 +169,7 @@ short ferry_egressrig_pump(struct ferry_egressrig *h, int extra, short extra_eve
 {
 	struct pollfd pfd[FERRY_EGRESSRIG_WATCH_MAX + 1];
 	uint64_t cookies[FERRY_EGRESSRIG_WATCH_MAX];
-	uint64_t deadline = ferry_egress_next_deadline(h->eg), now = ferry_egressrig_now_ms();
+	uint64_t deadline = ferry_egress_next_deadline(h->eg, 0), now = ferry_egressrig_now_ms();
 	int n = h->n_watch, i;
 	short extra_revents = 0;
 
@@ -199,7 +199,7 @@ short ferry_egressrig_pump(struct ferry_egressrig *h, int extra, short extra_eve
 	}
 	if (extra >= 0)
 		extra_revents = pfd[n].revents;
-	ferry_egress_poll(h->eg, ferry_egressrig_now_ms());
+	ferry_egress_timer(h->eg, ferry_egressrig_now_ms());
 	h->window_used = 0;
 	if (h->paused) {
 		h->paused = false;

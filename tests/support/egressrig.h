@@ -6,7 +6,7 @@
  * network namespace of its own (unshare(CLONE_NEWNET)) with only lo up, so every destination is a
  * socket the test itself holds. ferry_egressrig_pump is a tiny poll() loop standing in
  * for the daemon's event loop: it polls the fds egress asked to watch (plus one of the
- * test's own), hands readiness to ferry_egress_io and runs ferry_egress_poll.
+ * test's own), hands readiness to ferry_egress_io and runs ferry_egress_timer.
  * ferry_egressrig_ops is a fake transport that records every callback in struct
  * ferry_egressrig; with `window` set it takes at most FERRY_EGRESSRIG_WINDOW bytes per
  * loop turn and calls ferry_egress_tcp_writable on the next turn, so backpressure is

@@ -706,7 +706,7 @@ uint64_t ferry_kcptun_run(struct ferry_kcptun *t)
 			      "no completion after %d turns, %" PRIu64 " ms: %s", turn, now - start,
 			      progress);
 		smux_pump_out(t);
-		ck_assert_int_eq(ferry_arq_update(t->arq, now), 0);
+		ck_assert_int_eq(ferry_arq_timer(t->arq, now), 0);
 		if (rig_done(t))
 			return now_ms() - start;
 

@@ -307,7 +307,7 @@ static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
 	for (i = 0; i < s->nconv; i++) {
 		congested = ferry_link_congested(&s->link);
 		if (!congested) {
-			ferry_arq_update(s->arq[i], now);
+			ferry_arq_timer(s->arq[i], now);
 			next = min64(next, ferry_arq_next_deadline(s->arq[i], now));
 		}
 	}

@@ -195,7 +195,7 @@ static void dispatch(struct ferry_relay *r, const struct epoll_event *ev)
 static int wait_ms(struct ferry_relay *r, bool busy)
 {
 	uint64_t next = ferry_stack_next_deadline(r->stack, r->now);
-	uint64_t eg = ferry_egress_next_deadline(r->egress);
+	uint64_t eg = ferry_egress_next_deadline(r->egress, r->now);
 
 	if (busy)
 		return 0;
@@ -219,10 +219,10 @@ static void relay_turn(struct ferry_relay *r)
 	n = epoll_wait(r->ep, evs, 64, wait_ms(r, busy));
 	ck_assert_msg(n >= 0 || errno == EINTR, "epoll_wait: %s", strerror(errno));
 	r->now = ferry_relay_clock_ms();
-	ferry_stack_poll(r->stack, r->now); /* input uses the stack's last clock */
+	ferry_stack_timer(r->stack, r->now); /* input uses the stack's last clock */
 	for (k = 0; k < n; k++)
 		dispatch(r, &evs[k]);
-	ferry_egress_poll(r->egress, r->now);
+	ferry_egress_timer(r->egress, r->now);
 }
 
 static void report_pending(struct ferry_relay *r, const char *what, unsigned turns)

@@ -202,7 +202,7 @@ int ferry_stackfake_inject(struct ferry_stackfake *f, const struct ferry_tpkt *t
 void ferry_stackfake_advance(struct ferry_stackfake *f, uint64_t ms)
 {
 	f->now += ms;
-	ferry_stack_poll(f->stack, f->now);
+	ferry_stack_timer(f->stack, f->now);
 }
 
 unsigned ferry_stackfake_pending_out(const struct ferry_stackfake *f)
