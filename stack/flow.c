@@ -5,10 +5,14 @@
  * an application cannot aim collisions at one bucket), and kept on a per-protocol LRU
  * list, most recently active first.
  *
- * Limits: max_tcp_flows and max_udp_flows from the config. At the limit a new flow
- * either evicts the least recently used flow of its protocol (evict_lru, if that one was
- * idle for evict_min_idle_ms) or is refused.
- * Flows come from one array allocated at create; a free flow waits on stack->free.
+ * Limits: max_tcp_flows and max_udp_flows from the config. At the limit the top of the
+ * stack (stack.c) evicts before it asks for a new flow; this file only names the victim.
+ *
+ * Flows come from one array allocated at create. Its pages are not touched until used:
+ * fresh slots are taken in order (flows_touched) before freed ones are reused, so the
+ * table costs memory in proportion to the most flows ever open at once, not to its limit.
+ * A slot's generation is bumped when it is freed; with its index it makes the flow's id,
+ * so an id of an ended flow never finds the slot's next occupant.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -44,14 +48,14 @@ int ferry_stack_endpoint_eq(const struct ferry_endpoint *a, const struct ferry_e
 	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-/* Lists link flows through a member (lru or timer); off is that member's offset. */
+/* Lists link flows through a member (lru, timer, wait, ack); off is that member's offset. */
 static struct ferry_flow_link *link_of(struct ferry_flow *flow, size_t off)
 {
 	return (struct ferry_flow_link *)((uint8_t *)flow + off);
 }
 
-static void list_remove(struct ferry_flow_list *list, struct ferry_flow *flow,
-			struct ferry_flow_link *link)
+void ferry_stack_list_remove(struct ferry_flow_list *list, struct ferry_flow *flow,
+			     struct ferry_flow_link *link)
 {
 	size_t off = (size_t)((uint8_t *)link - (uint8_t *)flow);
 
@@ -80,8 +84,8 @@ static void list_push_front(struct ferry_flow_list *list, struct ferry_flow *flo
 	list->head = flow;
 }
 
-static void list_append(struct ferry_flow_list *list, struct ferry_flow *flow,
-			struct ferry_flow_link *link)
+void ferry_stack_list_append(struct ferry_flow_list *list, struct ferry_flow *flow,
+			     struct ferry_flow_link *link)
 {
 	size_t off = (size_t)((uint8_t *)link - (uint8_t *)flow);
 
@@ -94,18 +98,19 @@ static void list_append(struct ferry_flow_list *list, struct ferry_flow *flow,
 	list->tail = flow;
 }
 
-void ferry_stack_flow_deadline_set(struct ferry_flow *flow, struct ferry_flow_list *list, uint64_t deadline)
+void ferry_stack_flow_deadline_set(struct ferry_flow *flow, struct ferry_flow_list *list,
+				   uint64_t deadline)
 {
 	ferry_stack_flow_deadline_clear(flow);
 	flow->deadline = deadline;
 	flow->timer_on = list;
-	list_append(list, flow, &flow->timer);
+	ferry_stack_list_append(list, flow, &flow->timer);
 }
 
 void ferry_stack_flow_deadline_clear(struct ferry_flow *flow)
 {
 	if (flow->timer_on)
-		list_remove(flow->timer_on, flow, &flow->timer);
+		ferry_stack_list_remove(flow->timer_on, flow, &flow->timer);
 	flow->timer_on = NULL;
 }
 
@@ -116,10 +121,11 @@ static struct ferry_flow_list *lru_of(struct ferry_flow *flow)
 
 int ferry_stack_flows_init(struct ferry_stack *stack)
 {
-	uint32_t total = stack->cfg.max_tcp_flows + stack->cfg.max_udp_flows, nb = 1, i;
+	uint32_t total = stack->cfg.max_tcp_flows + stack->cfg.max_udp_flows, nb = 1;
 
 	while (nb < total && nb < (1u << 30))
 		nb <<= 1;
+	/* calloc of this size maps fresh zero pages: nothing is touched until used */
 	stack->flows = calloc(total, sizeof(*stack->flows));
 	if (!stack->flows)
 		return -ENOMEM;
@@ -129,11 +135,8 @@ int ferry_stack_flows_init(struct ferry_stack *stack)
 		stack->flows = NULL;
 		return -ENOMEM;
 	}
+	stack->nflows = total;
 	stack->bucket_mask = nb - 1;
-	for (i = total; i-- > 0;) {
-		stack->flows[i].hnext = stack->free;
-		stack->free = &stack->flows[i];
-	}
 	randombytes_buf(stack->hash_key, sizeof(stack->hash_key));
 	return 0;
 }
@@ -161,26 +164,25 @@ struct ferry_flow *ferry_stack_flow_find(struct ferry_stack *stack, uint8_t prot
 	return NULL;
 }
 
-/* Ends the least recently used flow of a protocol to make room. Returns 0 or -ENOSPC. */
-static int evict(struct ferry_stack *stack, uint8_t proto)
+int ferry_stack_flows_full(const struct ferry_stack *stack, uint8_t proto)
+{
+	return proto == FERRY_FLOW_TCP ? stack->stats.tcp_flows >= stack->cfg.max_tcp_flows
+				       : stack->stats.udp_flows >= stack->cfg.max_udp_flows;
+}
+
+struct ferry_flow *ferry_stack_flow_victim(struct ferry_stack *stack, uint8_t proto)
 {
 	struct ferry_flow *victim;
 
 	if (!stack->cfg.evict_lru)
-		return -ENOSPC;
+		return NULL;
 	victim = proto == FERRY_FLOW_TCP ? stack->tcp_lru.tail : stack->udp_lru.tail;
 	while (victim && (victim->in_cb || victim->state == FERRY_FLOW_DEAD))
 		victim = victim->lru.prev;
 	/* A burst of new flows (a SYN flood) must not push out connections in use. */
 	if (!victim || stack->now - victim->last_active < stack->cfg.evict_min_idle_ms)
-		return -ENOSPC;
-	if (proto == FERRY_FLOW_TCP) {
-		stack->stats.tcp_evicted++;
-		ferry_stack_tcp_kill(victim, FERRY_END_RST, -ECONNABORTED);
-	} else {
-		ferry_stack_udp_kill(victim);
-	}
-	return 0;
+		return NULL;
+	return victim;
 }
 
 struct ferry_flow *ferry_stack_flow_new(struct ferry_stack *stack, uint8_t proto,
@@ -189,24 +191,28 @@ struct ferry_flow *ferry_stack_flow_new(struct ferry_stack *stack, uint8_t proto
 {
 	uint32_t *count =
 	    proto == FERRY_FLOW_TCP ? &stack->stats.tcp_flows : &stack->stats.udp_flows;
-	uint32_t limit =
-	    proto == FERRY_FLOW_TCP ? stack->cfg.max_tcp_flows : stack->cfg.max_udp_flows;
 	struct ferry_flow *flow;
-	uint32_t b;
+	uint32_t b, gen;
 
-	if (*count >= limit && evict(stack, proto) != 0)
+	if (ferry_stack_flows_full(stack, proto))
 		return NULL;
-	flow = stack->free;
-	if (!flow || *count >= limit)
-		return NULL;
-	stack->free = flow->hnext;
+	if (stack->flows_touched < stack->nflows) {
+		flow = &stack->flows[stack->flows_touched++];
+	} else {
+		flow = stack->free;
+		if (!flow)
+			return NULL;
+		stack->free = flow->hnext;
+	}
+	gen = flow->gen;
 	memset(flow, 0, sizeof(*flow));
+	flow->gen = gen;
 	flow->stack = stack;
 	flow->proto = proto;
 	flow->src = *src;
 	flow->dst = *dst;
 	flow->hash = flow_hash(stack, proto, src, dst);
-	flow->last_active = stack->now;
+	flow->created = flow->last_active = stack->now;
 	b = flow->hash & stack->bucket_mask;
 	flow->hnext = stack->buckets[b];
 	stack->buckets[b] = flow;
@@ -219,18 +225,24 @@ void ferry_stack_flow_release(struct ferry_flow *flow)
 {
 	struct ferry_stack *stack = flow->stack;
 	struct ferry_flow **pp = &stack->buckets[flow->hash & stack->bucket_mask];
+	uint32_t gen = flow->gen + 1;
 
 	while (*pp && *pp != flow)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = flow->hnext;
-	list_remove(lru_of(flow), flow, &flow->lru);
+	ferry_stack_list_remove(lru_of(flow), flow, &flow->lru);
 	ferry_stack_flow_deadline_clear(flow);
+	if (flow->wait_budget)
+		ferry_stack_list_remove(&stack->budget_wait, flow, &flow->wait);
+	if (flow->ack_owed)
+		ferry_stack_list_remove(&stack->ack_owed, flow, &flow->ack);
 	if (flow->proto == FERRY_FLOW_TCP)
 		stack->stats.tcp_flows--;
 	else
 		stack->stats.udp_flows--;
 	memset(flow, 0, sizeof(*flow));
+	flow->gen = gen;
 	flow->hnext = stack->free;
 	stack->free = flow;
 }
@@ -242,7 +254,7 @@ void ferry_stack_flow_touch(struct ferry_flow *flow)
 	flow->last_active = flow->stack->now;
 	if (lru->head == flow)
 		return;
-	list_remove(lru, flow, &flow->lru);
+	ferry_stack_list_remove(lru, flow, &flow->lru);
 	list_push_front(lru, flow, &flow->lru);
 }
 
@@ -269,4 +281,71 @@ void ferry_stack_flow_set_user(struct ferry_flow *flow, void *user)
 void *ferry_stack_flow_user(const struct ferry_flow *flow)
 {
 	return flow->user;
+}
+
+/* id = generation << 32 | slot + 1; a fresh slot's generation is 0, so ids start at 1. */
+uint64_t ferry_stack_flow_id(const struct ferry_flow *flow)
+{
+	return (uint64_t)flow->gen << 32 | (uint32_t)(flow - flow->stack->flows + 1);
+}
+
+struct ferry_flow *ferry_stack_flow_lookup(struct ferry_stack *stack, uint64_t id)
+{
+	uint32_t slot = (uint32_t)id;
+	struct ferry_flow *flow;
+
+	if (slot == 0 || slot > stack->flows_touched)
+		return NULL;
+	flow = &stack->flows[slot - 1];
+	if (flow->gen != (uint32_t)(id >> 32) || flow->state == FERRY_FLOW_FREE ||
+	    flow->state == FERRY_FLOW_DEAD)
+		return NULL;
+	return flow;
+}
+
+static const char *state_name(uint8_t state)
+{
+	static const char *const names[] = {
+	    [FERRY_FLOW_FREE] = "free",		  [FERRY_FLOW_CONNECTING] = "connecting",
+	    [FERRY_FLOW_HANDSHAKE] = "handshake", [FERRY_FLOW_HANDSHAKE_SHUT] = "handshake",
+	    [FERRY_FLOW_OPEN] = "open",		  [FERRY_FLOW_APP_DONE] = "app-done",
+	    [FERRY_FLOW_PEER_DONE] = "peer-done", [FERRY_FLOW_DRAINING] = "draining",
+	    [FERRY_FLOW_DEAD] = "dead",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
+}
+
+void ferry_stack_flow_info(const struct ferry_flow *flow, struct ferry_stack_flow_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->id = ferry_stack_flow_id(flow);
+	info->proto = (enum ferry_flow_proto)flow->proto;
+	info->state = state_name(flow->state);
+	info->src = flow->src;
+	info->dst = flow->dst;
+	info->created = flow->created;
+	info->last_active = flow->last_active;
+	info->count = flow->count;
+	info->rx_held = flow->rx_held;
+	info->tx_held = flow->tx_held;
+	info->user = flow->user;
+}
+
+uint32_t ferry_stack_flows_walk(const struct ferry_stack *stack,
+				void (*fn)(void *ctx, const struct ferry_stack_flow_info *info),
+				void *ctx)
+{
+	const struct ferry_flow_list *lists[2] = {&stack->tcp_lru, &stack->udp_lru};
+	struct ferry_stack_flow_info info;
+	const struct ferry_flow *flow;
+	uint32_t n = 0, i;
+
+	for (i = 0; i < 2; i++)
+		for (flow = lists[i]->head; flow; flow = flow->lru.next) {
+			ferry_stack_flow_info(flow, &info);
+			fn(ctx, &info);
+			n++;
+		}
+	return n;
 }

@@ -18,6 +18,13 @@
  * Output: lwIP hands each IP packet to netif->output / output_ip6, which copy it into
  * one buffer of MTU size and give it to ops->tun_write. The packets ferry builds itself
  * (RST, ICMP, UDP) go the same way through ferry_stack_emit.
+ *
+ * Entry points and callbacks. Every ops callback is bracketed (cb_depth); while one runs,
+ * input, timers and flush refuse, so no flow is ever re-entered from the caller's
+ * callback. Each top-level entry point ends by serving the flows that waited for memory
+ * and sending the ACKs owed to applications (ferry_stack_flush); a batch does that once.
+ * A new flow that finds the table full evicts here, before tcp.c or udp.c make it, so
+ * the victim's tcp_closed never runs inside another flow's handling.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,13 +49,16 @@ void ferry_stack_config_default(struct ferry_stack_config *cfg)
 	cfg->max_udp_flows = 4096;
 	cfg->evict_lru = true;
 	cfg->evict_min_idle_ms = 60000;
-	cfg->connect_timeout_ms = 10000;
+	/* The side that holds the SYN outlives the far side's connect (egress: 10 s) plus a
+	 * long path's round trips, so the application learns the far side's real errno. */
+	cfg->connect_timeout_ms = 15000;
 	cfg->handshake_timeout_ms = 20000;
 	cfg->tcp_idle_timeout_ms = 2 * 3600 * 1000;
 	cfg->udp_idle_timeout_ms = 60000;
 	cfg->keepalive_idle_ms = 600000;
 	cfg->keepalive_interval_ms = 75000;
 	cfg->keepalive_count = 9;
+	cfg->mem_budget = (uint64_t)24 * 1024 * 1024;
 }
 
 static int config_valid(const struct ferry_stack_config *cfg)
@@ -57,20 +67,69 @@ static int config_valid(const struct ferry_stack_config *cfg)
 	       cfg->max_tcp_flows <= MEMP_NUM_TCP_PCB - MEMP_NUM_TCP_PCB / 8 &&
 	       cfg->max_udp_flows >= 1 && cfg->max_udp_flows <= (1u << 24) &&
 	       cfg->connect_timeout_ms > 0 && cfg->handshake_timeout_ms > 0 &&
-	       cfg->udp_idle_timeout_ms > 0 &&
+	       cfg->udp_idle_timeout_ms > 0 && cfg->mem_budget >= FERRY_STACK_MEM_BUDGET_MIN &&
+	       cfg->mem_budget <= FERRY_STACK_MEM_BUDGET_MAX &&
 	       (cfg->keepalive_idle_ms == 0 ||
 		(cfg->keepalive_interval_ms > 0 && cfg->keepalive_count > 0));
 }
 
-void ferry_stack_emit(struct ferry_stack *stack, const uint8_t *pkt, size_t len)
+int ferry_stack_emit(struct ferry_stack *stack, const uint8_t *pkt, size_t len)
 {
-	stack->stats.packets_out++;
-	stack->ops->tun_write(stack->ctx, pkt, len);
+	int err = stack->ops->tun_write(stack->ctx, pkt, len);
+
+	if (err)
+		stack->stats.tun_full++;
+	else
+		stack->stats.packets_out++;
+	return err;
+}
+
+static uint8_t unreach_code(int family, int err)
+{
+	if (family == AF_INET)
+		return err == -ECONNREFUSED		 ? 3
+		       : err == -ENETUNREACH		 ? 0
+		       : err == -EACCES || err == -EPERM ? 13
+							 : 1;
+	return err == -ECONNREFUSED		 ? 4
+	       : err == -ENETUNREACH		 ? 0
+	       : err == -EACCES || err == -EPERM ? 1
+						 : 3;
+}
+
+void ferry_stack_send_unreach(struct ferry_stack *stack, const struct ferry_endpoint *from,
+			      const struct ferry_endpoint *to, int err, const uint8_t *quote,
+			      size_t qlen)
+{
+	uint8_t icmp[FERRY_PKT_ICMP_HLEN] = {0};
+	size_t n;
+
+	icmp[0] = to->family == AF_INET ? FERRY_PKT_ICMP4_UNREACH : FERRY_PKT_ICMP6_UNREACH;
+	icmp[1] = unreach_code(to->family, err);
+	n = ferry_stack_pkt_build(stack->out, stack->out_cap, from, to,
+				  to->family == AF_INET ? FERRY_PKT_PROTO_ICMP
+							: FERRY_PKT_PROTO_ICMP6,
+				  icmp, sizeof(icmp), quote, qlen);
+	if (n)
+		ferry_stack_emit(stack, stack->out, n);
 }
 
 void ferry_stack_count_drop(struct ferry_stack *stack, enum ferry_stack_drop why)
 {
 	stack->stats.drops[why]++;
+}
+
+/* Counts an outgoing TCP segment on its flow (the application is its destination). */
+static void count_out(struct ferry_stack *stack, const uint8_t *pkt, size_t len)
+{
+	struct ferry_pkt parsed;
+	struct ferry_flow *flow;
+
+	if (ferry_stack_pkt_parse(&parsed, pkt, len) || parsed.proto != FERRY_PKT_PROTO_TCP)
+		return;
+	flow = ferry_stack_flow_find(stack, FERRY_FLOW_TCP, &parsed.dst, &parsed.src);
+	if (flow)
+		flow->count.packets_out++;
 }
 
 static err_t netif_output_any(struct netif *netif, struct pbuf *p)
@@ -81,7 +140,9 @@ static err_t netif_output_any(struct netif *netif, struct pbuf *p)
 	if (p->tot_len > stack->out_cap)
 		return ERR_BUF;
 	n = pbuf_copy_partial(p, stack->out, p->tot_len, 0);
-	ferry_stack_emit(stack, stack->out, n);
+	if (ferry_stack_emit(stack, stack->out, n))
+		return ERR_MEM; /* TCP keeps the segment and sends it again */
+	count_out(stack, stack->out, n);
 	return ERR_OK;
 }
 
@@ -158,6 +219,7 @@ int ferry_stack_create(struct ferry_stack **out, const struct ferry_stack_config
 	err = ferry_stack_flows_init(stack);
 	if (err)
 		goto free_out;
+	ferry_stack_budget_init(stack);
 	err = ferry_stack_lwip_acquire(stack, now);
 	if (err)
 		goto free_flows;
@@ -214,13 +276,36 @@ void ferry_stack_destroy(struct ferry_stack *stack)
 	free(stack);
 }
 
-int ferry_stack_input(struct ferry_stack *stack, const uint8_t *data, size_t len)
+/* A packet that would make a new flow finds the table full: the least recently used
+ * flow of its protocol makes room, if one may (before the new flow's own handling). */
+static void make_room(struct ferry_stack *stack, const struct ferry_pkt *pkt)
+{
+	uint8_t proto = pkt->proto == FERRY_PKT_PROTO_TCP ? FERRY_FLOW_TCP : FERRY_FLOW_UDP;
+	struct ferry_flow *victim;
+
+	if (pkt->proto == FERRY_PKT_PROTO_TCP &&
+	    (pkt->tcp_flags & (FERRY_PKT_TCP_SYN | FERRY_PKT_TCP_ACK | FERRY_PKT_TCP_RST)) !=
+		FERRY_PKT_TCP_SYN)
+		return;
+	if (!ferry_stack_flows_full(stack, proto) ||
+	    ferry_stack_flow_find(stack, proto, &pkt->src, &pkt->dst))
+		return;
+	victim = ferry_stack_flow_victim(stack, proto);
+	if (!victim)
+		return;
+	if (proto == FERRY_FLOW_TCP) {
+		stack->stats.tcp_evicted++;
+		ferry_stack_tcp_kill(victim, FERRY_END_RST, -ECONNABORTED);
+	} else {
+		ferry_stack_udp_kill(victim);
+	}
+}
+
+static int input_one(struct ferry_stack *stack, const uint8_t *data, size_t len)
 {
 	struct ferry_pkt pkt;
 	int err;
 
-	if (stack->lwip_depth)
-		return -EDEADLK;
 	stack->stats.packets_in++;
 	err = ferry_stack_pkt_parse(&pkt, data, len);
 	if (err) {
@@ -229,6 +314,8 @@ int ferry_stack_input(struct ferry_stack *stack, const uint8_t *data, size_t len
 		ferry_stack_count_drop(stack, why);
 		return why == FERRY_STACK_DROP_PROTO ? -EPROTONOSUPPORT : -EINVAL;
 	}
+	if (pkt.proto == FERRY_PKT_PROTO_TCP || pkt.proto == FERRY_PKT_PROTO_UDP)
+		make_room(stack, &pkt);
 	switch (pkt.proto) {
 	case FERRY_PKT_PROTO_TCP:
 		return ferry_stack_tcp_input(stack, &pkt);
@@ -239,21 +326,48 @@ int ferry_stack_input(struct ferry_stack *stack, const uint8_t *data, size_t len
 	}
 }
 
+static int refusing(const struct ferry_stack *stack)
+{
+	return stack->lwip_depth || stack->cb_depth;
+}
+
+int ferry_stack_input(struct ferry_stack *stack, const uint8_t *data, size_t len)
+{
+	int err;
+
+	if (refusing(stack))
+		return -EDEADLK;
+	err = input_one(stack, data, len);
+	ferry_stack_flush(stack);
+	return err;
+}
+
 unsigned ferry_stack_input_batch(struct ferry_stack *stack, const struct ferry_buf *batch)
 {
 	unsigned taken = 0, i;
 
+	if (refusing(stack))
+		return 0;
 	/* Bounded by the batch; the cap guards against a chain that loops. */
 	for (i = 0; batch && i < (1u << 20); batch = batch->next, i++)
-		if (ferry_stack_input(stack, batch->data, batch->len) == 0)
+		if (input_one(stack, batch->data, batch->len) == 0)
 			taken++;
+	ferry_stack_flush(stack);
 	return taken;
+}
+
+void ferry_stack_flush(struct ferry_stack *stack)
+{
+	if (refusing(stack))
+		return;
+	ferry_stack_budget_wake(stack);
+	ferry_stack_tcp_flush_acks(stack);
 }
 
 void ferry_stack_timer(struct ferry_stack *stack, uint64_t now)
 {
-	if (stack->lwip_depth)
-		return; /* from inside a callback: the loop polls again */
+	if (refusing(stack))
+		return; /* from inside a callback: the loop runs it again */
 	if (now > stack->now)
 		stack->now = now;
 	ferry_stack_lwip_set_now(stack->now);
@@ -263,6 +377,8 @@ void ferry_stack_timer(struct ferry_stack *stack, uint64_t now)
 	ferry_stack_tcp_inject_deferred(stack);
 	ferry_stack_tcp_timers(stack);
 	ferry_stack_udp_timers(stack);
+	ferry_stack_budget_timer(stack);
+	ferry_stack_flush(stack);
 }
 
 uint64_t ferry_stack_next_deadline(const struct ferry_stack *stack, uint64_t now)
@@ -270,7 +386,7 @@ uint64_t ferry_stack_next_deadline(const struct ferry_stack *stack, uint64_t now
 	uint64_t next = UINT64_MAX, t;
 	u32_t sleep;
 
-	(void)now;
+	(void)now; /* every deadline is absolute, on the stack's clock */
 	sleep = sys_timeouts_sleeptime();
 	if (sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE)
 		next = stack->now + sleep;
@@ -278,6 +394,9 @@ uint64_t ferry_stack_next_deadline(const struct ferry_stack *stack, uint64_t now
 	if (t < next)
 		next = t;
 	t = ferry_stack_udp_deadline(stack);
+	if (t < next)
+		next = t;
+	t = ferry_stack_budget_deadline(stack);
 	if (t < next)
 		next = t;
 	return next;

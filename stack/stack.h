@@ -18,13 +18,27 @@
  *
  * Time: the stack reads no clock. ferry_stack_timer(now) sets it (milliseconds, monotonic)
  * and runs every timer due; ferry_stack_next_deadline() says when to call it next.
+ * ferry_stack_flush() ends an event-loop turn: the ACKs owed to applications for bytes the
+ * caller took go out then, one per flow per turn, and flows that waited for memory are
+ * woken. Every entry point flushes on its way out too, so a caller without turns loses
+ * nothing by not calling it; a batching caller saves TUN writes.
+ *
+ * Memory: lwIP's heap holds the applications' bytes in both directions. A budget
+ * (config.mem_budget, half each way) caps what all TCP flows may hold together, and each
+ * flow's share of it shrinks as more flows hold bytes: the receive window a flow
+ * advertises to its application, and what ferry_stack_tcp_send takes, stay within both.
+ * A flow refused for memory gets its tcp_sendable (or its window reopened) when memory is
+ * released -- a wake-up that always comes, since whatever holds the memory is either
+ * drained or ends. See docs/stack.md.
  *
  * Re-entrancy: every ops callback may call any ferry_stack_* function except
- * ferry_stack_input and ferry_stack_timer (those return at once), including ones that end
- * the flow being reported: the stack defers the end until the callback returned, and a
- * connect completed from inside lwIP is handed to lwIP once it returned. A flow pointer is valid
- * from the call that introduced it (tcp_open, udp_open) until tcp_closed/udp_closed, or until the
- * caller itself ended it (refused, reset).
+ * ferry_stack_input, _input_batch, _timer and _flush (those refuse at once: -EDEADLK or
+ * nothing), including ones that end the flow being reported: the stack defers the end
+ * until the callback returned, and a connect completed from inside lwIP is handed to lwIP
+ * once it returned. tun_write must not call into the stack at all. A flow pointer is valid
+ * from the call that introduced it (tcp_open, udp_open) until tcp_closed/udp_closed, or
+ * until the caller itself ended it (refused, reset, udp_close); a flow id
+ * (ferry_stack_flow_id) stays safe to look up forever.
  *
  * One stack per process: lwIP keeps global state (NO_SYS), so ferry_stack_create fails
  * with -EBUSY while another stack exists. Everything of ferry's own lives in the stack.
@@ -54,8 +68,10 @@ enum ferry_flow_proto {
 
 /* Every callback must be set except udp_open, udp_closed and icmp_echo. */
 struct ferry_stack_ops {
-	/* One IP packet for the TUN. The bytes are valid only during the call. */
-	void (*tun_write)(void *ctx, const uint8_t *pkt, size_t len);
+	/* One IP packet for the TUN. The bytes are valid only during the call. Returns 0, or
+	 * -EAGAIN when the TUN's queue is full (the packet is dropped and counted; lwIP
+	 * retransmits TCP), or another negative errno (counted the same way). */
+	int (*tun_write)(void *ctx, const uint8_t *pkt, size_t len);
 
 	/* A new TCP connection from src (the application) to dst. Return 0 and later call
 	 * ferry_stack_tcp_connected or _refused exactly once (it may be from inside this
@@ -105,7 +121,15 @@ struct ferry_stack_config {
 	uint32_t keepalive_idle_ms; /* TCP keepalive toward the application (0 = off) */
 	uint32_t keepalive_interval_ms;
 	uint32_t keepalive_count;
+	/* Bytes of lwIP's heap the TCP flows may hold together, half per direction:
+	 * FERRY_STACK_MEM_BUDGET_MIN..FERRY_STACK_MEM_BUDGET_MAX. */
+	uint64_t mem_budget;
 };
+
+/* The budget may not exceed what lwIP's heap can give without its first-fit allocator
+ * slowing down (docs/stack.md measures it), nor be so small that one flow stalls. */
+#define FERRY_STACK_MEM_BUDGET_MIN ((uint64_t)1 << 20)
+#define FERRY_STACK_MEM_BUDGET_MAX ((uint64_t)32 << 20)
 
 /* Why input packets were dropped; indexes ferry_stack_stats.drops. */
 enum ferry_stack_drop {
@@ -126,6 +150,7 @@ enum ferry_stack_drop {
 struct ferry_stack_stats {
 	uint64_t packets_in;
 	uint64_t packets_out;
+	uint64_t tun_full; /* packets tun_write refused (the TUN's queue was full) */
 	uint64_t drops[FERRY_STACK_DROP_MAX];
 	uint64_t tcp_opened;   /* tcp_open calls */
 	uint64_t tcp_accepted; /* handshakes completed */
@@ -136,8 +161,31 @@ struct ferry_stack_stats {
 	uint64_t tcp_idle_timeouts;
 	uint64_t udp_opened;
 	uint64_t udp_closed;
-	uint32_t tcp_flows; /* current */
-	uint32_t udp_flows; /* current */
+	uint64_t udp_unreach;  /* ICMP unreachable sent for UDP flows the caller closed */
+	uint64_t mem_waits;    /* times a flow was held back by the memory budget */
+	uint64_t rx_committed; /* bytes the flows may hold from applications (now) */
+	uint64_t tx_held;      /* bytes lwIP holds toward applications (now) */
+	uint32_t tcp_flows;    /* current */
+	uint32_t udp_flows;    /* current */
+};
+
+/* Per-flow counters. "in" is from the application, "out" toward it. */
+struct ferry_stack_flow_counters {
+	uint64_t bytes_in, bytes_out;	  /* payload: taken by the caller / sent toward the app */
+	uint64_t packets_in, packets_out; /* IP packets of the flow through the TUN */
+};
+
+/* One flow as ferry_stack_flow_info and ferry_stack_flows_walk describe it. */
+struct ferry_stack_flow_info {
+	uint64_t id; /* ferry_stack_flow_id */
+	enum ferry_flow_proto proto;
+	const char *state; /* "connecting", "handshake", "open", "app-done", ... */
+	struct ferry_endpoint src, dst;
+	uint64_t created, last_active; /* ms, the stack's clock */
+	struct ferry_stack_flow_counters count;
+	uint32_t rx_held; /* bytes from the application waiting for the caller */
+	uint32_t tx_held; /* bytes toward the application lwIP still holds */
+	void *user;
 };
 
 /* Fills cfg with the defaults documented in docs/stack.md. */
@@ -166,11 +214,17 @@ struct ferry_buf;
  * the caller keeps the buffers). Returns how many were taken; drops are counted. */
 unsigned ferry_stack_input_batch(struct ferry_stack *stack, const struct ferry_buf *batch);
 
-/* Sets the clock to now and runs every timer due (lwIP's and the flows'). */
+/* Sets the clock to now and runs every timer due (lwIP's and the flows'). Does nothing
+ * when called from inside an ops callback. */
 void ferry_stack_timer(struct ferry_stack *stack, uint64_t now);
 
-/* The time at which ferry_stack_timer should next run (<= now: at once). */
+/* When ferry_stack_timer must next run: <= now at once, UINT64_MAX when nothing is
+ * armed. Changes nothing. */
 uint64_t ferry_stack_next_deadline(const struct ferry_stack *stack, uint64_t now);
+
+/* The end of an event-loop turn: sends the ACKs owed to applications and wakes flows that
+ * waited for memory. Does nothing when called from inside an ops callback. */
+void ferry_stack_flush(struct ferry_stack *stack);
 
 /* Counters since create. */
 const struct ferry_stack_stats *ferry_stack_get_stats(const struct ferry_stack *stack);
@@ -182,6 +236,21 @@ enum ferry_flow_proto ferry_stack_flow_proto(const struct ferry_flow *flow);
 /* A pointer of the caller's, NULL until set. */
 void ferry_stack_flow_set_user(struct ferry_flow *flow, void *user);
 void *ferry_stack_flow_user(const struct ferry_flow *flow);
+
+/* The flow's id: unique for the life of the stack (a slot and its generation), never 0. */
+uint64_t ferry_stack_flow_id(const struct ferry_flow *flow);
+
+/* The flow with that id, or NULL once it ended (also for ids never handed out). */
+struct ferry_flow *ferry_stack_flow_lookup(struct ferry_stack *stack, uint64_t id);
+
+/* Describes the flow into *info. */
+void ferry_stack_flow_info(const struct ferry_flow *flow, struct ferry_stack_flow_info *info);
+
+/* Calls fn once for every flow (TCP first, then UDP; each most recently active first).
+ * fn must not end flows or call into the stack. Returns the number of flows walked. */
+uint32_t ferry_stack_flows_walk(const struct ferry_stack *stack,
+				void (*fn)(void *ctx, const struct ferry_stack_flow_info *info),
+				void *ctx);
 
 /* The far side connected: the held SYN is handed to lwIP, which answers with a SYN-ACK
  * from the original destination. Returns 0, -EINVAL if the flow is not waiting for its
@@ -210,6 +279,13 @@ int ferry_stack_tcp_shutdown(struct ferry_flow *flow);
 
 /* The far side reset: the application gets an RST and the flow is gone (no tcp_closed). */
 void ferry_stack_tcp_reset(struct ferry_flow *flow);
+
+/* Ends UDP flow now (no udp_closed follows). err 0 ends it silently; otherwise the
+ * application gets an ICMP destination unreachable quoting its last datagram, which a
+ * connected socket reports as an error: -ECONNREFUSED port unreachable, -EACCES/-EPERM
+ * administratively prohibited, -ENETUNREACH network unreachable, anything else host
+ * unreachable. Returns 0, or -EINVAL for a flow that is not UDP. */
+int ferry_stack_udp_close(struct ferry_flow *flow, int err);
 
 /* A datagram toward the application of flow, from `from` (NULL: the flow's destination;
  * any other address and port: full-cone replies from elsewhere). Returns 0, -EMSGSIZE if

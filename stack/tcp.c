@@ -14,9 +14,17 @@
  * RST or ICMP unreachable built here, from the held SYN.
  *
  * Backpressure. lwIP's recv callback always takes the segment (never ERR_MEM: lwIP would
- * then drop later segments); the bytes wait in flow->rx until ops->tcp_data takes them,
- * and only taken bytes are tcp_recved(), so the application's window is the caller's
- * flow control and a flow holds at most TCP_WND bytes.
+ * then drop later segments); the bytes wait in flow->rx until ops->tcp_data takes them.
+ * Only then is the window given back (tcp_recved), as far as the memory budget allows
+ * (budget.c), so the application's window is the caller's flow control and a flow holds
+ * at most its share of the budget. Toward the application, sends take what lwIP's send
+ * buffer and the budget allow; a short send owes tcp_sendable, which tcp_sent, or the
+ * budget's wake-up when memory held it back, pays.
+ *
+ * Latency. Nagle is off toward the application (its own TCP coalesced already), and the
+ * ACK for bytes the caller took is sent at the end of the entry point (one per flow per
+ * turn), not at lwIP's 250 ms delayed-ACK timer: an application that writes twice before
+ * it reads never waits for a delayed ACK.
  *
  * Ending. Every end goes through flow_end(), which marks the flow DEAD and finishes it --
  * pcb detached and aborted or closed, held pbufs freed, the caller told -- at once, or,
@@ -29,7 +37,7 @@
 #include <sys/socket.h>
 
 #include "lwip/ip.h"
-#include "lwip/priv/tcp_priv.h" /* tcp_tw_pcbs: see drop_time_wait */
+#include "lwip/priv/tcp_priv.h" /* tcp_tw_pcbs (drop_time_wait), tcp_ack_now */
 #include "stack/internal.h"
 
 static const struct tcp_ext_arg_callbacks ext_callbacks;
@@ -59,19 +67,11 @@ static void send_rst(struct ferry_flow *flow)
 		ferry_stack_emit(stack, stack->out, n);
 }
 
-static uint8_t unreach_code(int family, int err)
-{
-	if (family == AF_INET)
-		return err == -ENETUNREACH ? 0 : err == -EACCES || err == -EPERM ? 13 : 1;
-	return err == -ENETUNREACH ? 0 : err == -EACCES || err == -EPERM ? 1 : 3;
-}
-
 /* ICMP destination unreachable quoting the held SYN, from its destination. */
 static void send_unreach(struct ferry_flow *flow, int err)
 {
-	struct ferry_stack *stack = flow->stack;
-	uint8_t icmp[FERRY_PKT_ICMP_HLEN] = {0}, quote[FERRY_PKT_IP6_HLEN + 60 + 8];
-	size_t qlen, n;
+	uint8_t quote[FERRY_PKT_IP6_HLEN + 60 + 8];
+	size_t qlen;
 
 	if (!flow->syn) {
 		send_rst(flow);
@@ -83,14 +83,7 @@ static void send_unreach(struct ferry_flow *flow, int err)
 	if (qlen > sizeof(quote))
 		qlen = sizeof(quote);
 	pbuf_copy_partial(flow->syn, quote, (u16_t)qlen, 0);
-	icmp[0] = flow->src.family == AF_INET ? FERRY_PKT_ICMP4_UNREACH : FERRY_PKT_ICMP6_UNREACH;
-	icmp[1] = unreach_code(flow->src.family, err);
-	n = ferry_stack_pkt_build(stack->out, stack->out_cap, &flow->dst, &flow->src,
-				  flow->src.family == AF_INET ? FERRY_PKT_PROTO_ICMP
-							      : FERRY_PKT_PROTO_ICMP6,
-				  icmp, sizeof(icmp), quote, qlen);
-	if (n)
-		ferry_stack_emit(stack, stack->out, n);
+	ferry_stack_send_unreach(flow->stack, &flow->dst, &flow->src, err, quote, qlen);
 }
 
 /* ---- listeners: one per destination port with a handshake under way ---- */
@@ -135,16 +128,13 @@ static int listener_ref(struct ferry_stack *stack, uint16_t port)
 	return 0;
 }
 
-/* Drops a reference; listeners without one are closed by the next timer run, never from
- * inside lwIP's own callbacks. */
+/* Drops the reference a flow in its handshake holds; listeners without one are closed by
+ * the next timer run, never from inside lwIP's own callbacks. */
 static void listener_unref(struct ferry_flow *flow)
 {
 	struct ferry_stack *stack = flow->stack;
 	uint32_t i;
 
-	if (!flow->listening)
-		return;
-	flow->listening = 0;
 	for (i = 0; i < MEMP_NUM_TCP_PCB_LISTEN; i++)
 		if (stack->listeners[i].pcb && stack->listeners[i].port == flow->dst.port) {
 			stack->listeners[i].refs--;
@@ -161,6 +151,11 @@ static void listeners_sweep(struct ferry_stack *stack)
 			tcp_close(stack->listeners[i].pcb);
 			stack->listeners[i].pcb = NULL;
 		}
+}
+
+static int in_handshake(const struct ferry_flow *flow)
+{
+	return flow->state == FERRY_FLOW_HANDSHAKE || flow->state == FERRY_FLOW_HANDSHAKE_SHUT;
 }
 
 /* ---- ending ---- */
@@ -187,12 +182,15 @@ static int flow_finish(struct ferry_flow *flow)
 
 		flow->pcb = NULL;
 		pcb_detach(pcb);
+		/* A clean end comes after every byte was delivered, but the window the budget
+		 * keeps may be smaller than lwIP's maximum, which tcp_close takes for unread
+		 * data (and answers with an RST). */
+		if (flow->end_how == FERRY_END_NONE)
+			pcb->rcv_wnd = TCP_WND_MAX(pcb);
 		if (flow->end_how != FERRY_END_NONE || tcp_close(pcb) != ERR_OK) {
 			tcp_abort(pcb);
 			aborted = 1;
 		}
-	} else if (flow->app_closed) {
-		/* The application's side is closed already: nothing to tell it. */
 	} else if (flow->end_how == FERRY_END_RST) {
 		send_rst(flow);
 	} else if (flow->end_how == FERRY_END_UNREACH) {
@@ -206,10 +204,12 @@ static int flow_finish(struct ferry_flow *flow)
 		q->next = NULL;
 		pbuf_free(q);
 	}
-	listener_unref(flow);
+	ferry_stack_budget_release(flow);
 	if (flow->end_notify) {
 		stack->stats.tcp_closed++;
+		ferry_stack_cb_enter(stack);
 		stack->ops->tcp_closed(stack->ctx, flow, flow->end_reason);
+		ferry_stack_cb_leave(stack);
 	}
 	ferry_stack_flow_release(flow);
 	return aborted;
@@ -221,6 +221,10 @@ static void flow_end(struct ferry_flow *flow, enum ferry_flow_end how, int notif
 {
 	if (flow->state == FERRY_FLOW_DEAD)
 		return;
+	if (in_handshake(flow))
+		listener_unref(flow);
+	if (flow->state == FERRY_FLOW_DRAINING)
+		how = FERRY_END_NONE; /* the application's side is closed already */
 	flow->state = FERRY_FLOW_DEAD;
 	flow->end_how = (uint8_t)how;
 	flow->end_notify = (uint8_t)notify;
@@ -249,6 +253,116 @@ void ferry_stack_tcp_kill(struct ferry_flow *flow, enum ferry_flow_end how, int 
 	flow_end(flow, how, 1, reason);
 }
 
+/* ---- the budget's decisions, applied to lwIP ---- */
+
+/* What a flow may always hold each way: two of its segments (budget.c). */
+static uint32_t floor_of(const struct tcp_pcb *pcb)
+{
+	return 2u * pcb->mss;
+}
+
+/* lwIP now holds these bytes of the flow's toward the application. */
+static void tx_sync(struct ferry_flow *flow)
+{
+	ferry_stack_budget_tx_set(flow, flow->pcb ? TCP_SND_BUF - flow->pcb->snd_buf : 0);
+}
+
+/* Gives the application n more bytes of window; the ACK announcing it is owed. */
+static void window_give(struct ferry_flow *flow, uint32_t n)
+{
+	while (n > 0 && flow->pcb) {
+		u16_t chunk = n > 0xffff ? 0xffff : (u16_t)n;
+
+		tcp_recved(flow->pcb, chunk);
+		n -= chunk;
+	}
+	if (flow->pcb && !flow->ack_owed) {
+		flow->ack_owed = 1;
+		ferry_stack_list_append(&flow->stack->ack_owed, flow, &flow->ack);
+	}
+}
+
+/* The caller took n of the application's bytes: window back, as the budget allows. */
+static void app_bytes_taken(struct ferry_flow *flow, uint32_t n)
+{
+	ferry_stack_budget_rx_taken(flow, n);
+	flow->count.bytes_in += n;
+	if (flow->pcb && n)
+		window_give(flow, ferry_stack_budget_rx_grant(flow, TCP_WND_MAX(flow->pcb),
+							      floor_of(flow->pcb)));
+}
+
+/* What ferry_stack_tcp_send may queue now: lwIP's send buffer and queue, and the budget. */
+static size_t tx_space(const struct ferry_flow *flow)
+{
+	size_t n = tcp_sndbuf(flow->pcb);
+	size_t room = ferry_stack_budget_tx_room(flow, TCP_SND_BUF, floor_of(flow->pcb));
+
+	if (tcp_sndqueuelen(flow->pcb) >= TCP_SND_QUEUELEN - 2)
+		return 0;
+	return n < room ? n : room;
+}
+
+static void call_sendable(struct ferry_flow *flow, size_t space)
+{
+	struct ferry_stack *stack = flow->stack;
+
+	flow->sendable_owed = 0;
+	flow_enter(flow);
+	ferry_stack_cb_enter(stack);
+	stack->ops->tcp_sendable(stack->ctx, flow, space);
+	ferry_stack_cb_leave(stack);
+	flow_leave(flow);
+}
+
+/* Whether lwIP could take a segment of the flow's now: a probe of what tcp_write needs
+ * (a segment descriptor and a pbuf of one MSS), given back at once. */
+static bool lwip_has_room(const struct ferry_flow *flow)
+{
+	struct tcp_seg *seg = memp_malloc(MEMP_TCP_SEG);
+	struct pbuf *p;
+
+	if (!seg)
+		return false;
+	memp_free(MEMP_TCP_SEG, seg);
+	p = pbuf_alloc(PBUF_TRANSPORT, flow->pcb->mss, PBUF_RAM);
+	if (!p)
+		return false;
+	pbuf_free(p);
+	return true;
+}
+
+bool ferry_stack_tcp_serve(struct ferry_flow *flow)
+{
+	size_t space;
+
+	if (!flow->sendable_owed || !flow->pcb ||
+	    (flow->state != FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_APP_DONE))
+		return true;
+	space = tx_space(flow);
+	if (!space || !lwip_has_room(flow))
+		return false;
+	call_sendable(flow, space); /* may end the flow */
+	return true;
+}
+
+void ferry_stack_tcp_flush_acks(struct ferry_stack *stack)
+{
+	struct ferry_flow *flow;
+
+	if (stack->lwip_depth)
+		return;
+	while ((flow = stack->ack_owed.head) != NULL) {
+		ferry_stack_list_remove(&stack->ack_owed, flow, &flow->ack);
+		flow->ack_owed = 0;
+		/* unless lwIP sent it meanwhile (every second segment, or a big window update) */
+		if (flow->pcb && (flow->pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW))) {
+			tcp_ack_now(flow->pcb);
+			tcp_output(flow->pcb);
+		}
+	}
+}
+
 /* ---- lwIP callbacks ---- */
 
 /* lwIP finishes the connection with the application on its own from here and frees the
@@ -260,17 +374,9 @@ static void flow_let_go(struct ferry_flow *flow)
 	if (flow->pcb)
 		pcb_detach(flow->pcb);
 	flow->pcb = NULL;
-	flow->app_closed = 1;
-}
-
-static void ack_to_app(struct ferry_flow *flow, size_t n)
-{
-	while (n > 0 && flow->pcb) {
-		u16_t chunk = n > 0xffff ? 0xffff : (u16_t)n;
-
-		tcp_recved(flow->pcb, chunk);
-		n -= chunk;
-	}
+	flow->state = FERRY_FLOW_DRAINING;
+	flow->sendable_owed = 0;
+	tx_sync(flow);
 }
 
 /* Offers the queued bytes to the caller; delivers the application's FIN after them. */
@@ -283,8 +389,10 @@ static void flow_deliver(struct ferry_flow *flow)
 		size_t avail = q->len - flow->rx_off, n = 0;
 
 		if (avail) {
+			ferry_stack_cb_enter(stack);
 			n = stack->ops->tcp_data(stack->ctx, flow,
 						 (const uint8_t *)q->payload + flow->rx_off, avail);
+			ferry_stack_cb_leave(stack);
 			if (flow->state == FERRY_FLOW_DEAD)
 				return;
 			if (n > avail)
@@ -292,7 +400,7 @@ static void flow_deliver(struct ferry_flow *flow)
 			if (n)
 				ferry_stack_flow_touch(flow);
 			flow->rx_off = (uint16_t)(flow->rx_off + n);
-			ack_to_app(flow, n);
+			app_bytes_taken(flow, (uint32_t)n);
 			if (n < avail)
 				return;
 		}
@@ -305,10 +413,12 @@ static void flow_deliver(struct ferry_flow *flow)
 	}
 	if (flow->rx_fin && !flow->rx_head && flow->state != FERRY_FLOW_DEAD) {
 		flow->rx_fin = 0;
+		ferry_stack_cb_enter(stack);
 		stack->ops->tcp_eof(stack->ctx, flow);
+		ferry_stack_cb_leave(stack);
 		if (flow->state == FERRY_FLOW_OPEN)
 			flow->state = FERRY_FLOW_APP_DONE;
-		else if (flow->state == FERRY_FLOW_PEER_DONE)
+		else if (flow->state == FERRY_FLOW_PEER_DONE || flow->state == FERRY_FLOW_DRAINING)
 			flow_end(flow, FERRY_END_NONE, 1, 0);
 	}
 }
@@ -317,6 +427,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	struct ferry_flow *flow = arg;
 	struct pbuf *tail;
+	uint32_t n = 0;
 
 	(void)err;
 	if (!flow) { /* detached: nobody wants the bytes */
@@ -334,13 +445,17 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 	} else {
 		/* Chains are linked through next without summing tot_len (a u16 in lwIP 2.1,
 		 * too small for a window's worth); they are freed one pbuf at a time. */
-		for (tail = p; tail->next; tail = tail->next)
-			;
+		for (tail = p;; tail = tail->next) {
+			n += tail->len;
+			if (!tail->next)
+				break;
+		}
 		if (flow->rx_tail)
 			flow->rx_tail->next = p;
 		else
 			flow->rx_head = p;
 		flow->rx_tail = tail;
+		ferry_stack_budget_rx_arrived(flow, n);
 	}
 	flow_enter(flow);
 	flow_deliver(flow);
@@ -350,19 +465,22 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct ferry_flow *flow = arg;
-	struct ferry_stack *stack;
+	size_t space;
 
+	(void)pcb;
 	(void)len;
 	if (!flow)
 		return ERR_OK;
-	stack = flow->stack;
 	ferry_stack_flow_touch(flow);
-	if (!flow->blocked ||
+	tx_sync(flow);
+	if (!flow->sendable_owed ||
 	    (flow->state != FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_APP_DONE))
 		return ERR_OK;
-	flow->blocked = 0;
+	space = tx_space(flow);
+	if (!space)
+		return ERR_OK; /* bytes are still in flight: tcp_sent comes again */
 	flow_enter(flow);
-	stack->ops->tcp_sendable(stack->ctx, flow, tcp_sndbuf(pcb));
+	call_sendable(flow, space);
 	return flow_leave(flow);
 }
 
@@ -396,30 +514,35 @@ static void endpoint_from_ip(struct ferry_endpoint *ep, const ip_addr_t *ip, u16
 	ep->port = port;
 }
 
-/* lwIP made the pcb for a SYN we handed it: tie it to its flow before the SYN-ACK. */
+/* lwIP made the pcb for a SYN we handed it: tie it to its flow before the SYN-ACK, whose
+ * window is the flow's opening share of the budget. */
 static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
 {
 	struct ferry_stack *stack = lpcb->callback_arg;
 	struct ferry_endpoint src, dst;
 	struct ferry_flow *flow;
+	uint32_t wnd;
 
 	(void)id;
 	endpoint_from_ip(&src, &cpcb->remote_ip, cpcb->remote_port);
 	endpoint_from_ip(&dst, &cpcb->local_ip, cpcb->local_port);
 	flow = ferry_stack_flow_find(stack, FERRY_FLOW_TCP, &src, &dst);
-	if (!flow || flow->state != FERRY_FLOW_HANDSHAKE || flow->pcb)
+	if (!flow || !in_handshake(flow) || flow->pcb)
 		return ERR_ABRT; /* lwIP drops the new pcb silently */
 	flow->pcb = cpcb;
 	tcp_arg(cpcb, flow);
 	tcp_recv(cpcb, on_recv);
 	tcp_sent(cpcb, on_sent);
 	tcp_err(cpcb, on_err);
+	tcp_nagle_disable(cpcb);
 	if (stack->cfg.keepalive_idle_ms) {
 		ip_set_option(cpcb, SOF_KEEPALIVE);
 		cpcb->keep_idle = stack->cfg.keepalive_idle_ms;
 		cpcb->keep_intvl = stack->cfg.keepalive_interval_ms;
 		cpcb->keep_cnt = stack->cfg.keepalive_count;
 	}
+	wnd = ferry_stack_budget_rx_open(flow, TCP_WND_MAX(cpcb), floor_of(cpcb));
+	cpcb->rcv_wnd = cpcb->rcv_ann_wnd = (tcpwnd_size_t)wnd;
 	return ERR_OK;
 }
 
@@ -431,30 +554,34 @@ static const struct tcp_ext_arg_callbacks ext_callbacks = {
 static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 {
 	struct ferry_flow *flow = arg;
+	int shut;
 
 	if (!newpcb || err != ERR_OK)
 		return ERR_OK; /* out of pcbs: ferry_stack_tcp_connected sees no pcb */
-	if (!flow || flow->pcb != newpcb || flow->state != FERRY_FLOW_HANDSHAKE) {
+	if (!flow || flow->pcb != newpcb || !in_handshake(flow)) {
 		tcp_abort(newpcb);
 		return ERR_ABRT;
 	}
+	shut = flow->state == FERRY_FLOW_HANDSHAKE_SHUT;
+	listener_unref(flow);
 	flow->state = FERRY_FLOW_OPEN;
 	ferry_stack_flow_deadline_clear(flow);
-	listener_unref(flow);
 	ferry_stack_flow_touch(flow);
 	flow->stack->stats.tcp_accepted++;
-	if (!flow->blocked && !flow->shut_early)
+	if (!flow->sendable_owed && !shut)
 		return ERR_OK;
 	/* The far side spoke or closed before the app's ACK: catch up now. */
 	flow_enter(flow);
-	if (flow->blocked) {
-		flow->blocked = 0;
-		flow->stack->ops->tcp_sendable(flow->stack->ctx, flow, tcp_sndbuf(newpcb));
+	if (flow->sendable_owed) {
+		size_t space = tx_space(flow);
+
+		if (space)
+			call_sendable(flow, space);
+		else
+			ferry_stack_budget_wait(flow);
 	}
-	if (flow->shut_early && flow->state == FERRY_FLOW_OPEN) {
-		flow->shut_early = 0;
+	if (shut && flow->state == FERRY_FLOW_OPEN)
 		ferry_stack_tcp_shutdown(flow);
-	}
 	return flow_leave(flow);
 }
 
@@ -513,10 +640,14 @@ static int new_connection(struct ferry_stack *stack, const struct ferry_pkt *pkt
 	memcpy(flow->syn->payload, pkt->ip, pkt->len);
 	flow->syn_seq = pkt->tcp_seq;
 	flow->state = FERRY_FLOW_CONNECTING;
-	ferry_stack_flow_deadline_set(flow, &stack->connecting, stack->now + stack->cfg.connect_timeout_ms);
+	flow->count.packets_in = 1;
+	ferry_stack_flow_deadline_set(flow, &stack->connecting,
+				      stack->now + stack->cfg.connect_timeout_ms);
 	stack->stats.tcp_opened++;
 	flow_enter(flow);
+	ferry_stack_cb_enter(stack);
 	err = stack->ops->tcp_open(stack->ctx, flow, &flow->src, &flow->dst);
+	ferry_stack_cb_leave(stack);
 	if (err && flow->state == FERRY_FLOW_CONNECTING)
 		flow_refuse(flow, err);
 	flow_leave(flow);
@@ -536,6 +667,7 @@ int ferry_stack_tcp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt
 		/* A pcb lwIP still closes on its own, or nothing: lwIP answers with RST. */
 		return lwip_input(stack, pkt->ip, pkt->len);
 	}
+	flow->count.packets_in++;
 	switch (flow->state) {
 	case FERRY_FLOW_CONNECTING:
 		if (flags & FERRY_PKT_TCP_RST) { /* the application gave up */
@@ -589,7 +721,7 @@ static int inject_syn(struct ferry_flow *flow, int notify)
 	stack->lwip_depth++;
 	stack->netif.input(syn, &stack->netif);
 	stack->lwip_depth--;
-	if (!flow->pcb && flow->state == FERRY_FLOW_HANDSHAKE) {
+	if (!flow->pcb && in_handshake(flow)) {
 		flow_end(flow, FERRY_END_RST, notify, -ECONNABORTED);
 		err = -ENOMEM;
 	}
@@ -628,10 +760,9 @@ int ferry_stack_tcp_connected(struct ferry_flow *flow)
 		flow_end(flow, FERRY_END_RST, 0, -ECONNABORTED);
 		return -ENOMEM;
 	}
-	flow->listening = 1;
 	flow->state = FERRY_FLOW_HANDSHAKE;
 	ferry_stack_flow_deadline_set(flow, &stack->handshake,
-			      stack->now + stack->cfg.handshake_timeout_ms);
+				      stack->now + stack->cfg.handshake_timeout_ms);
 	if (stack->lwip_depth) {
 		/* Called from inside lwIP (an ops callback of another connection): the SYN
 		 * goes in once lwIP returned. */
@@ -654,35 +785,50 @@ void ferry_stack_tcp_refused(struct ferry_flow *flow, int err)
 size_t ferry_stack_tcp_send(struct ferry_flow *flow, const uint8_t *data, size_t len)
 {
 	struct tcp_pcb *pcb = flow->pcb;
+	int refused = 0;
 	size_t n;
 
-	if (flow->state == FERRY_FLOW_HANDSHAKE)
-		flow->blocked = 1; /* tcp_sendable at accept */
+	if (in_handshake(flow)) {
+		flow->sendable_owed = 1; /* paid at accept */
+		return 0;
+	}
 	if (!pcb || (flow->state != FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_APP_DONE))
 		return 0;
-	n = tcp_sndbuf(pcb);
-	if (tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 2)
-		n = 0;
+	n = tx_space(flow);
 	if (n > len)
 		n = len;
-	if (n && tcp_write(pcb, data, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
-		n = 0;
-	if (n < len)
-		flow->blocked = 1;
+	if (n && tcp_write(pcb, data, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+		n = 0; /* lwIP's heap or segment pool refused */
+		refused = 1;
+	}
+	if (n < len) {
+		flow->sendable_owed = 1;
+		/* When lwIP's buffer or the budget was the limit, bytes are in flight (the budget
+		 * always allows FLOOR bytes) and tcp_sent pays the debt; when lwIP's memory
+		 * refused, the budget's wake-up does. */
+		if (refused)
+			ferry_stack_budget_wait(flow);
+	}
 	if (n) {
+		flow->count.bytes_out += n;
 		ferry_stack_flow_touch(flow);
 		tcp_output(pcb);
+		tx_sync(flow);
 	}
 	return n;
 }
 
 void ferry_stack_tcp_writable(struct ferry_flow *flow)
 {
+	struct ferry_stack *stack = flow->stack;
+
 	if (flow->state == FERRY_FLOW_DEAD || (!flow->rx_head && !flow->rx_fin))
 		return;
 	flow_enter(flow);
 	flow_deliver(flow);
 	flow_leave(flow);
+	if (!stack->cb_depth)
+		ferry_stack_tcp_flush_acks(stack);
 }
 
 int ferry_stack_tcp_shutdown(struct ferry_flow *flow)
@@ -699,9 +845,7 @@ int ferry_stack_tcp_shutdown(struct ferry_flow *flow)
 	case FERRY_FLOW_HANDSHAKE:
 		/* A FIN in SYN_RCVD would move lwIP's pcb past the state whose ACK calls
 		 * accept; it is sent once the handshake is done. */
-		if (flow->shut_early)
-			return -EINVAL;
-		flow->shut_early = 1;
+		flow->state = FERRY_FLOW_HANDSHAKE_SHUT;
 		return 0;
 	default:
 		return -EINVAL;

@@ -31,17 +31,30 @@ int ferry_stack_udp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt
 			return -ENOSPC;
 		}
 		flow->state = FERRY_FLOW_OPEN;
-		if (ops->udp_open && ops->udp_open(stack->ctx, flow, &flow->src, &flow->dst)) {
-			ferry_stack_flow_release(flow);
-			ferry_stack_count_drop(stack, FERRY_STACK_DROP_REFUSED);
-			return -EPERM;
+		if (ops->udp_open) {
+			int err;
+
+			ferry_stack_cb_enter(stack);
+			err = ops->udp_open(stack->ctx, flow, &flow->src, &flow->dst);
+			ferry_stack_cb_leave(stack);
+			if (err) {
+				ferry_stack_flow_release(flow);
+				ferry_stack_count_drop(stack, FERRY_STACK_DROP_REFUSED);
+				return -EPERM;
+			}
 		}
 		stack->stats.udp_opened++;
 	}
 	ferry_stack_flow_touch(flow);
+	flow->count.packets_in++;
+	flow->count.bytes_in += pkt->payload_len;
+	flow->last_len = (uint16_t)pkt->payload_len;
 	flow->in_cb++;
+	ferry_stack_cb_enter(stack);
 	ops->udp_datagram(stack->ctx, flow, pkt->payload, pkt->payload_len);
-	flow->in_cb--;
+	ferry_stack_cb_leave(stack);
+	if (--flow->in_cb == 0 && flow->state == FERRY_FLOW_DEAD)
+		ferry_stack_flow_release(flow); /* the caller closed it from the callback */
 	return 0;
 }
 
@@ -51,9 +64,70 @@ void ferry_stack_udp_kill(struct ferry_flow *flow)
 
 	stack->stats.udp_closed++;
 	flow->state = FERRY_FLOW_DEAD;
-	if (stack->ops->udp_closed)
+	if (stack->ops->udp_closed) {
+		ferry_stack_cb_enter(stack);
 		stack->ops->udp_closed(stack->ctx, flow);
+		ferry_stack_cb_leave(stack);
+	}
 	ferry_stack_flow_release(flow);
+}
+
+/* The IP and UDP headers of the application's last datagram, as an ICMP error quotes
+ * them (the checksum is left zero: the receiver matches the ports). */
+static size_t quote_last(const struct ferry_flow *flow, uint8_t *out, size_t cap)
+{
+	uint8_t udp[FERRY_PKT_UDP_HLEN] = {0};
+	size_t len = (size_t)flow->last_len + FERRY_PKT_UDP_HLEN, n;
+
+	udp[0] = (uint8_t)(flow->src.port >> 8);
+	udp[1] = (uint8_t)flow->src.port;
+	udp[2] = (uint8_t)(flow->dst.port >> 8);
+	udp[3] = (uint8_t)flow->dst.port;
+	udp[4] = (uint8_t)(len >> 8);
+	udp[5] = (uint8_t)len;
+	n = ferry_stack_pkt_build(out, cap, &flow->src, &flow->dst, FERRY_PKT_PROTO_UDP, udp,
+				  sizeof(udp), NULL, 0);
+	if (!n)
+		return 0;
+	/* the quoted IP header announces the datagram's real length */
+	if (flow->src.family == AF_INET) {
+		uint16_t csum;
+
+		out[2] = (uint8_t)((len + FERRY_PKT_IP4_HLEN) >> 8);
+		out[3] = (uint8_t)(len + FERRY_PKT_IP4_HLEN);
+		out[10] = out[11] = 0;
+		csum = (uint16_t)~ferry_stack_pkt_csum_fold(
+		    ferry_stack_pkt_csum_add(0, out, FERRY_PKT_IP4_HLEN));
+		out[10] = (uint8_t)(csum >> 8);
+		out[11] = (uint8_t)csum;
+	} else {
+		out[4] = (uint8_t)(len >> 8);
+		out[5] = (uint8_t)len;
+	}
+	out[n - 2] = out[n - 1] = 0; /* the UDP checksum covered bytes not quoted */
+	return n;
+}
+
+int ferry_stack_udp_close(struct ferry_flow *flow, int err)
+{
+	struct ferry_stack *stack = flow->stack;
+	uint8_t quote[FERRY_PKT_IP6_HLEN + FERRY_PKT_UDP_HLEN];
+
+	if (flow->proto != FERRY_FLOW_UDP || flow->state == FERRY_FLOW_DEAD)
+		return -EINVAL;
+	if (err) {
+		size_t n = quote_last(flow, quote, sizeof(quote));
+
+		if (n) {
+			stack->stats.udp_unreach++;
+			ferry_stack_send_unreach(stack, &flow->dst, &flow->src, err, quote, n);
+		}
+	}
+	stack->stats.udp_closed++;
+	flow->state = FERRY_FLOW_DEAD;
+	if (!flow->in_cb)
+		ferry_stack_flow_release(flow);
+	return 0;
 }
 
 int ferry_stack_udp_send(struct ferry_flow *flow, const struct ferry_endpoint *from,
@@ -83,6 +157,8 @@ int ferry_stack_udp_send(struct ferry_flow *flow, const struct ferry_endpoint *f
 	if (!n)
 		return -EMSGSIZE;
 	ferry_stack_flow_touch(flow);
+	flow->count.packets_out++;
+	flow->count.bytes_out += len;
 	ferry_stack_emit(stack, stack->out, n);
 	return 0;
 }
@@ -117,8 +193,10 @@ int ferry_stack_icmp_input(struct ferry_stack *stack, const struct ferry_pkt *pk
 		ferry_stack_count_drop(stack, FERRY_STACK_DROP_REFUSED);
 		return -EPERM;
 	}
+	ferry_stack_cb_enter(stack);
 	stack->ops->icmp_echo(stack->ctx, &pkt->src, &pkt->dst, pkt->icmp_seq, pkt->payload,
 			      pkt->payload_len);
+	ferry_stack_cb_leave(stack);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "stack/egress.h"
 #include "stack/stack.h"
 #include "tests/support/fixture.h"
 #include "tests/support/pkt.h"
@@ -245,6 +246,30 @@ START_TEST(connect_timeout)
 }
 END_TEST
 
+/* Defect: the stack and egress both gave up a connect after 10 s, so which one spoke
+ * first was chance. The side holding the SYN outlives the far side's attempt and a long
+ * path's round trips: the application always learns the far side's real error. */
+START_TEST(held_syn_outlives_the_far_side_connect)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_stackfake_app a = ferry_stackfake_app4(40006);
+	struct ferry_egress_config far;
+	struct ferry_tpkt t;
+
+	ferry_egress_config_default(&far);
+	ferry_stackfake_app_syn(f, &a, 0);
+	/* the far side times out, and its answer crosses a 2 s round trip */
+	ferry_stackfake_advance(f, far.connect_timeout_ms + 2000);
+	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0);
+	ck_assert_int_eq(f->closed, 0);
+	ferry_stack_tcp_refused(f->opened[0], -ENETUNREACH);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert_uint_eq(t.icmp_type, 3);
+	ck_assert_uint_eq(t.icmp_code, 0); /* net unreachable: the far side's word */
+	ferry_stackfake_free(f);
+}
+END_TEST
+
 /* The far side answers (and closes) before the app's ACK completed the handshake. */
 START_TEST(far_side_speaks_first)
 {
@@ -345,7 +370,8 @@ START_TEST(table_full_evicts_lru)
 	while (ferry_stackfake_pending_out(f))
 		ferry_stackfake_next_out(f, &t);
 	ferry_stackfake_app_send(f, &a[0], FERRY_TPKT_PSH, "x",
-				 1); /* a[1] is now the least recent */
+				 1);	 /* a[1] is now the least recent */
+	ferry_stackfake_next_out(f, &t); /* the ACK for "x" */
 	ferry_stackfake_app_syn(f, &a[2], 0);
 	ck_assert_int_eq(f->closed, 1);
 	ck_assert_ptr_eq(f->closed_flow, a[1].flow);
@@ -478,6 +504,7 @@ int main(void)
 	TCase *limits = ferry_tcase("limits", 10);
 
 	tcase_add_test(connect, syn_held_until_connected_v4);
+	tcase_add_test(connect, held_syn_outlives_the_far_side_connect);
 	tcase_add_test(connect, syn_ack_v6_jumbo_mtu);
 	tcase_add_test(connect, isn_unpredictable);
 	tcase_add_test(connect, syn_ack_without_wscale_v6_1500);

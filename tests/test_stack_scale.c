@@ -25,7 +25,7 @@ struct scale {
 	size_t taken;
 };
 
-static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
+static int tun_write(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct scale *s = ctx;
 
@@ -33,6 +33,7 @@ static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
 	memcpy(s->last_bytes, pkt, len);
 	ck_assert_int_eq(ferry_tpkt_parse(&s->last, s->last_bytes, len), 0);
 	s->writes++;
+	return 0;
 }
 
 static int tcp_open(void *ctx, struct ferry_flow *flow, const struct ferry_endpoint *src,

@@ -5,7 +5,9 @@
  *
  * Prints: connections per second accepted and relayed (SYN held, connected, handshake,
  * 64 bytes each way, close both ways), bytes per second from the application through
- * lwIP to the caller and back, at MTU 1500 and 65535, and the memory of an idle flow.
+ * lwIP to the caller and back, at MTU 1500 and 65535, the memory of an idle flow, the
+ * resident memory of a stack with no flow, and what one flow's segments cost while
+ * thousands of others hold all the bytes their windows allow (the memory budget's case).
  * Figures, not a test: the machine is shared, expect +-30 %.
  */
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include "stack/internal.h"
 #include "stack/stack.h"
 #include "tests/support/pkt.h"
+#include "tests/support/rss.h"
 
 #define APP "10.9.0.2"
 
@@ -33,6 +36,8 @@ struct bench {
 	uint32_t wnd;	   /* its window, scaled */
 	uint64_t taken;
 	unsigned eofs, closed;
+	struct ferry_flow *probe; /* with hold: the only flow whose bytes the caller takes */
+	int hold;		  /* the caller takes nothing (but the probe's) */
 };
 
 static double now_s(void)
@@ -43,19 +48,20 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
+static int tun_write(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct bench *b = ctx;
 
 	memcpy(b->last_bytes, pkt, len);
 	if (ferry_tpkt_parse(&b->last, b->last_bytes, len) != 0 || b->last.proto != 6)
-		return;
+		return 0;
 	if ((int32_t)(b->last.seq + (uint32_t)b->last.payload_len - b->data_end) > 0)
 		b->data_end = b->last.seq + (uint32_t)b->last.payload_len;
 	if (b->last.flags & FERRY_TPKT_ACK) {
 		b->acked = b->last.ack;
 		b->wnd = (uint32_t)b->last.wnd << 4;
 	}
+	return 0;
 }
 
 static int tcp_open(void *ctx, struct ferry_flow *flow, const struct ferry_endpoint *src,
@@ -73,8 +79,9 @@ static size_t tcp_data(void *ctx, struct ferry_flow *flow, const uint8_t *data, 
 {
 	struct bench *b = ctx;
 
-	(void)flow;
 	(void)data;
+	if (b->hold && flow != b->probe)
+		return 0;
 	b->taken += len;
 	return len;
 }
@@ -302,10 +309,81 @@ static void bench_downstream(uint32_t mtu, uint64_t total)
 	ferry_stack_destroy(b.stack);
 }
 
+static void bench_memory_at_start(void)
+{
+	long before = ferry_test_rss_kib(), first, second;
+	struct bench b;
+
+	setup(&b, 1500);
+	first = ferry_test_rss_kib();
+	ferry_stack_destroy(b.stack);
+	setup(&b, 1500);
+	second = ferry_test_rss_kib();
+	printf("resident memory of a stack with no flow: first in the process %+ld KiB (lwIP "
+	       "sets up its pools), again %+ld KiB\n",
+	       first - before, second - first);
+	ferry_stack_destroy(b.stack);
+}
+
+/* n flows fill their windows while the caller takes none of their bytes; then one more
+ * flow sends `probe` segments the caller takes: their cost shows the heap's state. */
+static void bench_busy(unsigned n, unsigned probe)
+{
+	static uint8_t seg[1460];
+	struct ferry_tpkt t;
+	struct bench b;
+	uint32_t seq, ack;
+	double t0, dt;
+	unsigned i, k;
+
+	setup(&b, 1500);
+	/* virtual time runs fast here (300 ms per segment for the delayed ACK): no timeouts */
+	b.stack->cfg.tcp_idle_timeout_ms = 0;
+	b.stack->cfg.keepalive_idle_ms = 0;
+	b.hold = 1;
+	for (i = 0; i < n; i++) {
+		uint16_t sport = (uint16_t)(10000 + i);
+		char dst[32];
+
+		snprintf(dst, sizeof(dst), "198.18.%u.%u", i / 250, 1 + i % 250);
+		open_conn(&b, dst, sport, &seq, &ack);
+		for (k = 0; k < 256 && b.wnd >= sizeof(seg); k++) {
+			ferry_tpkt_tcp(&t, APP, sport, dst, 443, FERRY_TPKT_ACK, seq, ack);
+			t.payload = seg;
+			t.payload_len = sizeof(seg);
+			inject(&b, &t);
+			seq += sizeof(seg);
+			b.now += 300; /* the delayed ACK says the window */
+			ferry_stack_timer(b.stack, b.now);
+		}
+	}
+	b.probe = open_conn(&b, "203.0.113.3", 35000, &seq, &ack);
+	t0 = now_s();
+	for (i = 0; i < probe; i++) {
+		ferry_tpkt_tcp(&t, APP, 35000, "203.0.113.3", 443, FERRY_TPKT_ACK, seq, ack);
+		t.payload = seg;
+		t.payload_len = sizeof(seg);
+		inject(&b, &t);
+		seq += sizeof(seg);
+	}
+	dt = now_s() - t0;
+	printf("%5u busy flows holding %6.1f MiB (lwIP heap in use %5.1f MiB): one more flow's "
+	       "segment costs %.2f us, %.0f%% of its bytes taken\n",
+	       n, (double)b.stack->stats.rx_committed / 1048576.0,
+	       (double)lwip_stats.mem.used / 1048576.0, dt / probe * 1e6,
+	       100.0 * (double)b.taken / ((double)probe * sizeof(seg)));
+	ferry_stack_destroy(b.stack);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned conns = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 20000;
 
+	bench_memory_at_start();
+	bench_busy(0, 20000);
+	bench_busy(320, 20000);
+	bench_busy(2000, 20000);
+	bench_busy(8000, 20000);
 	bench_accept_only(10000);
 	bench_connections(conns);
 	bench_upstream(1500, 1000000000ull);

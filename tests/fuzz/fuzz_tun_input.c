@@ -71,7 +71,7 @@ static int is_tracked(struct ferry_flow **list, unsigned n, const struct ferry_f
 	return 0;
 }
 
-static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
+static int tun_write(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct harness *h = ctx;
 	struct ferry_tpkt t;
@@ -80,6 +80,7 @@ static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
 		memcpy(h->last_tcp_out, pkt, len);
 		h->last_tcp_len = len;
 	}
+	return 0;
 }
 
 /* The application's answer to the stack's last TCP segment. */

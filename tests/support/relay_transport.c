@@ -118,12 +118,14 @@ static void egress_side_ended(struct ferry_relay *r, struct ferry_relay_flow *f,
 
 /* ---- stack ops ------------------------------------------------------------------------ */
 
-static void st_tun_write(void *ctx, const uint8_t *pkt, size_t len)
+static int st_tun_write(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct ferry_relay *r = ctx;
+	int err = ferry_tun_write(&r->tun, pkt, len);
 
-	if (ferry_tun_write(&r->tun, pkt, len) != 0)
+	if (err)
 		r->count.tun_write_errors++;
+	return err;
 }
 
 static int st_tcp_open(void *ctx, struct ferry_flow *flow, const struct ferry_endpoint *src,

@@ -10,14 +10,29 @@
 #include "tests/support/stackfake.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void fake_tun_write(void *ctx, const uint8_t *pkt, size_t len)
+#include "transport/pool.h"
+
+/* Feeds the stack a packet from inside a callback, as a careless caller would. */
+static void nested_input(struct ferry_stackfake *f)
+{
+	uint8_t junk[20] = {0x45};
+	struct ferry_buf b = {.data = junk, .len = sizeof(junk)};
+
+	f->nested_input_ret = ferry_stack_input(f->stack, junk, sizeof(junk));
+	f->nested_batch_ret = ferry_stack_input_batch(f->stack, &b);
+}
+
+static int fake_tun_write(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct ferry_stackfake *f = ctx;
 	unsigned i;
 
+	if (f->tun_full)
+		return -EAGAIN;
 	if (f->seen == f->nout) { /* everything read: recycle */
 		for (i = 0; i < f->nout; i++)
 			free(f->out[i]);
@@ -28,6 +43,7 @@ static void fake_tun_write(void *ctx, const uint8_t *pkt, size_t len)
 	ck_assert_ptr_nonnull(f->out[f->nout]);
 	memcpy(f->out[f->nout], pkt, len);
 	f->out_len[f->nout++] = len;
+	return 0;
 }
 
 static int fake_tcp_open(void *ctx, struct ferry_flow *flow, const struct ferry_endpoint *src,
@@ -39,6 +55,8 @@ static int fake_tcp_open(void *ctx, struct ferry_flow *flow, const struct ferry_
 	f->opened[f->nopened++] = flow;
 	f->open_src = *src;
 	f->open_dst = *dst;
+	if (f->input_in_open)
+		nested_input(f);
 	if (f->connect_in_open)
 		ck_assert_int_eq(ferry_stack_tcp_connected(flow), 0);
 	return f->open_ret;
@@ -49,6 +67,8 @@ static size_t fake_tcp_data(void *ctx, struct ferry_flow *flow, const uint8_t *d
 	struct ferry_stackfake *f = ctx;
 	size_t n = len < f->take_limit ? len : f->take_limit;
 
+	if (f->input_in_data)
+		nested_input(f);
 	if (f->reset_in_data) {
 		ferry_stack_tcp_reset(flow);
 		return 0;
@@ -113,6 +133,8 @@ static void fake_udp_datagram(void *ctx, struct ferry_flow *flow, const uint8_t 
 	struct ferry_stackfake *f = ctx;
 
 	ck_assert_uint_le(len, sizeof(f->udp_data));
+	if (f->input_in_udp)
+		nested_input(f);
 	f->udp_datagrams++;
 	f->udp_flow = flow;
 	memcpy(f->udp_data, data, len);

@@ -63,6 +63,12 @@ struct ferry_stackfake {
 	int echo;			    /* loopback: tcp_data sends the bytes straight back */
 	struct ferry_flow *connect_in_data; /* tcp_data completes this flow's connect */
 	int nested_input_ret;
+	/* Re-entrancy probes: the callback feeds the stack a packet (and records what
+	 * ferry_stack_input returned in nested_input_ret, ferry_stack_input_batch's count in
+	 * nested_batch_ret) from tcp_open, udp_datagram or tcp_data. */
+	int input_in_open, input_in_udp, input_in_data;
+	unsigned nested_batch_ret;
+	int tun_full; /* tun_write refuses every packet with -EAGAIN */
 	/* UDP */
 	int udp_opens, udp_datagrams, udp_closes;
 	struct ferry_flow *udp_flow;
