@@ -72,6 +72,45 @@ START_TEST(wire_arithmetic)
 }
 END_TEST
 
+/* Everything a turn sealed leaves in batches of at most FERRY_LINK_OUT_BATCH, at the
+ * flush: one output call (one sendmmsg for the daemon) per 64 datagrams, in the pool
+ * buffers they were sealed in, all back in their pools afterwards. */
+START_TEST(output_in_batches_at_the_flush)
+{
+	struct ferry_vnet_link perfect = {0};
+	struct ferry_linkrig *w = ferry_linkrig_new(31, &perfect, &perfect);
+	uint64_t outputs, batches, sent, waiting;
+	struct ferry_link *a;
+	uint32_t i, in_use;
+
+	ferry_linkrig_start(w);
+	ferry_linkrig_warm(w);
+	a = &w->s[0].link;
+	ferry_link_set_flush(&w->s[0].set, w->vn.now);
+	in_use = a->pool.stats.in_use;
+	outputs = w->s[0].outputs;
+	batches = w->s[0].output_batches;
+	for (i = 0; i < 150; i++) /* one payload each: a 1,000-byte record leaves no room */
+		ck_assert_int_eq(ferry_linkrig_send_dg(&w->s[0], i, 1000), 0);
+	/* only full batches left so far; the rest waits for the flush */
+	sent = w->s[0].outputs - outputs;
+	waiting = w->s[0].set.out.n;
+	ck_assert_uint_gt(sent, 0);
+	ck_assert_uint_eq(sent % FERRY_LINK_OUT_BATCH, 0);
+	ck_assert_uint_eq(w->s[0].output_batches - batches, sent / FERRY_LINK_OUT_BATCH);
+	ck_assert_uint_gt(waiting, 0);
+	ck_assert_uint_ge(sent + waiting, 150 + 14 * 3); /* with the parity of the full groups */
+	ferry_link_set_flush(&w->s[0].set, w->vn.now);
+	/* what waited, and the last payload, which only the flush closed */
+	ck_assert_uint_eq(w->s[0].outputs - outputs, sent + waiting + 1);
+	ck_assert_uint_eq(w->s[0].output_batches - batches, sent / FERRY_LINK_OUT_BATCH + 1);
+	ck_assert_uint_eq(w->s[0].set.out.n, 0);
+	ck_assert_uint_eq(a->pool.stats.in_use, in_use);
+	ck_assert_uint_eq(w->s[0].set.stats.out_refused, 0);
+	ferry_linkrig_free(w);
+}
+END_TEST
+
 /*
  * The issue's acceptance figure. "Lost data datagrams" are data shards the sender sealed
  * and handed to the network (A's FEC encoder data_out, nothing dropped before the wire)
@@ -236,6 +275,7 @@ int main(void)
 	TCase *tc = ferry_tcase("link_transfer", 120);
 
 	tcase_add_test(tc, wire_arithmetic);
+	tcase_add_test(tc, output_in_batches_at_the_flush);
 	tcase_add_test(tc, fec_recovers_95_percent);
 	tcase_add_test(tc, datagram_channel_under_loss);
 	tcase_add_test(tc, datagram_ahead_of_saturated_pacer);

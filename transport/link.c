@@ -22,8 +22,6 @@
 #include <string.h>
 
 #include <sodium.h>
-#if defined(__x86_64__)
-#endif
 
 #include "transport/link.h"
 #include "transport/link_internal.h"
@@ -225,12 +223,15 @@ int ferry_link_set_init(struct ferry_link_set *set, const struct ferry_link_set_
 	memset(set, 0, sizeof(*set));
 	if (!cfg || !cfg->ops.output)
 		return -EINVAL;
-	err = ferry_noise_local_init(&set->noise, &cfg->noise);
+	err = ferry_pool_init(&set->pool, FERRY_LINK_OUT_BATCH, FERRY_NOISE_MAX_REPLY_LEN, 0);
 	if (err)
 		return err;
+	err = ferry_noise_local_init(&set->noise, &cfg->noise);
+	if (err) {
+		ferry_pool_destroy(&set->pool);
+		return err;
+	}
 	set->ops = cfg->ops;
-#if defined(__x86_64__)
-#endif
 	set->clock_ms = cfg->now;
 	set->clock_realtime_ns = cfg->realtime_ns;
 	return 0;
@@ -240,6 +241,9 @@ void ferry_link_set_destroy(struct ferry_link_set *set)
 {
 	while (set->links)
 		ferry_link_destroy(set->links);
+	if (set->ops.output)
+		ferry_link_out_flush(set);
+	ferry_pool_destroy(&set->pool);
 	ferry_noise_local_destroy(&set->noise);
 	sodium_memzero(set, sizeof(*set));
 }
@@ -255,7 +259,8 @@ void ferry_link_set_flush(struct ferry_link_set *set, uint64_t now)
 	struct ferry_link *l;
 
 	for (l = set->links; l; l = l->next_link)
-		ferry_link_flush(l, now);
+		ferry_link_close_payloads(l, now);
+	ferry_link_out_flush(set);
 }
 
 uint64_t ferry_link_set_next_deadline(const struct ferry_link_set *set, uint64_t now)
@@ -338,8 +343,10 @@ int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
 	if (err)
 		goto err_reset;
 
-	/* open payloads, the wait queue, the pacer queues (only when they can fill) */
-	nbufs = FERRY_PACER_CLASSES + link->cfg.wait_queue + FERRY_LINK_POOL_SPARE;
+	/* open payloads, the wait queue, the output batch, the pacer queues (only when they
+	 * can fill) */
+	nbufs = FERRY_PACER_CLASSES + link->cfg.wait_queue + FERRY_LINK_OUT_BATCH +
+		FERRY_LINK_POOL_SPARE;
 	if (link->cfg.rate)
 		nbufs += FERRY_PACER_CLASSES * link->cfg.pacer_queue;
 	err = ferry_pool_init(&link->pool, nbufs, link->sizes.udp_payload, FERRY_LINK_HEADROOM);
@@ -388,6 +395,7 @@ void ferry_link_destroy(struct ferry_link *link)
 
 	if (!link->set)
 		return;
+	ferry_link_out_flush(link->set); /* the batch may hold this link's buffers */
 	for (pp = &link->set->links; *pp; pp = &(*pp)->next_link) {
 		if (*pp == link) {
 			*pp = link->next_link;

@@ -25,7 +25,15 @@
  *     -> no usable session: the payload waits in a bounded queue and a handshake starts
  *     -> FEC encoder (data shard at once; parity when D shards are in or the group timer
  *        fires) -> ferry_noise_seal in place -> pacer (token bucket, HIGH before LOW)
- *     -> ops.output(bytes, endpoint) of the set.
+ *     -> the set's output batch: each sealed datagram in its pool buffer, with its
+ *        endpoint, until FERRY_LINK_OUT_BATCH are waiting or a flush; then one
+ *        ops.output call hands the whole batch over (one sendmmsg for the caller) and
+ *        the buffers go back to their links' pools.
+ *
+ * Output happens at flushes: ferry_link_flush / ferry_link_set_flush (the caller's end
+ * of an event-loop turn) send the batch; so does a full batch. Input, timers and sends
+ * only add to it, so everything a turn produced leaves in as few system calls as
+ * possible.
  *
  * Timers: ferry_link_next_deadline() is the earliest of the FEC group timer, the pacer,
  * keepalives, the handshake retry, the re-handshake and dead-peer checks and the expiry of
@@ -51,8 +59,9 @@
  * authenticated coming back (state callback); anything authenticated revives it.
  *
  * Lifetimes: the caller owns the memory of the set and its links. A link is added by
- * ferry_link_init and removed by ferry_link_destroy (which frees its buffers and wipes its
- * keys); destroying the set destroys the links still in it. Callbacks must not destroy
+ * ferry_link_init and removed by ferry_link_destroy (which first sends the set's output
+ * batch, holding its buffers, then frees them and wipes its keys); destroying the set
+ * destroys the links still in it. Callbacks must not destroy
  * the link or set that called them; they may send (segments, datagrams, flush).
  */
 #ifndef FERRY_TRANSPORT_LINK_H
@@ -93,9 +102,17 @@ enum ferry_link_state {
 
 struct ferry_link;
 
-/* The set's callbacks. output sends one datagram (lent for the call) to `to`. */
+enum {
+	FERRY_LINK_OUT_BATCH = FERRY_UDP_BATCH, /* datagrams handed to output at once */
+};
+
+/* The set's callbacks. output sends n sealed datagrams (n <= FERRY_LINK_OUT_BATCH): the
+ * payload of bufs[i] to to[i]. The buffers are lent for the call. Returns how many the
+ * caller took (sent, or dropped for good); the rest are dropped and counted as refused
+ * (the socket was full: the ARQ retransmits what mattered). */
 struct ferry_link_set_ops {
-	void (*output)(void *ctx, const uint8_t *msg, size_t len, const struct ferry_sockaddr *to);
+	unsigned (*output)(void *ctx, struct ferry_buf *const *bufs,
+			   const struct ferry_sockaddr *to, unsigned n);
 	void *ctx;
 };
 
@@ -114,6 +131,17 @@ struct ferry_link_set_stats {
 	uint64_t handshake_dropped;  /* handshake messages refused (noise counts why) */
 	uint64_t data_dropped;	     /* data messages that did not open (noise counts why) */
 	uint64_t cookie_replies_out; /* sent under load to sources without a known peer */
+	uint64_t out_batches;	     /* output calls */
+	uint64_t out_refused;	     /* datagrams output did not take (socket full) */
+	uint64_t out_no_buffer;	     /* replies dropped: no buffer for them */
+};
+
+/* Sealed datagrams waiting for the next output call, each returning to its pool after. */
+struct ferry_link_out {
+	struct ferry_buf *bufs[FERRY_LINK_OUT_BATCH];
+	struct ferry_sockaddr to[FERRY_LINK_OUT_BATCH];
+	struct ferry_pool *pools[FERRY_LINK_OUT_BATCH];
+	unsigned n;
 };
 
 struct ferry_link_set {
@@ -121,6 +149,8 @@ struct ferry_link_set {
 	struct ferry_link *links;
 	struct ferry_link_set_ops ops;
 	uint64_t clock_ms, clock_realtime_ns; /* the wall clock at one monotonic instant */
+	struct ferry_pool pool;		      /* cookie replies to sources without a link */
+	struct ferry_link_out out;
 	struct ferry_link_set_stats stats;
 };
 
@@ -240,7 +270,7 @@ void ferry_link_set_clock(struct ferry_link_set *set, uint64_t now, uint64_t rea
 int ferry_link_set_input(struct ferry_link_set *set, struct ferry_buf *buf,
 			 const struct ferry_sockaddr *from, uint64_t now);
 
-/* ferry_link_flush for every link. */
+/* ferry_link_flush for every link: the end of an event-loop turn. */
 void ferry_link_set_flush(struct ferry_link_set *set, uint64_t now);
 
 /* The earliest ferry_link_next_deadline of the set's links (UINT64_MAX: none). */
@@ -276,7 +306,8 @@ int ferry_link_send_segments(struct ferry_link *link, const uint8_t *segs, size_
 int ferry_link_send_datagram(struct ferry_link *link, uint32_t flow_id, const uint8_t *data,
 			     size_t len, uint64_t now);
 
-/* Closes the open payloads (end of an event-loop turn) and sends what the pacer allows. */
+/* Closes the open payloads, moves what the pacer allows into the set's output batch and
+ * hands the batch to ops.output (the end of an event-loop turn). */
 void ferry_link_flush(struct ferry_link *link, uint64_t now);
 
 /* True while the pacer's LOW queue is more than half full: the caller should hold back

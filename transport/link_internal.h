@@ -39,11 +39,23 @@ void ferry_link_want_session(struct ferry_link *link);
 
 /* ---- link_send.c ------------------------------------------------------------------- */
 
+/* Adds a sealed datagram in b (a buffer of pool, handed over) to the set's output batch
+ * for `to`; a full batch leaves at once. */
+void ferry_link_out_add(struct ferry_link_set *set, struct ferry_pool *pool, struct ferry_buf *b,
+			const struct ferry_sockaddr *to);
+
+/* Hands the set's output batch to ops.output and returns its buffers to their pools. */
+void ferry_link_out_flush(struct ferry_link_set *set);
+
+/* Closes the open payloads and runs the pacer, without sending the output batch. */
+void ferry_link_close_payloads(struct ferry_link *link, uint64_t now);
+
 /* Sends every datagram the pacer releases at link->now. */
 void ferry_link_pacer_run(struct ferry_link *link);
 
-/* Sends msg now if the pacer allows, else queues it (`own`, a pool buffer of this link
- * holding msg, is handed over; otherwise msg is copied). Returns true when own was taken. */
+/* Sends msg now (into the output batch) if the pacer allows, else queues it (`own`, a pool
+ * buffer of this link holding msg, is handed over; otherwise msg is copied). Returns true
+ * when own was taken. */
 bool ferry_link_transmit(struct ferry_link *link, const uint8_t *msg, uint32_t len,
 			 struct ferry_buf *own, enum ferry_pacer_class cls);
 

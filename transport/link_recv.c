@@ -216,8 +216,15 @@ static int handshake_input(struct ferry_link_set *set, struct ferry_buf *buf,
 	err = ferry_noise_handle_handshake(&set->noise, now, key, key_len, buf->data, buf->len,
 					   reply, &reply_len, &peer);
 	if (err == -EBUSY && reply_len) {
-		set->ops.output(set->ops.ctx, reply, reply_len, from);
-		set->stats.cookie_replies_out++;
+		struct ferry_buf *b = ferry_pool_get(&set->pool);
+
+		if (b) {
+			memcpy(ferry_buf_put(b, (uint32_t)reply_len), reply, reply_len);
+			ferry_link_out_add(set, &set->pool, b, from);
+			set->stats.cookie_replies_out++;
+		} else {
+			set->stats.out_no_buffer++;
+		}
 	}
 	if (err || !peer) {
 		set->stats.handshake_dropped++;

@@ -6,10 +6,11 @@
  * payload goes through the FEC encoder, or waits in the bounded wait queue while no
  * session is usable (link.c is asked for a handshake). The encoder hands every shard
  * back through ferry_link_emit, which seals it in place and gives it to
- * ferry_link_transmit: out at once if the pacer admits it, else queued there until
- * ferry_link_pacer_run releases it. output() is where every datagram of a link leaves
- * (cookie replies to unknown sources leave from link_recv.c), and where the keepalive
- * timers learn that something was sent.
+ * ferry_link_transmit: into the set's output batch at once if the pacer admits it, else
+ * queued there until ferry_link_pacer_run releases it. output() is where every datagram
+ * of a link joins the batch (cookie replies to unknown sources join it from
+ * link_recv.c), and where the keepalive timers learn that something was sent. The batch
+ * leaves through the set's ops.output at a flush or when it is full.
  */
 #include <errno.h>
 #include <string.h>
@@ -18,30 +19,73 @@
 #include "transport/link_internal.h"
 #include "transport/mux.h"
 
+/* ------------------------------ output batch ------------------------------------ */
+
+void ferry_link_out_flush(struct ferry_link_set *set)
+{
+	struct ferry_link_out *o = &set->out;
+	unsigned taken, i;
+
+	if (!o->n)
+		return;
+	taken = set->ops.output(set->ops.ctx, o->bufs, o->to, o->n);
+	set->stats.out_batches++;
+	if (taken < o->n)
+		set->stats.out_refused += o->n - taken;
+	for (i = 0; i < o->n; i++)
+		ferry_pool_put(o->pools[i], o->bufs[i]);
+	o->n = 0;
+}
+
+void ferry_link_out_add(struct ferry_link_set *set, struct ferry_pool *pool, struct ferry_buf *b,
+			const struct ferry_sockaddr *to)
+{
+	struct ferry_link_out *o = &set->out;
+
+	o->bufs[o->n] = b;
+	o->pools[o->n] = pool;
+	o->to[o->n] = *to;
+	if (++o->n == FERRY_LINK_OUT_BATCH)
+		ferry_link_out_flush(set);
+}
+
 /* ------------------------------ transmit ---------------------------------------- */
 
-static void output(struct ferry_link *link, const uint8_t *msg, size_t len)
+/* One sealed datagram toward the peer, into the set's output batch: `own` (a pool buffer
+ * of this link holding exactly the datagram) is handed over, anything else is copied
+ * into a buffer of the link's pool. Returns true when own was taken. */
+static bool output(struct ferry_link *link, const uint8_t *msg, uint32_t len, struct ferry_buf *own)
 {
+	struct ferry_buf *b = own;
+
 	if (!link->endpoint.len) {
 		link->stats.no_endpoint++;
-		return;
+		return false;
 	}
-	link->set->ops.output(link->set->ops.ctx, msg, len, &link->endpoint);
+	if (!b) {
+		b = ferry_pool_get(&link->pool);
+		if (!b) {
+			link->stats.pool_empty++;
+			return false;
+		}
+		memcpy(ferry_buf_put(b, len), msg, len);
+	}
+	ferry_link_out_add(link->set, &link->pool, b, &link->endpoint);
 	link->stats.dgrams_out++;
 	link->stats.bytes_out += len;
 	link->last_sent_ms = link->now;
 	link->have_sent = true;
 	link->recv_unanswered_ms = 0;
+	return own != NULL;
 }
 
 void ferry_link_pacer_run(struct ferry_link *link)
 {
 	struct ferry_buf *b;
 
-	while ((b = ferry_pacer_dequeue(&link->pacer, link->now))) {
-		output(link, b->data, b->len);
-		ferry_pool_put(&link->pool, b);
-	}
+	while ((b = ferry_pacer_dequeue(&link->pacer, link->now)))
+		if (!output(link, b->data, b->len, b))
+			ferry_pool_put(&link->pool, b);
 }
 
 /* Sends msg now if the pacer allows, else queues it: `own` (a pool buffer of this link
@@ -51,18 +95,15 @@ bool ferry_link_transmit(struct ferry_link *link, const uint8_t *msg, uint32_t l
 {
 	struct ferry_buf *q = own;
 
-	if (ferry_pacer_admit(&link->pacer, cls, len, link->now)) {
-		output(link, msg, len);
-		return false;
-	}
+	if (ferry_pacer_admit(&link->pacer, cls, len, link->now))
+		return output(link, msg, len, own);
 	if (!q) {
 		q = ferry_pool_get(&link->pool);
 		if (!q) {
 			link->stats.pool_empty++;
 			return false;
 		}
-		memcpy(q->data, msg, len);
-		q->len = len;
+		memcpy(ferry_buf_put(q, len), msg, len);
 	}
 	if (ferry_pacer_enqueue(&link->pacer, cls, q)) {
 		link->stats.pacer_dropped++;
@@ -276,7 +317,7 @@ int ferry_link_send_datagram(struct ferry_link *link, uint32_t flow_id, const ui
 	return err;
 }
 
-void ferry_link_flush(struct ferry_link *link, uint64_t now)
+void ferry_link_close_payloads(struct ferry_link *link, uint64_t now)
 {
 	struct ferry_buf *hi = link->open[FERRY_PACER_HIGH], *lo = link->open[FERRY_PACER_LOW];
 
@@ -294,6 +335,12 @@ void ferry_link_flush(struct ferry_link *link, uint64_t now)
 	close_payload(link, FERRY_PACER_LOW);
 	ferry_link_pacer_run(link);
 	ferry_link_update_state(link);
+}
+
+void ferry_link_flush(struct ferry_link *link, uint64_t now)
+{
+	ferry_link_close_payloads(link, now);
+	ferry_link_out_flush(link->set);
 }
 
 bool ferry_link_congested(const struct ferry_link *link)

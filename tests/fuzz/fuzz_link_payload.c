@@ -47,7 +47,8 @@ static void check_inside(const struct fuzz_input *in, const uint8_t *p, size_t l
 		abort();
 }
 
-static void fuzz_output(void *ctx, const uint8_t *msg, size_t len, const struct ferry_sockaddr *to)
+static void fuzz_output_one(void *ctx, const uint8_t *msg, size_t len,
+			    const struct ferry_sockaddr *to)
 {
 	struct fuzz_world *w = ctx;
 
@@ -56,6 +57,16 @@ static void fuzz_output(void *ctx, const uint8_t *msg, size_t len, const struct 
 	memcpy(w->wire[w->nwire], msg, len);
 	w->wire_len[w->nwire] = len;
 	w->wire_to[w->nwire++] = to->in4.sin_port == w->p[0].addr.in4.sin_port ? 0 : 1;
+}
+
+static unsigned fuzz_output(void *ctx, struct ferry_buf *const *bufs,
+			    const struct ferry_sockaddr *to, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		fuzz_output_one(ctx, bufs[i]->data, bufs[i]->len, &to[i]);
+	return n;
 }
 
 static void fuzz_segments(void *ctx, struct ferry_link *link, uint32_t conv, const uint8_t *segs,
@@ -110,6 +121,7 @@ static void fuzz_pump(struct fuzz_world *w)
 			buf.len = (uint32_t)len[i];
 			memcpy(buf.data, copy[i], len[i]);
 			ferry_link_set_input(&w->p[to[i]].set, &buf, &w->p[1 - to[i]].addr, w->now);
+			ferry_link_set_flush(&w->p[to[i]].set, w->now); /* its replies leave */
 		}
 	}
 }

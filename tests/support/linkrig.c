@@ -30,9 +30,9 @@ bool ferry_linkrig_addr_same(const struct ferry_sockaddr *a, const struct ferry_
 
 /* ------------------------------- callbacks --------------------------------------- */
 
-static void on_output(void *ctx, const uint8_t *msg, size_t len, const struct ferry_sockaddr *to)
+static void output_one(struct ferry_linkrig_side *s, const uint8_t *msg, size_t len,
+		       const struct ferry_sockaddr *to)
 {
-	struct ferry_linkrig_side *s = ctx;
 	struct ferry_linkrig *w = s->w;
 
 	s->outputs++;
@@ -54,6 +54,19 @@ static void on_output(void *ctx, const uint8_t *msg, size_t len, const struct fe
 	}
 	ck_assert_int_eq(
 	    ferry_vnet_send(&w->vn, s->id == 0 ? FERRY_VNET_A2B : FERRY_VNET_B2A, msg, len), 0);
+}
+
+static unsigned on_output(void *ctx, struct ferry_buf *const *bufs, const struct ferry_sockaddr *to,
+			  unsigned n)
+{
+	struct ferry_linkrig_side *s = ctx;
+	unsigned i;
+
+	ck_assert_uint_le(n, FERRY_LINK_OUT_BATCH);
+	s->output_batches++;
+	for (i = 0; i < n; i++)
+		output_one(s, bufs[i]->data, bufs[i]->len, &to[i]);
+	return n;
 }
 
 static int find_conv(const struct ferry_linkrig_side *s, uint32_t conv)
@@ -324,12 +337,12 @@ static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
 			s->recvd[i] += (size_t)r;
 		}
 	}
-	ferry_link_flush(&s->link, now);
 	if (ferry_link_next_deadline(&s->link, now) <= now) {
 		ferry_link_timer(&s->link, now);
 		/* after the timer nothing is overdue: the loop never spins on a link */
 		ck_assert_uint_gt(ferry_link_next_deadline(&s->link, now), now);
 	}
+	ferry_link_set_flush(&s->set, now); /* the end of the turn: the batch leaves */
 	return min64(next, ferry_link_next_deadline(&s->link, now));
 }
 

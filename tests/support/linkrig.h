@@ -57,6 +57,7 @@ struct ferry_linkrig_side {
 	uint64_t bad_bytes, unknown_conv;
 	uint64_t now;
 	uint64_t outputs;	       /* datagrams handed to output */
+	uint64_t output_batches;       /* output calls */
 	struct ferry_sockaddr last_to; /* where the last one went */
 	/* datagram channel */
 	uint64_t dg_rx, dg_bad, dg_first_rx_ms;
