@@ -55,30 +55,6 @@ void ferry_egress_config_default(struct ferry_egress_config *cfg)
 	cfg->udp_idle_timeout_ms = 60000;
 }
 
-/* --- endpoints and sockaddrs ---------------------------------------------------------- */
-
-size_t ferry_egress_to_sockaddr(const struct ferry_endpoint *ep, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (ep->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(ep->port);
-		memcpy(&sin->sin_addr, ep->addr, 4);
-		return sizeof(*sin);
-	}
-	if (ep->family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(ep->port);
-		memcpy(&sin6->sin6_addr, ep->addr, 16);
-		return sizeof(*sin6);
-	}
-	return 0;
-}
-
 bool ferry_egress_allowed(struct ferry_egress *eg, uint8_t proto, const struct ferry_endpoint *ep)
 {
 	if (ferry_policy_check(&eg->policy, proto, ep->family, ep->addr, ep->port) ==
@@ -351,9 +327,8 @@ int ferry_egress_open_socket(struct ferry_egress *eg, int type, const struct fer
 	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &eg->cfg.sndbuf, sizeof(eg->cfg.sndbuf)) < 0)
 		goto fail;
 	if (eg->cfg.transparent) {
-		struct sockaddr_storage ss;
 		struct ferry_endpoint at;
-		size_t sl;
+		struct ferry_sockaddr sa;
 
 		if (!family_ok(src) || src->family != dst->family) {
 			close(fd);
@@ -372,8 +347,8 @@ int ferry_egress_open_socket(struct ferry_egress *eg, int type, const struct fer
 			    setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
 				goto fail;
 		}
-		sl = ferry_egress_to_sockaddr(&at, &ss);
-		if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0)
+		ferry_endpoint_to_sockaddr(&at, &sa); /* the family was checked above */
+		if (bind(fd, &sa.sa, sa.len) < 0)
 			goto fail;
 	}
 	return fd;

@@ -114,9 +114,6 @@ static inline bool still(const struct egress_flow *f, uint32_t gen)
 
 /* ---- egress.c ---------------------------------------------------------------------- */
 
-/* Fills ss for ep. Returns the sockaddr's length, 0 for an unknown family. */
-size_t ferry_egress_to_sockaddr(const struct ferry_endpoint *ep, struct sockaddr_storage *ss);
-
 /* True when the policy allows proto to ep; a denial is counted in stats.denied. */
 bool ferry_egress_allowed(struct ferry_egress *eg, uint8_t proto, const struct ferry_endpoint *ep);
 

@@ -30,9 +30,8 @@ static int sock_error(int fd)
 int ferry_egress_tcp_open(struct ferry_egress *eg, uint32_t id, const struct ferry_endpoint *src,
 			  const struct ferry_endpoint *dst, uint64_t now)
 {
-	struct sockaddr_storage ss;
+	struct ferry_sockaddr sa;
 	struct egress_flow *f;
-	size_t sl;
 	int fd, err;
 
 	if (!family_ok(dst))
@@ -46,9 +45,9 @@ int ferry_egress_tcp_open(struct ferry_egress *eg, uint32_t id, const struct fer
 	fd = ferry_egress_open_socket(eg, SOCK_STREAM, src, dst);
 	if (fd < 0)
 		return fd;
-	sl = ferry_egress_to_sockaddr(dst, &ss);
+	ferry_endpoint_to_sockaddr(dst, &sa); /* the family was checked above */
 	eg->stats.tcp_opened++;
-	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, &sa.sa, sa.len) < 0 && errno != EINPROGRESS) {
 		err = -errno;
 		close(fd);
 		eg->stats.tcp_failed++;

@@ -20,28 +20,6 @@
 #define ICMP_HDR       8
 #define PING_WINDOW_MS 60000 /* a reply later than this is not matched */
 
-static int from_sockaddr(const struct sockaddr_storage *ss, struct ferry_endpoint *ep)
-{
-	memset(ep, 0, sizeof(*ep));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		ep->family = AF_INET;
-		ep->port = ntohs(sin->sin_port);
-		memcpy(ep->addr, &sin->sin_addr, 4);
-		return 0;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-		ep->family = AF_INET6;
-		ep->port = ntohs(sin6->sin6_port);
-		memcpy(ep->addr, &sin6->sin6_addr, 16);
-		return 0;
-	}
-	return -EAFNOSUPPORT;
-}
-
 static void udp_touch(struct ferry_egress *eg, struct egress_flow *f, uint64_t now)
 {
 	f->time = now;
@@ -84,8 +62,7 @@ int ferry_egress_udp_send(struct ferry_egress *eg, uint32_t id, const struct fer
 			  const uint8_t *data, size_t len, uint64_t now)
 {
 	struct egress_flow *f = ferry_egress_find(eg, FERRY_FLOW_UDP, id);
-	struct sockaddr_storage ss;
-	size_t sl;
+	struct ferry_sockaddr sa;
 
 	if (!f)
 		return -ENOENT;
@@ -95,9 +72,9 @@ int ferry_egress_udp_send(struct ferry_egress *eg, uint32_t id, const struct fer
 		if (!ferry_egress_allowed(eg, FERRY_POLICY_UDP, dst))
 			return -EACCES;
 	}
-	sl = ferry_egress_to_sockaddr(dst, &ss);
+	ferry_endpoint_to_sockaddr(dst, &sa); /* the flow's family, checked above */
 	udp_touch(eg, f, now);
-	if (sendto(f->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, (socklen_t)sl) < 0) {
+	if (sendto(f->fd, data, len, MSG_DONTWAIT, &sa.sa, sa.len) < 0) {
 		if (errno == EAGAIN || errno == ENOBUFS) {
 			eg->stats.udp_send_drops++;
 			return -EAGAIN;
@@ -132,7 +109,7 @@ void ferry_egress_udp_io(struct ferry_egress *eg, struct egress_flow *f, uint64_
 			     (struct sockaddr *)&ss, &sl);
 		if (n < 0)
 			return; /* drained (or an error of an unconnected socket: nothing to do) */
-		if (from_sockaddr(&ss, &from))
+		if (ferry_endpoint_from_sockaddr(&from, (struct sockaddr *)&ss))
 			continue;
 		if (ferry_policy_check(&eg->policy, FERRY_POLICY_UDP, from.family, from.addr,
 				       from.port) != FERRY_POLICY_ALLOW) {
@@ -177,10 +154,9 @@ int ferry_egress_ping(struct ferry_egress *eg, const struct ferry_endpoint *app,
 		      const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
 		      size_t len, uint64_t now)
 {
-	struct sockaddr_storage ss;
+	struct ferry_sockaddr sa;
 	struct egress_ping *p;
 	uint16_t wire;
-	size_t sl;
 	int fd;
 
 	if (!family_ok(dst) || !app)
@@ -200,9 +176,8 @@ int ferry_egress_ping(struct ferry_egress *eg, const struct ferry_endpoint *app,
 	eg->tx_buf[7] = (uint8_t)wire;
 	if (len)
 		memcpy(eg->tx_buf + ICMP_HDR, data, len);
-	sl = ferry_egress_to_sockaddr(dst, &ss);
-	if (sendto(fd, eg->tx_buf, ICMP_HDR + len, MSG_DONTWAIT, (struct sockaddr *)&ss,
-		   (socklen_t)sl) < 0)
+	ferry_endpoint_to_sockaddr(dst, &sa); /* family_ok above */
+	if (sendto(fd, eg->tx_buf, ICMP_HDR + len, MSG_DONTWAIT, &sa.sa, sa.len) < 0)
 		return -errno;
 	p = &eg->pings[wire % FERRY_EGRESS_PINGS_MAX];
 	p->used = true;
@@ -232,7 +207,7 @@ void ferry_egress_ping_io(struct ferry_egress *eg, int slot, uint64_t now)
 			     (struct sockaddr *)&ss, &sl);
 		if (n < 0)
 			return;
-		if (n < ICMP_HDR || from_sockaddr(&ss, &from) ||
+		if (n < ICMP_HDR || ferry_endpoint_from_sockaddr(&from, (struct sockaddr *)&ss) ||
 		    eg->rx_buf[0] != (slot ? 129 : 0)) {
 			eg->stats.ping_unmatched++;
 			continue;

@@ -42,12 +42,6 @@ static uint32_t flow_hash(const struct ferry_stack *stack, uint8_t proto,
 	return h;
 }
 
-int ferry_stack_endpoint_eq(const struct ferry_endpoint *a, const struct ferry_endpoint *b)
-{
-	return a->family == b->family && a->port == b->port &&
-	       memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0;
-}
-
 /* Lists link flows through a member (lru, timer, wait, ack); off is that member's offset. */
 static struct ferry_flow_link *link_of(struct ferry_flow *flow, size_t off)
 {
@@ -157,9 +151,8 @@ struct ferry_flow *ferry_stack_flow_find(struct ferry_stack *stack, uint8_t prot
 	struct ferry_flow *flow;
 
 	for (flow = stack->buckets[h & stack->bucket_mask]; flow; flow = flow->hnext)
-		if (flow->hash == h && flow->proto == proto &&
-		    ferry_stack_endpoint_eq(&flow->src, src) &&
-		    ferry_stack_endpoint_eq(&flow->dst, dst))
+		if (flow->hash == h && flow->proto == proto && ferry_endpoint_eq(&flow->src, src) &&
+		    ferry_endpoint_eq(&flow->dst, dst))
 			return flow;
 	return NULL;
 }

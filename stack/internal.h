@@ -194,7 +194,6 @@ static inline void ferry_stack_cb_leave(struct ferry_stack *stack)
 }
 
 /* flow.c */
-int ferry_stack_endpoint_eq(const struct ferry_endpoint *a, const struct ferry_endpoint *b);
 int ferry_stack_flows_init(struct ferry_stack *stack);
 void ferry_stack_flows_free(struct ferry_stack *stack);
 struct ferry_flow *ferry_stack_flow_find(struct ferry_stack *stack, uint8_t proto,

@@ -50,16 +50,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transport/addr.h"
+
 struct ferry_stack;
 struct ferry_flow;
-
-/* An IP address and port. family is AF_INET or AF_INET6; an IPv4 address uses addr[0..3].
- * port is in host order (for ICMP echo: the identifier). */
-struct ferry_endpoint {
-	uint8_t family;
-	uint8_t addr[16];
-	uint16_t port;
-};
 
 enum ferry_flow_proto {
 	FERRY_FLOW_TCP = 6,

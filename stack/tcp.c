@@ -698,8 +698,7 @@ static void drop_time_wait(struct ferry_flow *flow)
 			continue;
 		endpoint_from_ip(&src, &pcb->remote_ip, pcb->remote_port);
 		endpoint_from_ip(&dst, &pcb->local_ip, pcb->local_port);
-		if (ferry_stack_endpoint_eq(&src, &flow->src) &&
-		    ferry_stack_endpoint_eq(&dst, &flow->dst)) {
+		if (ferry_endpoint_eq(&src, &flow->src) && ferry_endpoint_eq(&dst, &flow->dst)) {
 			tcp_abort(pcb);
 			return;
 		}

@@ -6,24 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int ferry_sockaddr_from(struct ferry_sockaddr *sa, const char *addr, uint16_t port)
-{
-	memset(sa, 0, sizeof(*sa));
-	if (inet_pton(AF_INET, addr, &sa->in4.sin_addr) == 1) {
-		sa->in4.sin_family = AF_INET;
-		sa->in4.sin_port = htons(port);
-		sa->len = sizeof(sa->in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, addr, &sa->in6.sin6_addr) == 1) {
-		sa->in6.sin6_family = AF_INET6;
-		sa->in6.sin6_port = htons(port);
-		sa->len = sizeof(sa->in6);
-		return 0;
-	}
-	return -EINVAL;
-}
-
 /* Forcing (SO_*BUFFORCE) passes the system's limit and needs CAP_NET_ADMIN; without it,
  * ask for the size and take what the kernel allows. */
 static int set_buffer(int fd, int force_opt, int opt, int bytes)

@@ -16,19 +16,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "transport/addr.h"
 #include "transport/pool.h"
 
 #define FERRY_UDP_BATCH 64
-
-/* A peer's address: IPv4 or IPv6, with its length. */
-struct ferry_sockaddr {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	};
-	socklen_t len;
-};
 
 struct ferry_udp_opts {
 	int rcvbuf; /* bytes; 0: the system default */
@@ -51,10 +42,6 @@ struct ferry_udp {
 	struct ferry_sockaddr local; /* the bound address, port filled in */
 	struct ferry_udp_stats stats;
 };
-
-/* Fills sa from a numeric address ("192.0.2.1", "2001:db8::1") and a port.
- * Returns 0 or -EINVAL. */
-int ferry_sockaddr_from(struct ferry_sockaddr *sa, const char *addr, uint16_t port);
 
 /* Opens a socket bound to `local` (port 0: any free port). IPv6 sockets are IPv6-only:
  * IPv4 gets a socket of its own. Buffer sizes are forced when privileged (as root) and
