@@ -6,6 +6,12 @@
  *   held before, or the test fails (every build).
  * - Buffers: tests that own a pool end with ferry_ck_pool_idle(), since only they know
  *   which pools exist.
+ * - lwIP's memory: after each test every lwIP pool (pcbs, segments, pbufs, ...) holds
+ *   exactly the elements it held before, and lwIP's heap exactly the bytes, or the test
+ *   fails naming the pool and the count (every build). LeakSanitizer sees neither: the
+ *   pools are static arrays and the heap is lwIP's own. The one allowance is what
+ *   lwip_init() keeps for ever, its cyclic timers, plus the TCP timer's last pending run
+ *   (tests/support/fixture.c says why). A test that never starts lwIP checks nothing here.
  * - Heap: each test runs in its own forked child; in the sanitizer build LeakSanitizer
  *   checks that child at exit and a leak turns into a test error. (A heap figure such as
  *   mallinfo2 is no use here: Check itself allocates between setup and the test body.)
@@ -19,10 +25,12 @@
 
 #include "transport/pool.h"
 
-/* Adds the descriptor leak check around every test of tc. */
+/* Adds the descriptor and lwIP memory leak checks around every test of tc. Check runs
+ * teardowns in reverse order, so add these first (ferry_tcase does): they then judge what
+ * is left after the suite's own teardowns. */
 void ferry_tcase_add_leak_check(TCase *tc);
 
-/* A TCase named `name` with the leak check and a timeout of `seconds` (scaled by
+/* A TCase named `name` with the leak checks and a timeout of `seconds` (scaled by
  * CK_TIMEOUT_MULTIPLIER, which the sanitizer build sets). */
 TCase *ferry_tcase(const char *name, double seconds);
 
