@@ -215,7 +215,7 @@ static bool iface_has_ipv6(const struct ferry_config_interface *iface)
 	size_t i;
 
 	for (i = 0; i < iface->addresses.n; i++)
-		if (iface->addresses.v[i].family == AF_INET6)
+		if (iface->addresses.v[i].prefix.family == AF_INET6)
 			return true;
 	return false;
 }
@@ -513,20 +513,15 @@ static int handler(void *user, const char *section, const char *name, const char
 /* ---- checks across sections ---- */
 
 struct prefix_ref {
-	const struct ferry_prefix *p;
+	const struct ferry_config_prefix *p;
 };
 
 static int prefix_ref_cmp(const void *a, const void *b)
 {
-	const struct ferry_prefix *x = ((const struct prefix_ref *)a)->p;
-	const struct ferry_prefix *y = ((const struct prefix_ref *)b)->p;
-	int c;
+	const struct ferry_config_prefix *x = ((const struct prefix_ref *)a)->p;
+	const struct ferry_config_prefix *y = ((const struct prefix_ref *)b)->p;
+	int c = ferry_prefix_cmp(&x->prefix, &y->prefix);
 
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	c = memcmp(x->addr, y->addr, sizeof(x->addr));
 	if (c)
 		return c;
 	return x->line < y->line ? -1 : x->line > y->line;
@@ -541,12 +536,11 @@ static void report_duplicates(struct parse_ctx *ctx, enum section sec, const cha
 
 	qsort(refs, n, sizeof(*refs), prefix_ref_cmp);
 	for (i = 1; i < n; i++) {
-		const struct ferry_prefix *a = refs[i - 1].p, *b = refs[i].p;
+		const struct ferry_config_prefix *a = refs[i - 1].p, *b = refs[i].p;
 
-		if (a->family != b->family || a->len != b->len ||
-		    memcmp(a->addr, b->addr, sizeof(a->addr)) != 0)
+		if (ferry_prefix_cmp(&a->prefix, &b->prefix) != 0)
 			continue;
-		ferry_prefix_format(text, b);
+		ferry_prefix_format(text, &b->prefix);
 		ferry_config_report(ctx, false, b->line, sec, key,
 				    "%s is already listed at line %u", text, a->line);
 	}

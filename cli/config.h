@@ -19,10 +19,10 @@
 #include <stdint.h>
 
 #include "cli/key.h"
+#include "stack/policy.h"
+#include "transport/addr.h"
 #include "transport/arq.h"
 #include "transport/fec.h"
-#include "cli/prefix.h"
-#include "stack/policy.h"
 
 enum {
 	FERRY_CONFIG_MAX_LINE = 199,	     /* characters per line, without the newline */
@@ -56,8 +56,14 @@ struct ferry_config_arq {
 	bool nocongestion;
 };
 
+/* A prefix of the file, with the line it came from (for messages about it). */
+struct ferry_config_prefix {
+	struct ferry_prefix prefix;
+	unsigned int line;
+};
+
 struct ferry_prefix_list {
-	struct ferry_prefix *v;
+	struct ferry_config_prefix *v;
 	size_t n;
 	size_t cap;
 };

@@ -148,18 +148,20 @@ static bool prefix_is_zero(const struct ferry_prefix *p)
 	return sodium_is_zero(p->addr, sizeof(p->addr)) == 1;
 }
 
-static int prefix_list_add(struct ferry_prefix_list *list, const struct ferry_prefix *p)
+static int prefix_list_add(struct ferry_prefix_list *list, const struct ferry_prefix *p,
+			   unsigned int line)
 {
 	if (list->n == list->cap) {
 		size_t cap = list->cap ? list->cap * 2 : 4;
-		struct ferry_prefix *v = reallocarray(list->v, cap, sizeof(*v));
+		struct ferry_config_prefix *v = reallocarray(list->v, cap, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		list->v = v;
 		list->cap = cap;
 	}
-	list->v[list->n++] = *p;
+	list->v[list->n].prefix = *p;
+	list->v[list->n++].line = line;
 	return 0;
 }
 
@@ -205,7 +207,7 @@ static void parse_prefix_list(struct parse_ctx *ctx, const char *v, struct ferry
 			ferry_config_key_error(ctx, "empty entry in the list, expected %s",
 					       ctx->key->expected);
 		} else if (ferry_prefix_parse(&p, buf, &host_bits, &why) != 0) {
-			ferry_config_key_error(ctx, "%s %s, expected %s",
+			ferry_config_key_error(ctx, "%s: %s, expected %s",
 					       ferry_config_quote(&q, buf), why,
 					       ctx->key->expected);
 		} else if (is_address && prefix_is_zero(&p)) {
@@ -224,8 +226,7 @@ static void parse_prefix_list(struct parse_ctx *ctx, const char *v, struct ferry
 						    "%s has host bits set, read as %s",
 						    ferry_config_quote(&q, buf), text);
 			}
-			p.line = ctx->line;
-			if (prefix_list_add(list, &p) != 0) {
+			if (prefix_list_add(list, &p, ctx->line) != 0) {
 				ferry_config_oom(ctx);
 				return;
 			}

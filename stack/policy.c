@@ -9,10 +9,8 @@
  */
 #include "stack/policy.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,27 +21,29 @@
 /* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
 static const uint8_t v4mapped[12] = {[10] = 0xff, [11] = 0xff};
 
-/* Checks see an IPv4-mapped destination as the IPv4 address it reaches, so a rule inside
- * ::ffff:0:0/96 is kept as the IPv4 prefix it stands for (else it could never match). */
-static void unmap_v4(struct ferry_policy_rule *rule)
+/* Checks see an IPv4-mapped destination as the IPv4 address it reaches, so a prefix inside
+ * ::ffff:0:0/96 is kept as the IPv4 prefix it stands for (else it could never match).
+ * ferry_prefix_contains never mixes families; this equivalence is the policy's alone. */
+static void unmap_v4(struct ferry_prefix *p)
 {
-	if (rule->family != AF_INET6 || rule->prefix_len < 96 ||
-	    memcmp(rule->addr, v4mapped, sizeof(v4mapped)) != 0)
+	if (p->family != AF_INET6 || p->len < 96 ||
+	    memcmp(p->addr, v4mapped, sizeof(v4mapped)) != 0)
 		return;
-	memmove(rule->addr, rule->addr + 12, 4);
-	memset(rule->addr + 4, 0, 12);
-	rule->family = AF_INET;
-	rule->prefix_len -= 96;
+	memmove(p->addr, p->addr + 12, 4);
+	memset(p->addr + 4, 0, 12);
+	p->family = AF_INET;
+	p->len -= 96;
 }
 
-/* Loopback, link-local and unspecified: services of the egress host itself. */
-static const struct ferry_policy_rule builtin_denies[] = {
-    {FERRY_POLICY_DENY, FERRY_POLICY_ANY, AF_INET, 8, {127}, 0, 65535, false},
-    {FERRY_POLICY_DENY, FERRY_POLICY_ANY, AF_INET, 8, {0}, 0, 65535, false},
-    {FERRY_POLICY_DENY, FERRY_POLICY_ANY, AF_INET, 16, {169, 254}, 0, 65535, false},
-    {FERRY_POLICY_DENY, FERRY_POLICY_ANY, AF_INET6, 128, {[15] = 1}, 0, 65535, false},
-    {FERRY_POLICY_DENY, FERRY_POLICY_ANY, AF_INET6, 128, {0}, 0, 65535, false},
-    {FERRY_POLICY_DENY, FERRY_POLICY_ANY, AF_INET6, 10, {0xfe, 0x80}, 0, 65535, false},
+/* Loopback, link-local and unspecified: services of the egress host itself. Each denies
+ * every protocol and port. */
+static const struct ferry_prefix builtin_denies[] = {
+    {AF_INET, 8, {127}},	  /* 127.0.0.0/8, loopback */
+    {AF_INET, 8, {0}},		  /* 0.0.0.0/8, "this host" */
+    {AF_INET, 16, {169, 254}},	  /* 169.254.0.0/16, link-local and cloud metadata */
+    {AF_INET6, 128, {[15] = 1}},  /* ::1, loopback */
+    {AF_INET6, 128, {0}},	  /* ::, unspecified */
+    {AF_INET6, 10, {0xfe, 0x80}}, /* fe80::/10, link-local */
 };
 
 void ferry_policy_init(struct ferry_policy *policy)
@@ -116,49 +116,23 @@ static int parse_ports(char *s, struct ferry_policy_rule *rule, const char **why
 	return 0;
 }
 
-static bool host_bits_clear(const uint8_t *addr, unsigned int alen, unsigned int plen)
+/* "any", or a prefix as ferry_prefix_parse reads it (its texts name what is wrong). Unlike
+ * AllowedIPs, a rule with host bits is refused rather than masked: "deny 10.0.0.1/8" more
+ * likely means a typo than all of 10/8. */
+static int parse_target(const char *s, struct ferry_prefix *prefix, const char **why)
 {
-	unsigned int i;
-
-	for (i = plen; i < alen * 8; i++)
-		if (addr[i / 8] & (0x80 >> (i % 8)))
-			return false;
-	return true;
-}
-
-static int parse_target(char *s, struct ferry_policy_rule *rule, const char **why)
-{
-	char *slash = strchr(s, '/');
-	unsigned int alen, plen;
+	const char *bad;
+	bool host_bits;
 
 	if (strcmp(s, "any") == 0) {
-		rule->family = 0;
-		rule->prefix_len = 0;
+		memset(prefix, 0, sizeof(*prefix));
 		return 0;
 	}
-	if (slash)
-		*slash = '\0';
-	if (inet_pton(AF_INET, s, rule->addr) == 1) {
-		rule->family = AF_INET;
-		alen = 4;
-	} else if (inet_pton(AF_INET6, s, rule->addr) == 1) {
-		rule->family = AF_INET6;
-		alen = 16;
-	} else {
-		return fail(why, "bad address (expected an IPv4 or IPv6 prefix, or 'any')");
-	}
-	plen = alen * 8;
-	if (slash) {
-		uint16_t v;
-
-		if (parse_u16(slash + 1, &v) || v > alen * 8)
-			return fail(why, "prefix length out of range");
-		plen = v;
-	}
-	if (!host_bits_clear(rule->addr, alen, plen))
+	if (ferry_prefix_parse(prefix, s, &host_bits, &bad) != 0)
+		return fail(why, bad);
+	if (host_bits)
 		return fail(why, "host bits set after the prefix");
-	rule->prefix_len = (uint8_t)plen;
-	unmap_v4(rule);
+	unmap_v4(prefix);
 	return 0;
 }
 
@@ -189,7 +163,7 @@ int ferry_policy_parse_rule(const char *text, struct ferry_policy_rule *rule, co
 		rule->proto = FERRY_POLICY_ICMP, i++;
 	if (i == n)
 		return fail(why, "missing destination (a prefix, an address or 'any')");
-	err = parse_target(words[i++], rule, why);
+	err = parse_target(words[i++], &rule->prefix, why);
 	if (err)
 		return err;
 	if (i < n && strcmp(words[i], "port") == 0) {
@@ -211,7 +185,7 @@ int ferry_policy_add(struct ferry_policy *policy, const struct ferry_policy_rule
 	if (policy->n_rules >= FERRY_POLICY_RULES_MAX)
 		return -ENOSPC;
 	policy->rules[policy->n_rules] = *rule;
-	unmap_v4(&policy->rules[policy->n_rules++]);
+	unmap_v4(&policy->rules[policy->n_rules++].prefix);
 	return 0;
 }
 
@@ -232,20 +206,11 @@ int ferry_policy_deny_host_addresses(struct ferry_policy *policy)
 		return -errno;
 	for (ifa = list; ifa; ifa = ifa->ifa_next) {
 		struct ferry_policy_rule rule = {.action = FERRY_POLICY_DENY, .port_max = 65535};
+		struct ferry_endpoint ep;
 
-		if (!ifa->ifa_addr)
+		if (!ifa->ifa_addr || ferry_endpoint_from_sockaddr(&ep, ifa->ifa_addr) != 0)
 			continue;
-		if (ifa->ifa_addr->sa_family == AF_INET) {
-			rule.family = AF_INET;
-			rule.prefix_len = 32;
-			memcpy(rule.addr, &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr, 4);
-		} else if (ifa->ifa_addr->sa_family == AF_INET6) {
-			rule.family = AF_INET6;
-			rule.prefix_len = 128;
-			memcpy(rule.addr, &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr, 16);
-		} else {
-			continue;
-		}
+		ferry_prefix_host(&rule.prefix, ep.family, ep.addr);
 		err = ferry_policy_add(policy, &rule);
 		if (err)
 			break;
@@ -255,21 +220,12 @@ int ferry_policy_deny_host_addresses(struct ferry_policy *policy)
 	return err ? err : added;
 }
 
-static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned int plen)
-{
-	unsigned int whole = plen / 8, rest = plen % 8;
-
-	if (memcmp(a, b, whole) != 0)
-		return false;
-	return rest == 0 || ((a[whole] ^ b[whole]) & (0xff00 >> rest)) == 0;
-}
-
 static bool rule_matches(const struct ferry_policy_rule *r, uint8_t proto, int family,
 			 const uint8_t *addr, uint16_t port)
 {
 	if (r->proto != FERRY_POLICY_ANY && r->proto != proto)
 		return false;
-	if (r->family != 0 && (r->family != family || !prefix_match(r->addr, addr, r->prefix_len)))
+	if (!ferry_prefix_contains(&r->prefix, family, addr))
 		return false;
 	if (r->has_ports &&
 	    (proto == FERRY_POLICY_ICMP || port < r->port_min || port > r->port_max))
@@ -293,7 +249,7 @@ enum ferry_policy_action ferry_policy_check(const struct ferry_policy *policy, u
 			return policy->rules[i].action;
 	if (policy->builtin_denies)
 		for (i = 0; i < sizeof(builtin_denies) / sizeof(builtin_denies[0]); i++)
-			if (rule_matches(&builtin_denies[i], proto, family, addr, port))
+			if (ferry_prefix_contains(&builtin_denies[i], family, addr))
 				return FERRY_POLICY_DENY;
 	return policy->default_action == FERRY_POLICY_DENY ? FERRY_POLICY_DENY : FERRY_POLICY_ALLOW;
 }

@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "transport/addr.h"
+
 /* At most this many rules of the caller's per policy. */
 #define FERRY_POLICY_RULES_MAX 256
 
@@ -41,12 +43,13 @@ enum ferry_policy_proto {
 };
 
 struct ferry_policy_rule {
-	uint8_t action;	    /* enum ferry_policy_action */
-	uint8_t proto;	    /* enum ferry_policy_proto */
-	uint8_t family;	    /* AF_INET, AF_INET6, or 0 for "any" (both, every address) */
-	uint8_t prefix_len; /* 0..32 or 0..128 */
-	uint8_t addr[16];   /* host bits zero */
-	uint16_t port_min;  /* 0..65535; a rule without ports has 0..65535 */
+	uint8_t action; /* enum ferry_policy_action */
+	uint8_t proto;	/* enum ferry_policy_proto */
+	/* Host bits zero; family 0 (len 0) for "any", every address of both families. A
+	 * prefix inside ::ffff:0:0/96 is parsed, and stored by ferry_policy_add, as the IPv4
+	 * prefix it stands for. */
+	struct ferry_prefix prefix;
+	uint16_t port_min; /* 0..65535; a rule without ports has 0..65535 */
 	uint16_t port_max;
 	bool has_ports;
 };
@@ -62,12 +65,14 @@ struct ferry_policy {
 void ferry_policy_init(struct ferry_policy *policy);
 
 /* Parses one rule. Returns 0, or -EINVAL with *why (if why is not NULL) pointing at a
- * static text that names what was wrong ("expected 'allow' or 'deny'", "bad address",
- * "prefix length out of range", "host bits set after the prefix", "bad port",
+ * static text that names what was wrong ("expected 'allow' or 'deny'", for the destination
+ * ferry_prefix_parse's own ("not a valid IPv4 address", "prefix length out of range
+ * (0..32 for IPv4)", ...), "host bits set after the prefix", "bad port",
  * "port range reversed", "icmp has no ports", "unexpected word after the rule", ...). */
 int ferry_policy_parse_rule(const char *text, struct ferry_policy_rule *rule, const char **why);
 
-/* Appends a rule. Returns 0, -ENOSPC past FERRY_POLICY_RULES_MAX. */
+/* Appends a rule (one inside ::ffff:0:0/96 as its IPv4 prefix). Returns 0, -ENOSPC past
+ * FERRY_POLICY_RULES_MAX. */
 int ferry_policy_add(struct ferry_policy *policy, const struct ferry_policy_rule *rule);
 
 /* Parses and appends. Returns 0, -EINVAL (with *why as for parse), -ENOSPC. */

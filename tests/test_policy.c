@@ -127,17 +127,17 @@ END_TEST
 START_TEST(ipv4_mapped_rules)
 {
 	struct ferry_policy *p = new_policy();
-	struct ferry_policy_rule r = {.action = DENY, .family = AF_INET6, .prefix_len = 120};
+	struct ferry_policy_rule r = {.action = DENY, .prefix = {.family = AF_INET6, .len = 120}};
 
 	ck_assert_int_eq(ferry_policy_add_text(p, "deny ::ffff:10.0.0.0/104", NULL), 0);
-	ck_assert_uint_eq(p->rules[0].family, AF_INET);
-	ck_assert_uint_eq(p->rules[0].prefix_len, 8);
+	ck_assert_uint_eq(p->rules[0].prefix.family, AF_INET);
+	ck_assert_uint_eq(p->rules[0].prefix.len, 8);
 	ck_assert_int_eq(check(p, TCP, "10.1.2.3", 1), DENY);
 	ck_assert_int_eq(check(p, TCP, "::ffff:10.1.2.3", 1), DENY);
 	ck_assert_int_eq(check(p, TCP, "11.1.2.3", 1), ALLOW);
 	/* The same through ferry_policy_add. */
 	r.port_max = 65535;
-	memcpy(r.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff\xc0\x00\x02\x00", 16);
+	memcpy(r.prefix.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff\xc0\x00\x02\x00", 16);
 	ck_assert_int_eq(ferry_policy_add(p, &r), 0);
 	ck_assert_int_eq(check(p, UDP, "192.0.2.9", 53), DENY);
 	ck_assert_int_eq(check(p, UDP, "192.0.3.9", 53), ALLOW);
@@ -152,21 +152,21 @@ START_TEST(parse_fields)
 	ck_assert_int_eq(ferry_policy_parse_rule("  deny\ttcp ::/0 port 25  ", &r, NULL), 0);
 	ck_assert_int_eq(r.action, DENY);
 	ck_assert_int_eq(r.proto, TCP);
-	ck_assert_int_eq(r.family, AF_INET6);
-	ck_assert_int_eq(r.prefix_len, 0);
+	ck_assert_int_eq(r.prefix.family, AF_INET6);
+	ck_assert_int_eq(r.prefix.len, 0);
 	ck_assert(r.has_ports);
 	ck_assert_int_eq(r.port_min, 25);
 	ck_assert_int_eq(r.port_max, 25);
 
 	ck_assert_int_eq(ferry_policy_parse_rule("allow 192.0.2.7 port 1000-2000", &r, NULL), 0);
-	ck_assert_int_eq(r.family, AF_INET);
-	ck_assert_int_eq(r.prefix_len, 32);
+	ck_assert_int_eq(r.prefix.family, AF_INET);
+	ck_assert_int_eq(r.prefix.len, 32);
 	ck_assert_int_eq(r.proto, 0);
 	ck_assert_int_eq(r.port_min, 1000);
 	ck_assert_int_eq(r.port_max, 2000);
 
 	ck_assert_int_eq(ferry_policy_parse_rule("allow any # everything", &r, NULL), 0);
-	ck_assert_int_eq(r.family, 0);
+	ck_assert_int_eq(r.prefix.family, 0);
 	ck_assert(!r.has_ports);
 }
 END_TEST
@@ -188,11 +188,14 @@ START_TEST(parse_errors)
 	refused("permit 10.0.0.0/8", "expected 'allow' or 'deny'");
 	refused("deny", "missing destination");
 	refused("deny tcp", "missing destination");
-	refused("deny 10.0.0.300/8", "bad address");
-	refused("deny example.org", "bad address");
-	refused("deny 10.0.0.0/33", "prefix length out of range");
-	refused("deny ::/129", "prefix length out of range");
-	refused("deny 10.0.0.0/x", "prefix length out of range");
+	refused("deny 10.0.0.300/8", "not a valid IPv4 address");
+	refused("deny example.org", "not a valid IPv4 address");
+	refused("deny fd00:::1", "not a valid IPv6 address");
+	refused("deny /8", "missing address");
+	refused("deny 10.0.0.0/33", "prefix length out of range (0..32 for IPv4)");
+	refused("deny ::/129", "prefix length out of range (0..128 for IPv6)");
+	refused("deny 10.0.0.0/x", "prefix length is not a number");
+	refused("deny 10.0.0.0/", "missing prefix length");
 	refused("deny 10.0.0.1/8", "host bits set");
 	refused("deny 2001:db8::1/32", "host bits set");
 	refused("deny 10.0.0.0/8 port", "missing port");
@@ -203,7 +206,7 @@ START_TEST(parse_errors)
 	refused("deny icmp 10.0.0.0/8 port 1", "icmp has no ports");
 	refused("deny 10.0.0.0/8 443", "unexpected word");
 	refused("deny tcp 10.0.0.0/8 port 1 extra", "unexpected word");
-	refused("deny tcp udp 10.0.0.0/8", "bad address");
+	refused("deny tcp udp 10.0.0.0/8", "not a valid IPv4 address");
 	refused("deny 1111111111111111111111111111111111111111111111111111111111111111111",
 		"word too long");
 }

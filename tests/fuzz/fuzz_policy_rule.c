@@ -5,9 +5,10 @@
  * ferry_policy_add_text on one policy. Beyond "no crash, no sanitizer report" it checks
  * the parser's promises: 0 or -EINVAL, a reason on -EINVAL; a parsed rule has a known
  * action, protocol and family, a prefix within its family's range with the host bits
- * zero, ordered ports (and none for ICMP); add_text agrees with parse (and adds the same
- * rule, or refuses with -ENOSPC when full); a rule alone in a policy matches its own
- * address; and checking fixed destinations against the grown policy answers ALLOW or DENY.
+ * zero and never inside ::ffff:0:0/96, ordered ports (and none for ICMP); add_text
+ * agrees with parse (and adds the same rule, or refuses with -ENOSPC when full); a rule
+ * alone in a policy matches its own address; and checking fixed destinations against the
+ * grown policy answers ALLOW or DENY.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,12 +42,14 @@ static const struct dest dests[] = {
     {{0}, AF_UNIX, 1, FERRY_POLICY_TCP},
 };
 
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+static const uint8_t v4mapped[12] = {[10] = 0xff, [11] = 0xff};
+
 static bool rule_eq(const struct ferry_policy_rule *a, const struct ferry_policy_rule *b)
 {
-	return a->action == b->action && a->proto == b->proto && a->family == b->family &&
-	       a->prefix_len == b->prefix_len && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0 &&
-	       a->port_min == b->port_min && a->port_max == b->port_max &&
-	       a->has_ports == b->has_ports;
+	return a->action == b->action && a->proto == b->proto &&
+	       ferry_prefix_cmp(&a->prefix, &b->prefix) == 0 && a->port_min == b->port_min &&
+	       a->port_max == b->port_max && a->has_ports == b->has_ports;
 }
 
 static bool host_bits_zero(const uint8_t *addr, unsigned int plen)
@@ -61,19 +64,24 @@ static bool host_bits_zero(const uint8_t *addr, unsigned int plen)
 
 static void check_rule(const struct ferry_policy_rule *r)
 {
+	const struct ferry_prefix *p = &r->prefix;
+
 	if (r->action != FERRY_POLICY_ALLOW && r->action != FERRY_POLICY_DENY)
 		abort();
 	if (r->proto != FERRY_POLICY_ANY && r->proto != FERRY_POLICY_TCP &&
 	    r->proto != FERRY_POLICY_UDP && r->proto != FERRY_POLICY_ICMP)
 		abort();
-	if (r->family == 0) {
-		if (r->prefix_len != 0 || !host_bits_zero(r->addr, 0))
+	if (p->family == 0) {
+		if (p->len != 0 || !host_bits_zero(p->addr, 0))
 			abort();
-	} else if (r->family == AF_INET) {
-		if (r->prefix_len > 32 || !host_bits_zero(r->addr, r->prefix_len))
+	} else if (p->family == AF_INET) {
+		if (p->len > 32 || !host_bits_zero(p->addr, p->len))
 			abort();
-	} else if (r->family == AF_INET6) {
-		if (r->prefix_len > 128 || !host_bits_zero(r->addr, r->prefix_len))
+	} else if (p->family == AF_INET6) {
+		if (p->len > 128 || !host_bits_zero(p->addr, p->len))
+			abort();
+		/* Kept as the IPv4 prefix it stands for: ::ffff:0:0/96 and longer never stay. */
+		if (p->len >= 96 && memcmp(p->addr, v4mapped, sizeof(v4mapped)) == 0)
 			abort();
 	} else {
 		abort();
@@ -91,8 +99,8 @@ static void check_self_match(const struct ferry_policy_rule *r, struct ferry_pol
 {
 	static const uint8_t elsewhere[16] = {192, 0, 2, 1};
 	uint8_t proto = r->proto == FERRY_POLICY_ANY ? FERRY_POLICY_TCP : r->proto;
-	int family = r->family ? r->family : AF_INET;
-	const uint8_t *addr = r->family ? r->addr : elsewhere;
+	int family = r->prefix.family ? r->prefix.family : AF_INET;
+	const uint8_t *addr = r->prefix.family ? r->prefix.addr : elsewhere;
 
 	ferry_policy_init(one);
 	one->default_action =
