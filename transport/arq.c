@@ -324,6 +324,20 @@ ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len)
 	return (ssize_t)done;
 }
 
+size_t ferry_arq_send_space(const struct ferry_arq *arq)
+{
+	size_t tail = 0, fresh;
+
+	if (arq->err || !arq->cfg.stream)
+		return 0;
+	if (arq->sq_tail && arq->sq_tail->len < arq->mss)
+		tail = arq->mss - arq->sq_tail->len;
+	fresh = arq->sq_len < arq->cfg.snd_queue_max ? arq->cfg.snd_queue_max - arq->sq_len : 0;
+	if (fresh > arq->pool->count - arq->pool->stats.in_use)
+		fresh = arq->pool->count - arq->pool->stats.in_use;
+	return tail + fresh * arq->mss;
+}
+
 /* ---- timers and flush ------------------------------------------------------------ */
 
 static void set_dead(struct ferry_arq *arq)

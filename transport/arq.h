@@ -163,6 +163,19 @@ void ferry_arq_destroy(struct ferry_arq *arq);
  * -EMSGSIZE for a message too large, or the conversation's error (-ETIMEDOUT). */
 ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len);
 
+/* Stream mode: how many bytes ferry_arq_send would accept now (the partial tail's room,
+ * the send queue's and the pool's free buffers), so a caller can write a record and its
+ * header as one. 0 when nothing fits or the conversation failed. */
+size_t ferry_arq_send_space(const struct ferry_arq *arq);
+
+/* Stream mode: the in-order bytes at the head of what was received, without taking them
+ * (*data points into the engine until the next call that changes it). Returns how many
+ * are contiguous at *data (0: none ready). Segments that carried no bytes are skipped. */
+size_t ferry_arq_peek(struct ferry_arq *arq, const uint8_t **data);
+
+/* Stream mode: takes n bytes (at most what peek returned) from the head, as recv would. */
+void ferry_arq_consume(struct ferry_arq *arq, size_t n);
+
 /* Copies in-order bytes out (stream: up to cap; message: one whole message).
  * Returns bytes copied, -EAGAIN when nothing is ready, -EMSGSIZE when the next message
  * exceeds cap, or the conversation's error once nothing is left to read. */

@@ -290,6 +290,45 @@ static void rq_pop(struct ferry_arq *arq)
 	ferry_pool_put(arq->pool, buf);
 }
 
+size_t ferry_arq_peek(struct ferry_arq *arq, const uint8_t **data)
+{
+	uint32_t before = free_wnd(arq);
+	bool popped = false;
+
+	*data = NULL;
+	if (!arq->cfg.stream)
+		return 0;
+	while (arq->rq_head && !arq->rq_head->len) {
+		rq_pop(arq);
+		popped = true;
+	}
+	if (popped)
+		maybe_announce(arq, before);
+	if (!arq->rq_head)
+		return 0;
+	*data = arq->rq_head->data;
+	return arq->rq_head->len;
+}
+
+void ferry_arq_consume(struct ferry_arq *arq, size_t n)
+{
+	uint32_t before = free_wnd(arq);
+	size_t done = 0;
+
+	while (arq->cfg.stream && arq->rq_head && done < n) {
+		struct ferry_buf *buf = arq->rq_head;
+		size_t k = buf->len < n - done ? buf->len : n - done;
+
+		ferry_buf_pull(buf, (uint32_t)k);
+		done += k;
+		if (!buf->len)
+			rq_pop(arq);
+	}
+	arq->st.payload_recv += done;
+	if (done)
+		maybe_announce(arq, before);
+}
+
 ssize_t ferry_arq_recv(struct ferry_arq *arq, void *out, size_t cap)
 {
 	uint32_t before = free_wnd(arq);

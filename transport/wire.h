@@ -20,6 +20,11 @@
  *     kind 2 DATAGRAM  flow id u32 LE | bytes: the unreliable datagram channel
  *     other            skipped by its length and counted (room to extend)
  *
+ * Above the link runs the flow protocol (transport/flowmsg.c, stack/bridge*.c): a TCP
+ * flow is one ARQ conversation whose byte stream, each way, is a run of frames (OPEN,
+ * RESULT, DATA, FIN); UDP flows, ICMP echo and the out-of-band signals (reset, unknown
+ * conversation, hello) are messages on the datagram channel. Their layouts end this file.
+ *
  * Every layout is defined here, and nowhere else; the modules that read and write them
  * (noise.c, session.c, cookie.c, aead.c, fec.c, arq*.c, mux.c, link.c) include this
  * header. It includes nothing of ours. The overhead arithmetic at the end derives the
@@ -225,6 +230,96 @@ static inline uint32_t ferry_wire_arq_mtu(uint32_t mtu)
 	return ferry_wire_sizes(&s, mtu, FERRY_WIRE_IPV6_HDR) ? 0 : s.record_body;
 }
 
+/* ---- the flow protocol (transport/flowmsg.c, stack/bridge*.c; docs/wire-format.md) ---- *
+ * All integers little-endian. An endpoint is `family u8 (4 or 6) | port u16 | address (4 or
+ * 16 bytes)`. Conversation and flow ids: the opener of a flow picks it; the side with the
+ * greater static public key sets the top bit of the ids it picks (FERRY_FLOW_ID_SIDE), so
+ * the two ends never collide, and each side counts its ids up from 1 without reuse.
+ *
+ * TCP: each direction of a conversation's stream is a run of frames `type u8 | len u16 |
+ * body[len]`:
+ *   OPEN    (opener's first frame) version u8 | proto u8 (6) | reserved u16 | instance u64
+ *           | src endpoint | dst endpoint: the application's source and destination
+ *   RESULT  (acceptor's first frame) code u8 | reserved u8 | instance u64: 0 connected,
+ *           else why not (enum ferry_flow_code); a failure is followed by FIN
+ *   DATA    the bytes
+ *   FIN     empty: the last frame of that direction (half-close)
+ * `instance` is a random number each ferry process draws at start: a peer that restarted
+ * has a new one, and what belonged to its old one is reset.
+ *
+ * Datagram channel: the record's flow id, then `type u8 | fields`:
+ *   UDP_OPEN     (id: UDP flow) an OPEN body (proto 17) | bytes
+ *   UDP          (id: UDP flow) bytes, from or to the flow's destination
+ *   UDP_FROM     (id: UDP flow) from endpoint | bytes: a reply from another source
+ *   UDP_ACCEPT   (id: UDP flow) code u8 | reserved u8 | instance u64: 0 accepted
+ *   UDP_UNKNOWN  (id: UDP flow) empty: no such flow here (open it again)
+ *   ECHO_REQUEST (id 0) ident u16 | seq u16 | src | dst | bytes
+ *   ECHO_REPLY   (id 0) ident u16 | seq u16 | app | from | bytes
+ *   TCP_RESET    (id: conversation) code u8: the flow was reset
+ *   TCP_UNKNOWN  (id: conversation) empty: no such conversation here
+ *   HELLO        (id 0) version u8 | flags u8 (bit 0: a reply) | reserved u16 | instance u64
+ */
+enum {
+	FERRY_FLOW_VERSION = 1,
+	FERRY_FLOW_ID_SIDE = 1u << 31, /* ids picked by the side with the greater key */
+	FERRY_FRAME_HDR_LEN = 3,       /* type u8 | len u16 */
+	FERRY_FRAME_BODY_MAX = 65535,
+	FERRY_WIRE_EP4_LEN = 7,	 /* family, port, IPv4 address */
+	FERRY_WIRE_EP6_LEN = 19, /* family, port, IPv6 address */
+	FERRY_WIRE_EP_MAX = FERRY_WIRE_EP6_LEN,
+	FERRY_FRAME_OPEN_FIXED = 12, /* OPEN body before its endpoints */
+	FERRY_FRAME_OPEN_MAX = FERRY_FRAME_OPEN_FIXED + 2 * FERRY_WIRE_EP_MAX, /* 50 */
+	FERRY_FRAME_RESULT_LEN = 10,
+	FERRY_DG_TYPE_LEN = 1,
+	FERRY_DG_ACCEPT_LEN = 10, /* after the type */
+	FERRY_DG_ECHO_FIXED = 4,  /* ident, seq: after the type, before the endpoints */
+	FERRY_DG_HELLO_LEN = 12,  /* after the type */
+	/* the most a datagram-channel message adds in front of a UDP payload (UDP_OPEN over
+	 * IPv6): the datagram channel's room minus this is the largest UDP payload carried */
+	FERRY_DG_UDP_OVERHEAD = FERRY_DG_TYPE_LEN + FERRY_FRAME_OPEN_MAX,
+	FERRY_DG_ECHO_OVERHEAD = FERRY_DG_TYPE_LEN + FERRY_DG_ECHO_FIXED + 2 * FERRY_WIRE_EP_MAX,
+};
+
+enum ferry_frame_type {
+	FERRY_FRAME_OPEN = 1,
+	FERRY_FRAME_RESULT = 2,
+	FERRY_FRAME_DATA = 3,
+	FERRY_FRAME_FIN = 4,
+};
+
+enum ferry_dg_type {
+	FERRY_DG_UDP_OPEN = 1,
+	FERRY_DG_UDP = 2,
+	FERRY_DG_UDP_FROM = 3,
+	FERRY_DG_UDP_ACCEPT = 4,
+	FERRY_DG_UDP_UNKNOWN = 5,
+	FERRY_DG_ECHO_REQUEST = 6,
+	FERRY_DG_ECHO_REPLY = 7,
+	FERRY_DG_TCP_RESET = 8,
+	FERRY_DG_TCP_UNKNOWN = 9,
+	FERRY_DG_HELLO = 10,
+};
+
+/* Why a flow could not be opened or was reset: portable codes, not any one system's
+ * errno values (transport/flowmsg.h maps them). */
+enum ferry_flow_code {
+	FERRY_FLOW_OK = 0,
+	FERRY_FLOW_REFUSED = 1,	     /* connection refused / port unreachable */
+	FERRY_FLOW_NET_UNREACH = 2,  /* no route to the network */
+	FERRY_FLOW_HOST_UNREACH = 3, /* the host did not answer */
+	FERRY_FLOW_TIMEDOUT = 4,     /* the connect or the flow timed out */
+	FERRY_FLOW_DENIED = 5,	     /* the egress policy denies the destination */
+	FERRY_FLOW_NO_RESOURCES = 6, /* out of flows, sockets or memory at the far end */
+	FERRY_FLOW_RESET = 7,	     /* reset by an end */
+	FERRY_FLOW_ABORTED = 8,	     /* given up (a dead conversation, a peer restart) */
+	FERRY_FLOW_SOURCE = 9,	     /* the source is not in the peer's AllowedIPs */
+	FERRY_FLOW_VERSION_BAD = 10, /* a flow protocol version the far end does not speak */
+	FERRY_FLOW_CODES = 11,
+};
+
+_Static_assert(FERRY_FRAME_OPEN_MAX == 50, "OPEN frame body");
+_Static_assert(FERRY_DG_UDP_OVERHEAD == 51, "UDP_OPEN in front of a UDP payload");
+
 /* Little-endian fields, byte by byte: every multi-byte integer on ferry's wire is LE, and
  * the bytes are untrusted and unaligned. */
 static inline void ferry_wire_put_le16(uint8_t *p, uint16_t v)
@@ -249,6 +344,17 @@ static inline uint16_t ferry_wire_get_le16(const uint8_t *p)
 static inline uint32_t ferry_wire_get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void ferry_wire_put_le64(uint8_t *p, uint64_t v)
+{
+	ferry_wire_put_le32(p, (uint32_t)v);
+	ferry_wire_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint64_t ferry_wire_get_le64(const uint8_t *p)
+{
+	return (uint64_t)ferry_wire_get_le32(p) | (uint64_t)ferry_wire_get_le32(p + 4) << 32;
 }
 
 #endif
