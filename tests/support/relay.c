@@ -201,6 +201,8 @@ static int wait_ms(struct ferry_relay *r, bool busy)
 		return 0;
 	if (eg < next)
 		next = eg;
+	if (r->bridged && ferry_relay_bridged_deadline(r) < next)
+		next = ferry_relay_bridged_deadline(r);
 	if (next <= r->now)
 		return 0;
 	return next - r->now > 50 ? 50 : (int)(next - r->now);
@@ -214,8 +216,10 @@ static void relay_turn(struct ferry_relay *r)
 	int n, k;
 
 	r->now = ferry_relay_clock_ms();
-	busy = ferry_relay_transport_turn(r);
+	busy = r->bridged ? ferry_relay_bridged_turn(r) : ferry_relay_transport_turn(r);
 	r->ops->turn(r->ctx);
+	if (r->bridged)
+		ferry_relay_bridged_flush(r);
 	n = epoll_wait(r->ep, evs, 64, wait_ms(r, busy));
 	ck_assert_msg(n >= 0 || errno == EINTR, "epoll_wait: %s", strerror(errno));
 	r->now = ferry_relay_clock_ms();
@@ -223,6 +227,8 @@ static void relay_turn(struct ferry_relay *r)
 	for (k = 0; k < n; k++)
 		dispatch(r, &evs[k]);
 	ferry_egress_timer(r->egress, r->now);
+	if (r->bridged)
+		ferry_relay_bridged_flush(r);
 }
 
 static void report_pending(struct ferry_relay *r, const char *what, unsigned turns)
@@ -334,8 +340,29 @@ void ferry_relay_start(struct ferry_relay *r)
 	fd_watch(r, r->tun.fd, O_TUN, 0, 0, EPOLLIN);
 }
 
+void ferry_relay_start_bridged(struct ferry_relay *r, const struct ferry_relay_wan *wan)
+{
+	struct ferry_stack_config scfg;
+	struct ferry_egress_config ecfg;
+
+	r->now = ferry_relay_clock_ms();
+	ferry_stack_config_default(&scfg);
+	scfg.mtu = TUN_MTU;
+	ferry_egress_config_default(&ecfg);
+	ecfg.sndbuf = 32 << 10;
+	ferry_relay_bridged_create(r, wan, &scfg, &ecfg);
+	fd_watch(r, r->tun.fd, O_TUN, 0, 0, EPOLLIN);
+}
+
+bool ferry_relay_bridged(const struct ferry_relay *r)
+{
+	return r->bridged != NULL;
+}
+
 void ferry_relay_free(struct ferry_relay *r)
 {
+	if (r->bridged)
+		ferry_relay_bridged_free(r);
 	ferry_stack_destroy(r->stack); /* before egress: its callbacks may reach egress */
 	ferry_egress_destroy(r->egress);
 	if (r->tun.fd >= 0 && r->slots[r->tun.fd].used)

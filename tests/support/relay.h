@@ -104,6 +104,30 @@ void ferry_relay_enter_b(void);
 /* In B, after A's sockets exist: creates the stack and egress and watches the TUN. */
 void ferry_relay_start(struct ferry_relay *r);
 
+/* The WAN between the two bridges of a bridged relay: one-way delay and random loss each
+ * way, from a seed. */
+struct ferry_relay_wan {
+	uint32_t delay_ms;
+	double loss; /* 0..1 */
+	uint64_t seed;
+};
+
+struct ferry_bridge_stats;
+
+/* In B, after A's sockets exist, instead of ferry_relay_start: the stack and egress
+ * joined as two ferries join them, by two bridges (stack/bridge.h) speaking the flow
+ * protocol across an in-memory WAN (relay_bridge.c). The secure link is left out. */
+void ferry_relay_start_bridged(struct ferry_relay *r, const struct ferry_relay_wan *wan);
+
+/* Whether the relay runs bridged. Connection paths then record the stack's side only
+ * (egress's is checked by its totals). */
+bool ferry_relay_bridged(const struct ferry_relay *r);
+
+/* A bridged relay's bridge of side 0 (the stack's) or 1 (egress's), and its WAN counts
+ * from that side: messages sent and lost. */
+const struct ferry_bridge_stats *ferry_relay_bridge_stats(const struct ferry_relay *r, int side);
+void ferry_relay_wan_counts(const struct ferry_relay *r, int side, uint64_t *sent, uint64_t *lost);
+
 /* Destroys the stack (its flows' ends reach egress), egress, the TUN and the loop. The
  * caller closed its own fds first (ferry_relay_close). */
 void ferry_relay_free(struct ferry_relay *r);

@@ -16,7 +16,8 @@
  * Held reads: the servers of connections 0..FERRY_RELAY_APPS_HELD_UP-1 do not read, and
  * a client with hold_reads does not read, until backpressure has crossed the whole path
  * (the relay saw both of its sides refuse at once, and the sender's socket is full); then
- * the reader starts and the sender is marked blocked_under_pressure.
+ * the reader starts and the sender is marked blocked_under_pressure. A bridged relay
+ * (relay.h) has no such view of pressure: there servers never hold.
  *
  * UDP: datagram seq (ferry_relay_apps_udp_fill) goes from uclient to userver[0], which
  * checks it and answers with each byte inverted; for seq 0 userver[1] also sends "from

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stack/bridge.h"
 #include "stack/egress.h"
 #include "stack/stack.h"
 #include "tests/support/relay.h"
@@ -58,6 +59,8 @@ struct ferry_relay_flow {
 	bool down_stalled, down_blocked, down_eof, down_eof_sent;
 };
 
+struct ferry_relay_bridged; /* relay_bridge.c */
+
 struct ferry_relay {
 	const struct ferry_relay_ops *ops;
 	void *ctx;
@@ -71,6 +74,10 @@ struct ferry_relay {
 	/* [FERRY_RELAY_CONNS_MAX]: flows of no known connection */
 	struct ferry_relay_path paths[FERRY_RELAY_CONNS_MAX + 1];
 	struct ferry_relay_counters count;
+	/* bridged mode (relay_bridge.c): two bridges instead of the fake transport; the
+	 * bridges' contexts point at these, whose index is the side */
+	struct ferry_relay_bridged *bridged;
+	struct ferry_relay *bridged_ctx[2];
 	uint8_t pkt[65536];
 };
 
@@ -88,5 +95,17 @@ void ferry_relay_egress_watch(struct ferry_relay *r, int fd, uint32_t events, ui
 
 /* Stops watching fd, which must be watched. */
 void ferry_relay_unwatch(struct ferry_relay *r, int fd);
+
+/* relay_bridge.c: makes the stack, egress and the two bridges joined by the WAN. */
+void ferry_relay_bridged_create(struct ferry_relay *r, const struct ferry_relay_wan *wan,
+				struct ferry_stack_config *scfg, struct ferry_egress_config *ecfg);
+/* Delivers what is due on the WAN and runs the bridges' timers; true if anything moved. */
+bool ferry_relay_bridged_turn(struct ferry_relay *r);
+/* The end of a turn: the bridges' flush, the stack's. */
+void ferry_relay_bridged_flush(struct ferry_relay *r);
+/* The earliest of the bridges' deadlines and the WAN's next delivery. */
+uint64_t ferry_relay_bridged_deadline(const struct ferry_relay *r);
+/* Destroys the stack, egress and the bridges, in that order, and the WAN. */
+void ferry_relay_bridged_free(struct ferry_relay *r);
 
 #endif

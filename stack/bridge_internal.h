@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bridge internals, shared by bridge.c (the owner, peers, the tables of conversations and
+ * datagram flows, ids, instances, the deadline heap, datagram dispatch, timers and the
+ * end of a turn), bridge_tcp.c (conversations: frames both ways, the stack's and egress's
+ * TCP callbacks) and bridge_udp.c (datagram flows and echo, and their callbacks); not an
+ * API. See bridge.h for how the bridge works.
+ */
+#ifndef FERRY_STACK_BRIDGE_INTERNAL_H
+#define FERRY_STACK_BRIDGE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stack/bridge.h"
+#include "transport/flowmsg.h"
+#include "transport/pool.h"
+
+#define BR_NIL UINT32_MAX
+
+/* A window of recently opened ids of the peer's side, so that a late duplicate of an
+ * opening never opens a flow twice: ids at or below base are old, bits mark those seen. */
+enum {
+	BR_SEEN_BITS = 4096
+};
+struct br_seen {
+	uint32_t base;
+	uint64_t bits[BR_SEEN_BITS / 64];
+};
+
+struct ferry_bridge_peer {
+	struct ferry_bridge *b;
+	struct ferry_bridge_peer *next;
+	void *link;
+	void *user;
+	uint32_t side;	   /* FERRY_FLOW_ID_SIDE or 0: the top bit of the ids this side picks */
+	uint32_t next_tcp; /* the next conversation id this side picks (low 31 bits) */
+	uint32_t next_udp;
+	uint64_t instance;   /* the peer's, 0 until heard */
+	struct br_seen seen; /* the peer's conversation ids seen lately */
+	struct ferry_bridge_peer_stats stats;
+};
+
+/* Which end of the flow is ours: the stack (this side opened it) or egress (the peer). */
+enum br_role {
+	BR_OPENER,
+	BR_ACCEPTOR,
+};
+
+/*
+ * A conversation's state (docs/wire-format.md draws it).
+ *   OPENING     opener: OPEN sent, the application's SYN held, waiting for RESULT
+ *   CONNECTING  acceptor: egress connecting to the destination
+ *   OPEN        RESULT crossed with success: data both ways (tx and rx say how far)
+ *   FAILED      RESULT crossed with a failure: only the FINs are left to exchange
+ * Each direction has its own small state: what we send (tx) and what we receive (rx).
+ * Once the end is gone (end_gone) and both FINs crossed and everything sent was
+ * acknowledged, the conversation is reclaimed.
+ */
+enum br_state {
+	BR_OPENING,
+	BR_CONNECTING,
+	BR_OPEN,
+	BR_FAILED,
+};
+
+enum br_tx {
+	BR_TX_OPEN,
+	BR_TX_FIN_OWED, /* the end finished: our FIN goes once the queue has room */
+	BR_TX_FIN_SENT,
+};
+
+enum br_rx {
+	BR_RX_HEADER,  /* reading a frame header (hdr_have bytes of it so far) */
+	BR_RX_CONTROL, /* reading an OPEN or RESULT body into ctl */
+	BR_RX_DATA,    /* inside a DATA body: rx_left bytes to go */
+	BR_RX_FIN,     /* the peer's FIN came: nothing more */
+};
+
+struct br_conv {
+	struct ferry_bridge_peer *peer;
+	uint32_t conv; /* the conversation id, 0: slot free */
+	uint32_t hnext;
+	uint32_t heap;			 /* index + 1 in the deadline heap, 0: not in it */
+	uint32_t dirty_prev, dirty_next; /* on the dirty list (BR_NIL at its ends) */
+	uint32_t dirty_turn;		 /* the turn it was touched in */
+	uint8_t role;			 /* enum br_role */
+	uint8_t state;			 /* enum br_state */
+	uint8_t tx;			 /* enum br_tx */
+	uint8_t rx;			 /* enum br_rx */
+	bool dirty;			 /* touched this turn: its ARQ runs at the flush */
+	bool end_gone;			 /* the stack flow or egress flow ended */
+	bool tx_blocked;		 /* the end was told "later": tcp_writable owed */
+	bool rx_blocked;   /* the end took less than offered: waiting for its sendable */
+	bool heard;	   /* the peer's first frame (OPEN or RESULT) was read */
+	bool doomed;	   /* to be reset at the next run (decided inside an end's call) */
+	uint8_t doom_code; /* enum ferry_flow_code for the TCP_RESET then */
+	uint8_t hdr_have;
+	uint8_t hdr[FERRY_FRAME_HDR_LEN];
+	uint8_t ctl_type;
+	uint16_t ctl_have, ctl_len;
+	uint8_t ctl[FERRY_FRAME_OPEN_MAX];
+	uint16_t rx_left;
+	uint64_t peer_instance;
+	uint64_t deadline;
+	uint64_t last_active;
+	uint64_t end_ms;	  /* when end_gone became true (for linger) */
+	struct ferry_flow *sflow; /* opener: the stack's flow while it lives */
+	struct ferry_arq *arq;
+};
+
+/* A datagram flow. */
+enum br_udp_state {
+	BR_UDP_OPENING, /* opener: sending UDP_OPEN until UDP_ACCEPT */
+	BR_UDP_OPEN,
+};
+
+struct br_udp {
+	struct ferry_bridge_peer *peer;
+	uint32_t id; /* the flow id, 0: slot free */
+	uint32_t hnext;
+	uint8_t role;  /* enum br_role */
+	uint8_t state; /* enum br_udp_state */
+	uint64_t peer_instance;
+	struct ferry_flow *sflow;  /* opener: the stack's flow */
+	struct ferry_endpoint dst; /* the flow's destination */
+};
+
+struct ferry_bridge {
+	struct ferry_bridge_config cfg;
+	const struct ferry_bridge_ops *ops;
+	void *ctx;
+	struct ferry_stack *stack;
+	struct ferry_egress *egress;
+	uint64_t now;
+	uint64_t instance;
+	uint32_t mtu;
+	struct ferry_pool pool; /* ARQ segments of every conversation */
+	struct ferry_bridge_peer *peers;
+
+	struct br_conv *convs; /* cfg.max_convs slots; an egress TCP id is a slot index */
+	uint32_t conv_free, nconvs;
+	uint32_t *conv_buckets;
+	uint32_t conv_mask;
+	struct br_udp *udps; /* cfg.max_udp slots; an egress UDP id is a slot index */
+	uint32_t udp_free, nudps;
+	uint32_t *udp_buckets;
+	uint32_t udp_mask;
+
+	uint32_t *heap; /* conversation slots by deadline */
+	uint32_t nheap;
+	uint32_t dirty_head, dirty_tail; /* conversations touched, oldest first */
+	uint32_t turn;			 /* flushes so far */
+
+	uint8_t scratch[FERRY_FRAME_HDR_LEN + 65536]; /* one message being built */
+	struct ferry_bridge_stats stats;
+};
+
+/* ---- bridge.c ------------------------------------------------------------------------ */
+
+static inline uint32_t br_conv_slot(const struct ferry_bridge *b, const struct br_conv *c)
+{
+	return (uint32_t)(c - b->convs);
+}
+
+static inline uint32_t br_udp_slot(const struct ferry_bridge *b, const struct br_udp *u)
+{
+	return (uint32_t)(u - b->udps);
+}
+
+/* The conversation conv of peer, or NULL. */
+struct br_conv *ferry_bridge_conv_find(struct ferry_bridge_peer *peer, uint32_t conv);
+/* A fresh conversation slot in the table (ARQ made, counted), or NULL (full, no memory). */
+struct br_conv *ferry_bridge_conv_new(struct ferry_bridge_peer *peer, uint32_t conv,
+				      enum br_role role);
+/* Destroys the ARQ and frees the slot (the end must be gone or never have existed). */
+void ferry_bridge_conv_free(struct br_conv *c);
+/* Marks the conversation touched: its ARQ runs at the flush. */
+void ferry_bridge_conv_dirty(struct br_conv *c);
+/* Sets the conversation's deadline in the heap (UINT64_MAX: out of it). */
+void ferry_bridge_conv_schedule(struct br_conv *c, uint64_t deadline);
+
+struct br_udp *ferry_bridge_udp_find(struct ferry_bridge_peer *peer, uint32_t id);
+struct br_udp *ferry_bridge_udp_new(struct ferry_bridge_peer *peer, uint32_t id, enum br_role role);
+void ferry_bridge_udp_free(struct br_udp *u);
+
+/* The next id this side picks for the peer (TCP or UDP). */
+uint32_t ferry_bridge_next_id(struct ferry_bridge_peer *peer, bool tcp);
+/* Whether conversation id is the peer's to pick, and new: then it is marked seen. */
+bool ferry_bridge_id_fresh(struct ferry_bridge_peer *peer, uint32_t id);
+
+/* The peer said its instance (HELLO, OPEN, RESULT, ACCEPT): a change resets the flows
+ * of its old one. */
+void ferry_bridge_peer_instance(struct ferry_bridge_peer *peer, uint64_t instance);
+
+/* Sends one datagram-channel message built from m to the peer. Returns 0 or -errno. */
+int ferry_bridge_send_dg(struct ferry_bridge_peer *peer, uint32_t id,
+			 const struct ferry_flowmsg_dg *m);
+
+/* ---- bridge_tcp.c -------------------------------------------------------------------- */
+
+/* Segments of a conversation this side does not know: an OPEN makes one, anything else
+ * is answered with TCP_UNKNOWN. */
+void ferry_bridge_tcp_unknown_segments(struct ferry_bridge_peer *peer, uint32_t conv,
+				       const uint8_t *segs, size_t len);
+/* The ARQ ran: handles its error, output room, reclaiming. Returns false if c was freed. */
+bool ferry_bridge_tcp_after_arq(struct br_conv *c);
+/* Feeds segments to a known conversation and delivers what became readable. */
+void ferry_bridge_tcp_input(struct br_conv *c, const uint8_t *segs, size_t len);
+/* TCP_RESET / TCP_UNKNOWN from the peer for conversation c. */
+void ferry_bridge_tcp_reset_in(struct br_conv *c, uint8_t code);
+void ferry_bridge_tcp_unknown_in(struct br_conv *c);
+/* Ends the conversation now: the end is reset (if still there), TCP_RESET (with code)
+ * is sent when tell, and the slot freed. */
+void ferry_bridge_tcp_abort(struct br_conv *c, uint8_t code, bool tell);
+/* The conversation's timer: idle, linger. Returns false if c was freed. */
+bool ferry_bridge_tcp_timer(struct br_conv *c);
+/* The deadline of c beyond its ARQ's (idle, linger). */
+uint64_t ferry_bridge_tcp_deadline(const struct br_conv *c);
+
+/* ---- bridge_udp.c -------------------------------------------------------------------- */
+
+/* A datagram-channel message of a UDP flow or an echo (types UDP_*, ECHO_*). */
+void ferry_bridge_udp_message(struct ferry_bridge_peer *peer, uint32_t id,
+			      const struct ferry_flowmsg_dg *m);
+/* Ends a datagram flow (its end closed silently if still there). */
+void ferry_bridge_udp_abort(struct br_udp *u);
+
+/* The stack's and egress's UDP and echo callbacks, for the ops tables in bridge_tcp.c. */
+int ferry_bridge_udp_open_cb(void *ctx, struct ferry_flow *flow, const struct ferry_endpoint *src,
+			     const struct ferry_endpoint *dst);
+void ferry_bridge_udp_datagram_cb(void *ctx, struct ferry_flow *flow, const uint8_t *data,
+				  size_t len);
+void ferry_bridge_udp_closed_cb(void *ctx, struct ferry_flow *flow);
+void ferry_bridge_icmp_echo_cb(void *ctx, const struct ferry_endpoint *src,
+			       const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
+			       size_t len);
+void ferry_bridge_eg_udp_datagram_cb(void *ctx, uint32_t id, const struct ferry_endpoint *from,
+				     const uint8_t *data, size_t len);
+void ferry_bridge_eg_udp_closed_cb(void *ctx, uint32_t id);
+void ferry_bridge_eg_icmp_reply_cb(void *ctx, const struct ferry_endpoint *app,
+				   const struct ferry_endpoint *from, uint16_t seq,
+				   const uint8_t *data, size_t len, uint32_t rtt_ms);
+
+#endif

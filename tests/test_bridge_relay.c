@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The flow protocol end to end, in one process: real client sockets in one network
+ * namespace go through a TUN into the stack, across bridge A, an in-memory WAN with delay
+ * and loss, bridge B, and out of egress as real sockets to real servers in another
+ * namespace -- everything two ferries do between the TUN and the destination except the
+ * secure link (tested on its own). The harness is tests/support/relay.h in bridged mode
+ * (tests/support/relay_bridge.c); the applications are tests/support/relay_apps.h.
+ *
+ * Covered: forty connections at once, every byte checked both ways, over a clean WAN and
+ * over one losing 5% each way, with half of them half-closed by the destination first,
+ * every conversation reclaimed on both sides after both FINs; a refused and an
+ * unroutable connect reaching the application as ECONNREFUSED and ENETUNREACH through
+ * RESULT codes; UDP from the destination and, full cone, from elsewhere; ping answered by
+ * the real destination.
+ *
+ * Needs root and /dev/net/tun; otherwise the suite exits 77 (CTest: skipped).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stack/bridge.h"
+#include "stack/egress.h"
+#include "stack/stack.h"
+#include "tests/support/fixture.h"
+#include "tests/support/relay.h"
+#include "tests/support/relay_apps.h"
+
+#define CONNS	  40
+#define DESTS	  FERRY_RELAY_APPS_DESTS
+#define SIZE_MIN  ((size_t)1 << 10)
+#define SIZE_SPAN ((size_t)160 << 10)
+
+static size_t size_of(unsigned i, unsigned salt)
+{
+	return SIZE_MIN +
+	       (size_t)(ferry_relay_apps_mix64(0x6272696467650000ull + (uint64_t)i * 2 + salt) %
+			SIZE_SPAN);
+}
+
+/* Nothing left anywhere: both bridges reclaimed every conversation. */
+static bool settled(const struct ferry_relay_apps *t)
+{
+	return ferry_relay_bridge_stats(t->relay, 0)->convs == 0 &&
+	       ferry_relay_bridge_stats(t->relay, 1)->convs == 0 &&
+	       ferry_relay_stack_stats(t->relay)->tcp_flows == 0 &&
+	       ferry_relay_egress_stats(t->relay)->tcp_flows == 0;
+}
+
+static bool all_connections_done(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return t->clients_done == CONNS && t->servers_done == CONNS && settled(t);
+}
+
+static void streams(const struct ferry_relay_wan *wan, const char *what)
+{
+	struct ferry_relay_apps *t = ferry_relay_apps_new();
+	const struct ferry_bridge_stats *a, *b;
+	const struct ferry_egress_stats *es;
+	uint64_t start, sent, lost;
+	size_t up = 0, down = 0;
+	unsigned i;
+
+	ferry_relay_enter_a(t->relay);
+	for (i = 0; i < CONNS; i++)
+		ferry_relay_apps_client_add(t, size_of(i, 0), size_of(i, 1));
+	ferry_relay_enter_b();
+	for (i = 0; i < DESTS; i++)
+		ferry_relay_apps_listener_add(t, i < 2 ? FERRY_RELAY_DST_ADDR_1
+						       : FERRY_RELAY_DST_ADDR_2);
+	ferry_relay_start_bridged(t->relay, wan);
+	start = ferry_relay_clock_ms();
+	for (i = 0; i < CONNS; i++) {
+		t->clients[i].fin_after_eof = i % 2 == 1;
+		ferry_relay_apps_client_connect(t, i, &t->dests[i % DESTS]);
+	}
+	ferry_relay_run(t->relay, all_connections_done, what);
+	for (i = 0; i < CONNS; i++) {
+		ferry_relay_apps_check_connection(t, i);
+		up += t->clients[i].up_len;
+		down += t->clients[i].down_len;
+	}
+	a = ferry_relay_bridge_stats(t->relay, 0);
+	b = ferry_relay_bridge_stats(t->relay, 1);
+	es = ferry_relay_egress_stats(t->relay);
+	ck_assert_uint_eq(a->tcp_opened, CONNS);
+	ck_assert_uint_eq(a->tcp_connected, CONNS);
+	ck_assert_uint_eq(b->tcp_accepted, CONNS);
+	ck_assert_uint_eq(b->tcp_connected, CONNS);
+	ck_assert_uint_eq(a->tcp_failed + b->tcp_failed, 0);
+	/* each side reclaims after both FINs, or (its last ACK lost) on the other's UNKNOWN */
+	ck_assert_uint_eq(a->tcp_closed, CONNS);
+	ck_assert_uint_eq(b->tcp_closed, CONNS);
+	ck_assert_uint_eq(a->tcp_resets_out + b->tcp_resets_out, 0);
+	ck_assert_uint_eq(a->proto_errors + b->proto_errors, 0);
+	ck_assert_uint_eq(a->tcp_dead + b->tcp_dead, 0);
+	ck_assert_uint_eq(es->tcp_connected, CONNS);
+	ck_assert_uint_eq(es->tcp_closed, CONNS);
+	ck_assert_uint_eq(ferry_relay_stack_stats(t->relay)->tcp_closed, CONNS);
+	ferry_relay_wan_counts(t->relay, 0, &sent, &lost);
+	printf("%s: %u connections, %zu bytes up, %zu down, in %llu ms; WAN A->B %llu messages, "
+	       "%llu lost\n",
+	       what, CONNS, up, down, (unsigned long long)(ferry_relay_clock_ms() - start),
+	       (unsigned long long)sent, (unsigned long long)lost);
+	if (wan->loss > 0)
+		ck_assert_uint_gt(lost, 0);
+	ferry_relay_apps_free(t);
+}
+
+START_TEST(streams_over_a_clean_wan)
+{
+	struct ferry_relay_wan wan = {.delay_ms = 2, .loss = 0, .seed = 1};
+
+	streams(&wan, "clean WAN");
+}
+END_TEST
+
+START_TEST(streams_over_a_lossy_wan)
+{
+	struct ferry_relay_wan wan = {.delay_ms = 10, .loss = 0.05, .seed = 2};
+
+	streams(&wan, "5% loss each way, 20 ms RTT");
+}
+END_TEST
+
+/* ---- connects that fail at the far side ----------------------------------------------- */
+
+static bool both_failed(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return t->clients_done == 2 && settled(t);
+}
+
+START_TEST(refused_and_unreachable)
+{
+	struct ferry_relay_apps *t = ferry_relay_apps_new();
+	struct ferry_relay_wan wan = {.delay_ms = 5, .loss = 0, .seed = 3};
+	struct ferry_endpoint closed, nowhere;
+	const struct ferry_bridge_stats *a, *b;
+	int fd;
+
+	ferry_relay_enter_a(t->relay);
+	ferry_relay_apps_client_add(t, 1, 0);
+	ferry_relay_apps_client_add(t, 1, 0);
+	ferry_relay_enter_b();
+	fd = ferry_relay_apps_bound_socket(SOCK_STREAM, FERRY_RELAY_DST_ADDR_1);
+	ferry_relay_apps_ep4(&closed, FERRY_RELAY_DST_ADDR_1, ferry_relay_apps_local_port(fd));
+	close(fd);
+	ferry_relay_apps_ep4(&nowhere, FERRY_RELAY_NO_ROUTE, 80);
+	ferry_relay_start_bridged(t->relay, &wan);
+	ferry_relay_apps_client_connect(t, 0, &closed);
+	ferry_relay_apps_client_connect(t, 1, &nowhere);
+	ferry_relay_run(t->relay, both_failed, "refused and unreachable");
+	ck_assert_msg(t->clients[0].err == ECONNREFUSED, "refused: client saw %s",
+		      strerror(t->clients[0].err));
+	ck_assert_msg(t->clients[1].err == ENETUNREACH, "unreachable: client saw %s",
+		      strerror(t->clients[1].err));
+	a = ferry_relay_bridge_stats(t->relay, 0);
+	b = ferry_relay_bridge_stats(t->relay, 1);
+	ck_assert_uint_eq(a->tcp_failed, 2);
+	ck_assert_uint_eq(b->tcp_failed, 2);
+	ck_assert_uint_eq(a->tcp_closed, 2); /* RESULT, then both FINs: reclaimed */
+	ck_assert_uint_eq(b->tcp_closed, 2);
+	ck_assert_uint_eq(ferry_relay_stack_stats(t->relay)->tcp_refused, 1);
+	ck_assert_uint_eq(ferry_relay_stack_stats(t->relay)->tcp_unreach, 1);
+	ferry_relay_apps_free(t);
+}
+END_TEST
+
+/* ---- UDP and ping ----------------------------------------------------------------------- */
+
+static bool udp_and_pings_done(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return t->udp_replies == FERRY_RELAY_APPS_UDP_COUNT && t->udp_elsewhere == 1 &&
+	       t->ping_replies == FERRY_RELAY_APPS_PINGS;
+}
+
+START_TEST(udp_full_cone_and_ping)
+{
+	struct ferry_relay_apps *t = ferry_relay_apps_new();
+	struct ferry_relay_wan wan = {.delay_ms = 5, .loss = 0, .seed = 4};
+	const struct ferry_bridge_stats *a, *b;
+	struct sockaddr_in to;
+	uint8_t buf[1500];
+	unsigned seq;
+	int k;
+
+	ferry_relay_enter_a(t->relay);
+	ferry_relay_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+	t->uclient = ferry_relay_apps_bound_socket(SOCK_DGRAM, FERRY_RELAY_CLIENT_ADDR);
+	t->ping = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+	ck_assert_msg(t->ping >= 0, "ping socket: %s", strerror(errno));
+	ferry_relay_enter_b();
+	ferry_relay_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+	t->userver[0] = ferry_relay_apps_bound_socket(SOCK_DGRAM, FERRY_RELAY_DST_ADDR_1);
+	t->userver[1] = ferry_relay_apps_bound_socket(SOCK_DGRAM, FERRY_RELAY_DST_ADDR_2);
+	ferry_relay_apps_ep4(&t->udst[0], FERRY_RELAY_DST_ADDR_1,
+			     ferry_relay_apps_local_port(t->userver[0]));
+	ferry_relay_apps_ep4(&t->udst[1], FERRY_RELAY_DST_ADDR_2,
+			     ferry_relay_apps_local_port(t->userver[1]));
+	ferry_relay_start_bridged(t->relay, &wan);
+	ferry_relay_watch(t->relay, t->uclient, FERRY_RELAY_APPS_K_UCLIENT, 0, EPOLLIN);
+	ferry_relay_watch(t->relay, t->ping, FERRY_RELAY_APPS_K_PING, 0, EPOLLIN);
+	for (k = 0; k < 2; k++)
+		ferry_relay_watch(t->relay, t->userver[k], FERRY_RELAY_APPS_K_USERVER, (uint32_t)k,
+				  EPOLLIN);
+	to = ferry_relay_apps_sin_of(&t->udst[0]);
+	for (seq = 0; seq < FERRY_RELAY_APPS_UDP_COUNT; seq++) {
+		ferry_relay_apps_udp_fill(seq, buf);
+		ck_assert_int_eq(sendto(t->uclient, buf, ferry_relay_apps_udp_len(seq), 0,
+					(struct sockaddr *)&to, sizeof(to)),
+				 (ssize_t)ferry_relay_apps_udp_len(seq));
+	}
+	for (seq = 1; seq <= FERRY_RELAY_APPS_PINGS; seq++) {
+		uint8_t echo[8 + FERRY_RELAY_APPS_PING_LEN];
+
+		ferry_relay_apps_ping_fill(seq, echo);
+		ck_assert_int_eq(
+		    sendto(t->ping, echo, sizeof(echo), 0, (struct sockaddr *)&to, sizeof(to)),
+		    (ssize_t)sizeof(echo));
+	}
+	ferry_relay_run(t->relay, udp_and_pings_done, "UDP and ping");
+	ck_assert_uint_eq(t->udp_server_got, FERRY_RELAY_APPS_UDP_COUNT);
+	a = ferry_relay_bridge_stats(t->relay, 0);
+	b = ferry_relay_bridge_stats(t->relay, 1);
+	ck_assert_uint_eq(a->udp_opened, 1);
+	ck_assert_uint_eq(b->udp_accepted, 1);
+	ck_assert_uint_eq(a->udp_refused + b->udp_refused, 0);
+	ck_assert_uint_eq(a->echo_out, FERRY_RELAY_APPS_PINGS);
+	ck_assert_uint_eq(b->echo_served, FERRY_RELAY_APPS_PINGS);
+	ck_assert_uint_eq(a->echo_in, FERRY_RELAY_APPS_PINGS);
+	ck_assert_uint_eq(a->proto_errors + b->proto_errors, 0);
+	ferry_relay_apps_free(t);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("bridge_relay");
+	TCase *tc = ferry_tcase("bridged", 60);
+
+	if (!ferry_relay_available()) {
+		printf("bridge_relay: needs root and /dev/net/tun; skipped\n");
+		return FERRY_RELAY_SKIP;
+	}
+	tcase_add_test(tc, streams_over_a_clean_wan);
+	tcase_add_test(tc, streams_over_a_lossy_wan);
+	tcase_add_test(tc, refused_and_unreachable);
+	tcase_add_test(tc, udp_full_cone_and_ping);
+	suite_add_tcase(s, tc);
+	return ferry_run_suite(s);
+}
