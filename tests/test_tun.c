@@ -11,11 +11,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -201,6 +203,19 @@ START_TEST(errors_are_specific)
 	ck_assert_int_eq(ferry_nl_link_set(&nl, 999999, 1, 0), -ENODEV);
 	ck_assert_int_eq(ferry_nl_link_set(&nl, tun.ifindex, 1, 1u << 30), -EINVAL);
 	ck_assert_msg(nl.error[0] != '\0', "the kernel's extended ack text is kept");
+
+	/* The transmit queue length is set (the kernel's 500 overflows under load). */
+	ck_assert_int_eq(ferry_nl_link_set_txqlen(&nl, tun.ifindex, 4096), 0);
+	{
+		struct ifreq ifr = {0};
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tun.name);
+		ck_assert_int_eq(ioctl(s, SIOCGIFTXQLEN, &ifr), 0);
+		ck_assert_int_eq(ifr.ifr_qlen, 4096);
+		close(s);
+	}
+	ck_assert_int_eq(ferry_nl_link_set_txqlen(&nl, 999999, 4096), -ENODEV);
 
 	/* A packet larger than the caller's buffer is reported, not silently cut. */
 	ck_assert_int_eq(ferry_nl_link_set(&nl, tun.ifindex, 1, 1400), 0);

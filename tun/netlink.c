@@ -115,20 +115,38 @@ static size_t addr_len(int family)
 	return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
 }
 
+/* Starts an RTM_NEWLINK request for ifindex in buf; attributes follow. */
+static struct nlmsghdr *newlink(char *buf, unsigned int ifindex, struct ifinfomsg **ifm)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	*ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(**ifm));
+	(*ifm)->ifi_family = AF_UNSPEC;
+	(*ifm)->ifi_index = (int)ifindex;
+	return nlh;
+}
+
 int ferry_nl_link_set(struct ferry_nl *nl, unsigned int ifindex, int up, uint32_t mtu)
 {
 	char buf[NL_BUF_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = newlink(buf, ifindex, &ifm);
 
-	nlh->nlmsg_type = RTM_NEWLINK;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = (int)ifindex;
 	ifm->ifi_change = IFF_UP;
 	ifm->ifi_flags = up ? IFF_UP : 0;
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return request(nl, nlh);
+}
+
+int ferry_nl_link_set_txqlen(struct ferry_nl *nl, unsigned int ifindex, uint32_t qlen)
+{
+	char buf[NL_BUF_SIZE];
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = newlink(buf, ifindex, &ifm);
+
+	mnl_attr_put_u32(nlh, IFLA_TXQLEN, qlen);
 	return request(nl, nlh);
 }
 

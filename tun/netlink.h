@@ -32,6 +32,9 @@ void ferry_nl_close(struct ferry_nl *nl);
 /* Sets a link up or down and, if mtu is non-zero, its MTU. 0 or negative errno. */
 int ferry_nl_link_set(struct ferry_nl *nl, unsigned int ifindex, int up, uint32_t mtu);
 
+/* Sets a link's transmit queue length (packets). 0 or negative errno. */
+int ferry_nl_link_set_txqlen(struct ferry_nl *nl, unsigned int ifindex, uint32_t qlen);
+
 /* Adds an address (addr: 4 or 16 bytes by family AF_INET/AF_INET6) with its prefix
  * length. IPv6 addresses skip duplicate address detection (IFA_F_NODAD): a TUN has no
  * neighbours. Returns 0, -EEXIST if present, or another negative errno. */
