@@ -204,8 +204,26 @@ void *ferry_bridge_peer_user(const struct ferry_bridge_peer *peer)
 void ferry_bridge_peer_stats(const struct ferry_bridge_peer *peer,
 			     struct ferry_bridge_peer_stats *out)
 {
+	const struct ferry_bridge *b = peer->b;
+	uint64_t rtt = 0, n = 0;
+	uint32_t i;
+
 	*out = peer->stats;
 	out->instance = peer->instance;
+	/* a walk of every conversation: for status, never on the data path */
+	for (i = 0; i < b->nconvs; i++) {
+		struct ferry_arq_stats st;
+
+		if (!b->convs[i].conv || b->convs[i].peer != peer)
+			continue;
+		ferry_arq_stats(b->convs[i].arq, &st);
+		out->retransmits += st.segs_rto + st.segs_fast;
+		if (st.srtt) {
+			rtt += st.srtt;
+			n++;
+		}
+	}
+	out->rtt_ms = n ? (uint32_t)(rtt / n) : 0;
 }
 
 void ferry_bridge_peer_instance(struct ferry_bridge_peer *peer, uint64_t instance)
@@ -375,6 +393,7 @@ void ferry_bridge_conv_free(struct br_conv *c)
 	struct ferry_bridge *b = peer->b;
 	uint32_t slot = br_conv_slot(b, c),
 		 *pp = &b->conv_buckets[hash_of(peer, c->conv, b->conv_mask)];
+	struct ferry_arq_stats st;
 
 	while (*pp != BR_NIL && *pp != slot)
 		pp = &b->convs[*pp].hnext;
@@ -383,6 +402,8 @@ void ferry_bridge_conv_free(struct br_conv *c)
 	ferry_bridge_conv_schedule(c, UINT64_MAX);
 	if (c->dirty)
 		dirty_remove(b, c);
+	ferry_arq_stats(c->arq, &st);
+	peer->stats.retransmits += st.segs_rto + st.segs_fast; /* the live ones add theirs */
 	ferry_arq_destroy(c->arq);
 	if (c->role == BR_OPENER)
 		peer->stats.tcp_out--;

@@ -104,30 +104,32 @@ struct ferry_bridge_config {
 
 /* Counters since create, all peers. */
 struct ferry_bridge_stats {
-	uint64_t tcp_opened;	    /* conversations this side opened (stack flows) */
-	uint64_t tcp_accepted;	    /* conversations the peers opened */
-	uint64_t tcp_connected;	    /* ... with a successful RESULT, either role */
-	uint64_t tcp_failed;	    /* ... with a failure RESULT, either role */
-	uint64_t tcp_closed;	    /* reclaimed after both FINs */
-	uint64_t tcp_resets_out;    /* TCP_RESET sent */
-	uint64_t tcp_resets_in;	    /* TCP_RESET received for a known conversation */
-	uint64_t tcp_unknown_out;   /* TCP_UNKNOWN sent for segments of no conversation */
-	uint64_t tcp_unknown_in;    /* TCP_UNKNOWN received */
-	uint64_t tcp_stale_opens;   /* OPEN for an id seen before, or of the wrong side */
-	uint64_t tcp_dead;	    /* conversations the ARQ gave up (peer silent) */
-	uint64_t tcp_idle;	    /* conversations reset for idleness */
-	uint64_t proto_errors;	    /* frames or messages that broke the protocol */
-	uint64_t udp_opened;	    /* datagram flows this side opened */
-	uint64_t udp_accepted;	    /* ... the peers opened */
-	uint64_t udp_refused;	    /* ... refused (either side's view) */
-	uint64_t udp_unknown;	    /* UDP_UNKNOWN sent or received */
-	uint64_t udp_in, udp_out;   /* datagrams from and to the peers */
-	uint64_t udp_too_big;	    /* datagrams larger than the datagram channel carries */
-	uint64_t echo_out, echo_in; /* echo requests sent, replies received */
-	uint64_t echo_served;	    /* echo requests of peers handed to egress */
-	uint64_t no_route;	    /* flows or echoes to a destination of no peer */
-	uint64_t no_room;	    /* flows refused: conversation or datagram table full */
-	uint64_t send_errors;	    /* the link refused a datagram */
+	uint64_t tcp_opened;	     /* conversations this side opened (stack flows) */
+	uint64_t tcp_accepted;	     /* conversations the peers opened */
+	uint64_t tcp_connected;	     /* ... with a successful RESULT, either role */
+	uint64_t tcp_failed;	     /* ... with a failure RESULT, either role */
+	uint64_t tcp_closed;	     /* reclaimed after both FINs */
+	uint64_t tcp_resets_out;     /* TCP_RESET sent */
+	uint64_t tcp_resets_in;	     /* TCP_RESET received for a known conversation */
+	uint64_t tcp_unknown_out;    /* TCP_UNKNOWN sent for segments of no conversation */
+	uint64_t tcp_unknown_in;     /* TCP_UNKNOWN received */
+	uint64_t tcp_stale_opens;    /* OPEN for an id seen before, or of the wrong side */
+	uint64_t tcp_dead;	     /* conversations the ARQ gave up (peer silent) */
+	uint64_t tcp_idle;	     /* conversations reset for idleness */
+	uint64_t proto_errors;	     /* frames or messages that broke the protocol */
+	uint64_t udp_opened;	     /* datagram flows this side opened */
+	uint64_t udp_accepted;	     /* ... the peers opened */
+	uint64_t udp_refused;	     /* ... refused (either side's view) */
+	uint64_t udp_unknown;	     /* UDP_UNKNOWN sent or received */
+	uint64_t udp_in, udp_out;    /* datagrams from and to the peers */
+	uint64_t udp_too_big;	     /* datagrams larger than the datagram channel carries */
+	uint64_t echo_out, echo_in;  /* echo requests sent, replies received */
+	uint64_t echo_served;	     /* echo requests of peers handed to egress */
+	uint64_t echo_failed;	     /* ... that egress could not send (policy aside) */
+	uint64_t echo_not_permitted; /* ... because ping sockets are not permitted here */
+	uint64_t no_route;	     /* flows or echoes to a destination of no peer */
+	uint64_t no_room;	     /* flows refused: conversation or datagram table full */
+	uint64_t send_errors;	     /* the link refused a datagram */
 	uint64_t hellos_in, hellos_out;
 	uint64_t peer_restarts; /* a peer's instance changed: its flows were reset */
 	uint32_t convs;		/* current conversations */
@@ -140,6 +142,8 @@ struct ferry_bridge_peer_stats {
 	uint32_t udp_out, udp_in;     /* datagram flows now, likewise */
 	uint64_t bytes_out, bytes_in; /* flow payload sent to / received from the peer */
 	uint64_t instance;	      /* the peer's instance, 0 until heard */
+	uint32_t rtt_ms;	      /* mean smoothed RTT of its conversations now (0: none) */
+	uint64_t retransmits;	      /* segments its conversations sent again, ended ones too */
 };
 
 /* Fills cfg with the defaults of docs/wire-format.md's flow protocol section: the given

@@ -290,13 +290,19 @@ static void on_echo_request(struct ferry_bridge_peer *peer, const struct ferry_f
 {
 	struct ferry_bridge *b = peer->b;
 	struct ferry_endpoint app = m->src;
+	int err;
 
 	if (!b->egress || !b->ops->source_ok(b->ctx, peer, &m->src))
 		return; /* as a host that does not answer */
 	app.port = m->ident;
-	if (!ferry_egress_ping(b->egress, &app, &m->dst, m->seq, m->payload, m->payload_len,
-			       b->now))
+	err =
+	    ferry_egress_ping(b->egress, &app, &m->dst, m->seq, m->payload, m->payload_len, b->now);
+	if (!err)
 		b->stats.echo_served++;
+	else if (err == -EPERM)
+		b->stats.echo_not_permitted++; /* net.ipv4.ping_group_range (docs/egress.md) */
+	else if (err != -EACCES)
+		b->stats.echo_failed++; /* -EACCES: the policy, counted by egress */
 }
 
 static void on_echo_reply(struct ferry_bridge_peer *peer, const struct ferry_flowmsg_dg *m)

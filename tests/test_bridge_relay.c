@@ -62,6 +62,7 @@ static bool all_connections_done(const void *arg)
 static void streams(const struct ferry_relay_wan *wan, const char *what)
 {
 	struct ferry_relay_apps *t = ferry_relay_apps_new();
+	struct ferry_bridge_peer_stats ps;
 	const struct ferry_bridge_stats *a, *b;
 	const struct ferry_egress_stats *es;
 	uint64_t start, sent, lost;
@@ -107,10 +108,16 @@ static void streams(const struct ferry_relay_wan *wan, const char *what)
 	ferry_relay_wan_counts(t->relay, 0, &sent, &lost);
 	printf("%s: %u connections, %zu bytes up, %zu down, in %llu ms; WAN A->B %llu messages, "
 	       "%llu lost\n",
-	       what, CONNS, up, down, (unsigned long long)(ferry_relay_clock_ms() - start),
-	       (unsigned long long)sent, (unsigned long long)lost);
-	if (wan->loss > 0)
+	       what, (unsigned)CONNS, up, down,
+	       (unsigned long long)(ferry_relay_clock_ms() - start), (unsigned long long)sent,
+	       (unsigned long long)lost);
+	ferry_relay_bridge_peer_stats(t->relay, 0, &ps);
+	ck_assert_uint_eq(ps.tcp_out + ps.tcp_in, 0); /* every conversation reclaimed */
+	ck_assert_uint_eq(ps.rtt_ms, 0);	      /* ... so none has an RTT to give */
+	if (wan->loss > 0) {
 		ck_assert_uint_gt(lost, 0);
+		ck_assert_uint_gt(ps.retransmits, 0); /* kept after the conversations ended */
+	}
 	ferry_relay_apps_free(t);
 }
 
@@ -244,6 +251,47 @@ START_TEST(udp_full_cone_and_ping)
 }
 END_TEST
 
+static bool echoes_refused(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return ferry_relay_bridge_stats(t->relay, 1)->echo_not_permitted == FERRY_RELAY_APPS_PINGS;
+}
+
+/* B's namespace keeps the kernel's ping_group_range ("1 0": nobody): its egress cannot
+ * send the echoes, and the bridge counts why, for the daemon's warning. */
+START_TEST(ping_not_permitted_is_counted)
+{
+	struct ferry_relay_apps *t = ferry_relay_apps_new();
+	struct ferry_relay_wan wan = {.delay_ms = 1, .loss = 0, .seed = 5};
+	const struct ferry_bridge_stats *b;
+	struct sockaddr_in to;
+	unsigned seq;
+
+	ferry_relay_enter_a(t->relay);
+	ferry_relay_sysctl_set("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+	t->ping = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+	ck_assert_msg(t->ping >= 0, "ping socket: %s", strerror(errno));
+	ferry_relay_enter_b();
+	ferry_relay_start_bridged(t->relay, &wan);
+	ferry_relay_apps_ep4(&t->udst[0], FERRY_RELAY_DST_ADDR_1, 0);
+	to = ferry_relay_apps_sin_of(&t->udst[0]);
+	for (seq = 1; seq <= FERRY_RELAY_APPS_PINGS; seq++) {
+		uint8_t echo[8 + FERRY_RELAY_APPS_PING_LEN];
+
+		ferry_relay_apps_ping_fill(seq, echo);
+		ck_assert_int_eq(
+		    sendto(t->ping, echo, sizeof(echo), 0, (struct sockaddr *)&to, sizeof(to)),
+		    (ssize_t)sizeof(echo));
+	}
+	ferry_relay_run(t->relay, echoes_refused, "pings refused by ping_group_range");
+	b = ferry_relay_bridge_stats(t->relay, 1);
+	ck_assert_uint_eq(b->echo_served + b->echo_failed, 0);
+	ck_assert_uint_eq(ferry_relay_bridge_stats(t->relay, 0)->echo_in, 0);
+	ferry_relay_apps_free(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bridge_relay");
@@ -257,6 +305,7 @@ int main(void)
 	tcase_add_test(tc, streams_over_a_lossy_wan);
 	tcase_add_test(tc, refused_and_unreachable);
 	tcase_add_test(tc, udp_full_cone_and_ping);
+	tcase_add_test(tc, ping_not_permitted_is_counted);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
 }

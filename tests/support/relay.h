@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stack/bridge.h"
 #include "stack/egress.h"
 #include "stack/stack.h"
 
@@ -126,6 +127,9 @@ bool ferry_relay_bridged(const struct ferry_relay *r);
 /* A bridged relay's bridge of side 0 (the stack's) or 1 (egress's), and its WAN counts
  * from that side: messages sent and lost. */
 const struct ferry_bridge_stats *ferry_relay_bridge_stats(const struct ferry_relay *r, int side);
+/* ... and the stats of that side's one peer (the other side). */
+void ferry_relay_bridge_peer_stats(const struct ferry_relay *r, int side,
+				   struct ferry_bridge_peer_stats *out);
 void ferry_relay_wan_counts(const struct ferry_relay *r, int side, uint64_t *sent, uint64_t *lost);
 
 /* Destroys the stack (its flows' ends reach egress), egress, the TUN and the loop. The

@@ -388,6 +388,12 @@ const struct ferry_bridge_stats *ferry_relay_bridge_stats(const struct ferry_rel
 	return ferry_bridge_get_stats(r->bridged->b[side]);
 }
 
+void ferry_relay_bridge_peer_stats(const struct ferry_relay *r, int side,
+				   struct ferry_bridge_peer_stats *out)
+{
+	ferry_bridge_peer_stats(r->bridged->p[side], out);
+}
+
 void ferry_relay_wan_counts(const struct ferry_relay *r, int side, uint64_t *sent, uint64_t *lost)
 {
 	*sent = r->bridged->dir[side].sent;

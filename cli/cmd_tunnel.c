@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The tunnel's commands: up runs one end in the foreground (cli/daemon/), down and status
+ * speak to a running one through its control socket. FERRY_RUN_DIR in the environment
+ * moves the control sockets away from /run/ferry (the namespace tests run several ferries
+ * of one name at once).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/command.h"
+#include "cli/daemon/daemon.h"
+
+enum {
+	DOWN_WAIT_MS = 10000, /* ferry down waits this long for the daemon to be gone */
+	DOWN_POLL_MS = 20,
+};
+
+static const char *run_dir(void)
+{
+	const char *dir = getenv("FERRY_RUN_DIR");
+
+	return dir && *dir ? dir : FERRY_RUN_DIR;
+}
+
+/* "ferry CMD: WHAT 'ARG' (see ...)"; arg may be NULL. */
+static int usage_error(const struct ferry_command *cmd, const char *what, const char *arg)
+{
+	fprintf(stderr, "ferry %s: %s%s%s%s (see ferry %s --help)\n", cmd->name, what,
+		arg ? " '" : "", arg ? arg : "", arg ? "'" : "", cmd->name);
+	return FERRY_EXIT_USAGE;
+}
+
+int ferry_cmd_up(int argc, char **argv)
+{
+	const struct ferry_command *cmd = ferry_command_find("up");
+	struct ferry_daemon_options opts = {.level = FERRY_LOG_INFO, .run_dir = run_dir()};
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			ferry_command_usage(cmd);
+			return FERRY_EXIT_OK;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			opts.level = FERRY_LOG_ERROR;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			opts.level = FERRY_LOG_DEBUG;
+		} else if (strcmp(a, "--name") == 0) {
+			if (++i == argc)
+				return usage_error(cmd, "an interface name must follow", a);
+			opts.name = argv[i];
+		} else if (strncmp(a, "--name=", 7) == 0) {
+			opts.name = a + 7;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return usage_error(cmd, "unknown option", a);
+		} else if (opts.config_path) {
+			return usage_error(cmd, "one configuration file only, not also", a);
+		} else {
+			opts.config_path = a;
+		}
+	}
+	if (!opts.config_path)
+		return usage_error(cmd, "which configuration file?", NULL);
+	return ferry_daemon_run(&opts);
+}
+
+/* NAME, or a configuration file's path as wg-quick takes it (/etc/ferry/wg0.conf: wg0). */
+static const char *name_of(const char *arg, char *buf, size_t cap)
+{
+	size_t len;
+
+	if (!strchr(arg, '/') && !strstr(arg, ".conf"))
+		return arg;
+	snprintf(buf, cap, "%s", arg);
+	snprintf(buf, cap, "%s", basename(buf));
+	len = strlen(buf);
+	if (len > 5 && strcmp(buf + len - 5, ".conf") == 0)
+		buf[len - 5] = '\0';
+	return buf;
+}
+
+static const char *positional(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (argv[i][0] != '-' || argv[i][1] == '\0')
+			return argv[i];
+	return NULL;
+}
+
+static bool socket_exists(const char *dir, const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s.sock", dir, name);
+	return stat(path, &st) == 0;
+}
+
+int ferry_cmd_down(int argc, char **argv)
+{
+	const struct ferry_command *cmd = ferry_command_find("down");
+	const struct timespec tick = {.tv_nsec = DOWN_POLL_MS * 1000000L};
+	const char *dir = run_dir(), *name;
+	char buf[256];
+	int status, err, waited;
+
+	status = ferry_command_common_args(cmd, argc, argv, 1, 1);
+	if (status >= 0)
+		return status;
+	name = name_of(positional(argc, argv), buf, sizeof(buf));
+	err = ferry_control_call(dir, name, "down", NULL);
+	if (err == -ENOENT) {
+		fprintf(stderr, "ferry down: no ferry named %s runs (no control socket in %s)\n",
+			name, dir);
+		return FERRY_EXIT_FAIL;
+	}
+	if (err) {
+		fprintf(stderr, "ferry down: %s: %s\n", name, strerror(-err));
+		return FERRY_EXIT_FAIL;
+	}
+	/* The daemon removes its socket last, after its device: wait for that. */
+	for (waited = 0; waited < DOWN_WAIT_MS && socket_exists(dir, name); waited += DOWN_POLL_MS)
+		nanosleep(&tick, NULL);
+	if (socket_exists(dir, name)) {
+		fprintf(stderr, "ferry down: %s was told to stop but still runs after %d s\n", name,
+			DOWN_WAIT_MS / 1000);
+		return FERRY_EXIT_FAIL;
+	}
+	return FERRY_EXIT_OK;
+}
+
+/* Every running ferry, by its control socket; stale sockets (killed daemons) are skipped. */
+static int status_all(const char *dir, bool json)
+{
+	const char *request = json ? "status json" : "status";
+	struct dirent **names;
+	int n, i, shown = 0;
+
+	n = scandir(dir, &names, NULL, alphasort);
+	if (n < 0) {
+		if (errno == ENOENT) {
+			if (json)
+				printf("[]\n");
+			return FERRY_EXIT_OK;
+		}
+		fprintf(stderr, "ferry status: %s: %s\n", dir, strerror(errno));
+		return FERRY_EXIT_FAIL;
+	}
+	if (json)
+		printf("[");
+	for (i = 0; i < n; i++) {
+		char *dot = strrchr(names[i]->d_name, '.');
+
+		if (dot && strcmp(dot, ".sock") == 0 && dot != names[i]->d_name) {
+			*dot = '\0';
+			char *text = NULL;
+			size_t len = 0;
+			FILE *out = open_memstream(&text, &len);
+
+			if (out && ferry_control_call(dir, names[i]->d_name, request, out) == 0) {
+				fclose(out);
+				out = NULL;
+				printf("%s%s", shown ? (json ? "," : "\n") : "", text);
+				shown++;
+			}
+			if (out)
+				fclose(out);
+			free(text);
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (json)
+		printf("]\n");
+	return FERRY_EXIT_OK;
+}
+
+int ferry_cmd_status(int argc, char **argv)
+{
+	const struct ferry_command *cmd = ferry_command_find("status");
+	const char *dir = run_dir(), *arg;
+	bool json = false;
+	char buf[256];
+	int i, err, positionals = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+			argv[i] = NULL;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			ferry_command_usage(cmd);
+			return FERRY_EXIT_OK;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			return usage_error(cmd, "unknown option", argv[i]);
+		} else {
+			positionals++;
+		}
+	}
+	if (positionals > 1)
+		return usage_error(cmd, "at most one NAME", NULL);
+	arg = NULL;
+	for (i = 1; i < argc; i++)
+		if (argv[i])
+			arg = argv[i];
+	if (!arg)
+		return status_all(dir, json);
+	arg = name_of(arg, buf, sizeof(buf));
+	fflush(stdout);
+	err = ferry_control_call(dir, arg, json ? "status json" : "status", stdout);
+	if (err == -ENOENT) {
+		fprintf(stderr, "ferry status: no ferry named %s runs (no control socket in %s)\n",
+			arg, dir);
+		return FERRY_EXIT_FAIL;
+	}
+	if (err) {
+		fprintf(stderr, "ferry status: %s: %s\n", arg, strerror(-err));
+		return FERRY_EXIT_FAIL;
+	}
+	return FERRY_EXIT_OK;
+}

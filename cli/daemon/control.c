@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket (see daemon.h): a unix stream socket at RUN_DIR/NAME.sock, the
+ * directory 0700 and the socket 0600, so only root speaks to a running ferry. One request
+ * per connection, one line: "status", "status json" or "down"; the answer is written and
+ * the connection closed. A socket file whose daemon is gone (killed) is removed at the
+ * next start; one that still answers means a ferry of that name runs, and this one does
+ * not start.
+ *
+ * The client half (ferry_control_call) is what `ferry status` and `ferry down` use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/daemon/internal.h"
+
+static const char *run_dir(const char *dir)
+{
+	return dir ? dir : FERRY_RUN_DIR;
+}
+
+static int socket_path(struct sockaddr_un *sun, const char *dir, const char *name)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s.sock", run_dir(dir),
+			     name) >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int connect_to(const char *dir, const char *name)
+{
+	struct sockaddr_un sun;
+	int fd, err = socket_path(&sun, dir, name);
+
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int ferry_control_call(const char *dir, const char *name, const char *request, FILE *out)
+{
+	char buf[4096];
+	struct timeval tv = {.tv_sec = 5};
+	size_t len = strlen(request);
+	int fd = connect_to(dir, name);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd == -ECONNREFUSED ? -ENOENT : fd; /* a stale socket: nobody runs */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (write(fd, request, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (out)
+			fwrite(buf, 1, (size_t)n, out);
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return (int)n;
+}
+
+/* ---- the daemon's side ------------------------------------------------------------- */
+
+static void client_close(struct ferry_daemon_client *c)
+{
+	ferry_loop_del(&c->d->loop, &c->io);
+	close(c->io.fd);
+	c->io.fd = -1;
+	c->len = 0;
+}
+
+/* Writes the whole answer, waiting at most a second for a slow reader. */
+static void answer(struct ferry_daemon_client *c, const char *text, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct pollfd pfd = {.fd = c->io.fd, .events = POLLOUT};
+		ssize_t n = send(c->io.fd, text + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN)
+			return;
+		if (poll(&pfd, 1, 1000) <= 0)
+			return;
+	}
+}
+
+static void handle(struct ferry_daemon_client *c)
+{
+	struct ferry_daemon *d = c->d;
+	char *out = d->answer;
+	size_t n;
+
+	if (strcmp(c->req, "status") == 0 || strcmp(c->req, "status json") == 0) {
+		n = ferry_daemon_status(d, strcmp(c->req, "status json") == 0, out,
+					sizeof(d->answer));
+		answer(c, out, n);
+	} else if (strcmp(c->req, "down") == 0) {
+		ferry_log(&d->log, FERRY_LOG_INFO, "stopping (ferry down)");
+		answer(c, "stopping\n", 9);
+		d->stopping = true;
+		ferry_loop_stop(&d->loop);
+	} else {
+		n = (size_t)snprintf(out, sizeof(d->answer), "error: unknown request \"%.40s\"\n",
+				     c->req);
+		answer(c, out, n);
+	}
+}
+
+static void client_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t events, uint64_t now)
+{
+	struct ferry_daemon_client *c = ferry_container_of(io, struct ferry_daemon_client, io);
+	char *nl;
+	ssize_t n;
+
+	(void)loop;
+	(void)events;
+	(void)now;
+	n = read(io->fd, c->req + c->len, sizeof(c->req) - 1 - c->len);
+	if (n <= 0) {
+		if (n == 0 || errno != EAGAIN)
+			client_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	c->req[c->len] = '\0';
+	nl = strchr(c->req, '\n');
+	if (!nl) {
+		if (c->len == sizeof(c->req) - 1)
+			client_close(c); /* a line longer than any request */
+		return;
+	}
+	*nl = '\0';
+	handle(c);
+	client_close(c);
+}
+
+static void control_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t events, uint64_t now)
+{
+	struct ferry_daemon *d = ferry_container_of(io, struct ferry_daemon, control_io);
+	int fd, k;
+
+	(void)events;
+	(void)now;
+	while ((fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct ferry_daemon_client *c = NULL;
+
+		for (k = 0; k < FERRY_DAEMON_CONTROL_CLIENTS && !c; k++)
+			if (d->clients[k].io.fd < 0)
+				c = &d->clients[k];
+		if (!c) {
+			close(fd); /* busy: the caller tries again */
+			continue;
+		}
+		c->io = (struct ferry_io){
+		    .fd = fd, .events = EPOLLIN, .kind = FERRY_IO_CONTROL, .fn = client_io};
+		c->d = d;
+		c->len = 0;
+		if (ferry_loop_add(loop, &c->io)) {
+			close(fd);
+			c->io.fd = -1;
+		}
+	}
+}
+
+int ferry_daemon_control_up(struct ferry_daemon *d)
+{
+	const char *dir = run_dir(d->opts.run_dir);
+	struct sockaddr_un sun;
+	int fd, err, k;
+
+	for (k = 0; k < FERRY_DAEMON_CONTROL_CLIENTS; k++)
+		d->clients[k].io.fd = -1;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		err = -errno;
+		ferry_log(&d->log, FERRY_LOG_ERROR, "control directory %s: %s", dir,
+			  strerror(errno));
+		return err;
+	}
+	err = socket_path(&sun, dir, d->name);
+	if (err)
+		return err;
+	fd = connect_to(dir, d->name);
+	if (fd >= 0) {
+		close(fd);
+		ferry_log(
+		    &d->log, FERRY_LOG_ERROR,
+		    "a ferry named %s runs already (%s answers); stop it first: ferry down %s",
+		    d->name, sun.sun_path, d->name);
+		return -EADDRINUSE;
+	}
+	unlink(sun.sun_path); /* a killed ferry's */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(sun.sun_path, 0600) < 0 ||
+	    listen(fd, FERRY_DAEMON_CONTROL_CLIENTS) < 0) {
+		err = -errno;
+		ferry_log(&d->log, FERRY_LOG_ERROR, "control socket %s: %s", sun.sun_path,
+			  strerror(errno));
+		close(fd);
+		unlink(sun.sun_path);
+		return err;
+	}
+	snprintf(d->control_path, sizeof(d->control_path), "%s", sun.sun_path);
+	d->control_io = (struct ferry_io){
+	    .fd = fd, .events = EPOLLIN, .kind = FERRY_IO_CONTROL, .fn = control_io};
+	err = ferry_loop_add(&d->loop, &d->control_io);
+	if (err) {
+		close(fd);
+		unlink(d->control_path);
+		d->control_path[0] = '\0';
+	}
+	return err;
+}
+
+void ferry_daemon_control_down(struct ferry_daemon *d)
+{
+	int k;
+
+	for (k = 0; k < FERRY_DAEMON_CONTROL_CLIENTS; k++)
+		if (d->clients[k].io.fd >= 0)
+			client_close(&d->clients[k]);
+	if (!d->control_path[0])
+		return;
+	ferry_loop_del(&d->loop, &d->control_io);
+	close(d->control_io.fd);
+	unlink(d->control_path);
+	d->control_path[0] = '\0';
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's own structures, shared by its files and by nobody else:
+ *   daemon.c   the owner: start and teardown, the loop's timers and end of turn, egress's
+ *              descriptors, signals
+ *   device.c   the TUN device: creation, MTU, addresses, routes, queue length; reading
+ *              it in batches and writing to it
+ *   net.c      the link's UDP sockets: receiving in batches, sending the links' batches
+ *   peers.c    the peers: their links, endpoints, AllowedIPs routing, link callbacks
+ *   control.c  the control socket: status and down
+ *   status.c   the counters as text (log, ferry status) and JSON (ferry status --json)
+ */
+#ifndef FERRY_CLI_DAEMON_INTERNAL_H
+#define FERRY_CLI_DAEMON_INTERNAL_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli/config.h"
+#include "cli/daemon/daemon.h"
+#include "cli/loop.h"
+#include "stack/bridge.h"
+#include "stack/egress.h"
+#include "stack/stack.h"
+#include "transport/link.h"
+#include "transport/pool.h"
+#include "transport/udp.h"
+#include "tun/netlink.h"
+#include "tun/tun.h"
+
+enum {
+	FERRY_DAEMON_TUN_BATCH = 256,	  /* packets read from the TUN per turn at most */
+	FERRY_DAEMON_UDP_ROUNDS = 4,	  /* recvmmsg batches per turn at most */
+	FERRY_DAEMON_TUN_QLEN = 4096,	  /* the TUN's transmit queue (the kernel's: 500) */
+	FERRY_DAEMON_UDP_BUF = 9216,	  /* a received datagram, up to a jumbo frame */
+	FERRY_DAEMON_CONTROL_CLIENTS = 8, /* control connections at once */
+	FERRY_DAEMON_SAMPLE_MS = 1000,	  /* rates are measured over this */
+};
+
+struct ferry_daemon;
+
+/* One peer: its secure link, its bridge peer, its AllowedIPs, its rates. */
+struct ferry_daemon_peer {
+	struct ferry_daemon *d;
+	const struct ferry_config_peer *cfg;
+	struct ferry_link link;
+	struct ferry_bridge_peer *bp;
+	char key[12]; /* the first characters of its public key, for the log */
+	uint64_t last_handshake_ms;
+	/* rates, bytes per second over the last sample */
+	uint64_t sample_tx, sample_rx;
+	uint64_t rate_tx, rate_rx;
+};
+
+/* A route: the peer whose AllowedIPs hold the prefix. Sorted longest first. */
+struct ferry_daemon_route {
+	struct ferry_prefix prefix;
+	struct ferry_daemon_peer *peer;
+};
+
+/* A descriptor egress asked to watch. */
+struct ferry_daemon_watch {
+	struct ferry_io io;
+	struct ferry_daemon *d;
+	uint64_t cookie;
+};
+
+struct ferry_daemon_client {
+	struct ferry_io io;
+	struct ferry_daemon *d;
+	char req[64];
+	size_t len;
+};
+
+struct ferry_daemon_stats {
+	uint64_t tun_packets_in, tun_packets_out, tun_bytes_in, tun_bytes_out;
+	uint64_t tun_write_full; /* the TUN's queue refused a packet */
+	uint64_t tun_errors;
+	uint64_t udp_batches_in, udp_batches_out;
+};
+
+struct ferry_daemon {
+	struct ferry_daemon_options opts;
+	struct ferry_log log;
+	char name[IFNAMSIZ];
+	struct ferry_config cfg;
+	uint64_t started_ms;
+	struct ferry_loop loop;
+
+	/* the TUN */
+	struct ferry_tun tun;
+	struct ferry_io tun_io;
+	struct ferry_pool tun_pool; /* one batch of packets read */
+
+	/* the link's sockets */
+	struct ferry_udp udp[2]; /* IPv4, IPv6; fd -1 when not open */
+	struct ferry_io udp_io[2];
+	struct ferry_pool udp_pool;
+	uint16_t port; /* the bound port, the same on both */
+
+	struct ferry_link_set set;
+	struct ferry_daemon_peer *peers;
+	size_t npeers;
+	struct ferry_daemon_route *routes;
+	size_t nroutes;
+
+	struct ferry_stack *stack;
+	struct ferry_egress *egress;
+	struct ferry_bridge *bridge;
+	struct ferry_daemon_watch **watches; /* by fd */
+	size_t nwatches;
+
+	struct ferry_timer t_stack, t_egress, t_link, t_bridge, t_sample;
+
+	/* control */
+	char control_path[108];
+	struct ferry_io control_io;
+	struct ferry_daemon_client clients[FERRY_DAEMON_CONTROL_CLIENTS];
+	char answer[256 * 1024]; /* a control answer being written */
+	bool stopping;
+	bool warned_ping; /* the ping_group_range warning is logged once */
+
+	struct ferry_daemon_stats stats;
+};
+
+/* device.c */
+/* Creates the TUN named d->name (taking over one a killed ferry left), sets its MTU,
+ * queue length and addresses, brings it up, and routes every peer's AllowedIPs into it.
+ * Returns 0 or a negative errno (logged). */
+int ferry_daemon_device_up(struct ferry_daemon *d);
+/* Closes the TUN: the device, its addresses and routes go with it. */
+void ferry_daemon_device_down(struct ferry_daemon *d);
+/* The stack's tun_write. */
+int ferry_daemon_tun_write(struct ferry_daemon *d, const uint8_t *pkt, size_t len);
+/* The TUN is readable: a batch of packets to the stack. */
+void ferry_daemon_tun_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t events,
+			 uint64_t now);
+
+/* net.c */
+/* Opens the IPv4 and IPv6 sockets on ListenPort (either may be missing, not both).
+ * Returns 0 or a negative errno (logged). */
+int ferry_daemon_net_up(struct ferry_daemon *d);
+void ferry_daemon_net_down(struct ferry_daemon *d);
+/* The link set's output: one batch of sealed datagrams. */
+unsigned ferry_daemon_net_output(void *ctx, struct ferry_buf *const *bufs,
+				 const struct ferry_sockaddr *to, unsigned n);
+
+/* peers.c */
+/* Adds every [Peer]: its link (endpoint resolved), its bridge peer, its routes.
+ * Returns 0 or a negative errno (logged). */
+int ferry_daemon_peers_up(struct ferry_daemon *d);
+void ferry_daemon_peers_down(struct ferry_daemon *d);
+/* The bridge's route and source_ok. */
+struct ferry_bridge_peer *ferry_daemon_route(void *ctx, const struct ferry_endpoint *dst);
+bool ferry_daemon_source_ok(void *ctx, struct ferry_bridge_peer *peer,
+			    const struct ferry_endpoint *src);
+/* Samples the peers' byte counters into rates (every FERRY_DAEMON_SAMPLE_MS). */
+void ferry_daemon_peers_sample(struct ferry_daemon *d);
+
+/* control.c */
+/* Listens on RUN_DIR/NAME.sock (refusing to start if a live ferry answers there).
+ * Returns 0 or a negative errno (logged). */
+int ferry_daemon_control_up(struct ferry_daemon *d);
+void ferry_daemon_control_down(struct ferry_daemon *d);
+
+/* status.c */
+/* The status as text (json false) or JSON into out (cap bytes); returns its length
+ * (truncated at cap - 1, always NUL-terminated). */
+size_t ferry_daemon_status(const struct ferry_daemon *d, bool json, char *out, size_t cap);
+
+#endif

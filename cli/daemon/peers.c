@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon's peers (see daemon.h): one secure link and one bridge peer per [Peer], and
+ * cryptokey routing over their AllowedIPs.
+ *
+ * Routing is WireGuard's: a packet from the TUN goes to the peer whose AllowedIPs hold its
+ * destination, the longest prefix winning; a flow from a peer is accepted only from a
+ * source its AllowedIPs hold. The table is every prefix of every peer, sorted longest
+ * first, walked once per new flow (never per packet: the bridge keeps each flow's peer).
+ *
+ * A peer's Endpoint is resolved once, at start (a name that does not resolve stops the
+ * start, as with wg-quick). Without one, the link learns the peer's address from its
+ * first authenticated datagram and follows it when it roams.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/daemon/internal.h"
+#include "cli/key.h"
+
+static void on_segments(void *ctx, struct ferry_link *link, uint32_t conv, const uint8_t *segs,
+			size_t len, uint64_t now)
+{
+	struct ferry_daemon_peer *p = ctx;
+
+	(void)link;
+	ferry_bridge_segments(p->bp, conv, segs, len, now);
+}
+
+static void on_datagram(void *ctx, struct ferry_link *link, uint32_t flow_id, const uint8_t *data,
+			size_t len, uint64_t now)
+{
+	struct ferry_daemon_peer *p = ctx;
+
+	(void)link;
+	ferry_bridge_datagram(p->bp, flow_id, data, len, now);
+}
+
+static void on_state(void *ctx, struct ferry_link *link, enum ferry_link_state state)
+{
+	struct ferry_daemon_peer *p = ctx;
+	struct ferry_daemon *d = p->d;
+
+	ferry_log(&d->log, state == FERRY_LINK_DEAD ? FERRY_LOG_WARN : FERRY_LOG_INFO,
+		  "peer %s: %s", p->key, ferry_link_state_name(state));
+	if (state == FERRY_LINK_UP) {
+		p->last_handshake_ms = link->now;
+		ferry_bridge_peer_up(p->bp, link->now); /* announce this side's instance */
+	}
+}
+
+/* Resolves host:port (a name or an address) to the first address it has. */
+static int resolve(struct ferry_daemon *d, const struct ferry_config_endpoint *ep,
+		   struct ferry_sockaddr *out)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *res, *ai;
+	char port[8];
+	int err;
+
+	snprintf(port, sizeof(port), "%u", ep->port);
+	err = getaddrinfo(ep->host, port, &hints, &res);
+	if (err) {
+		ferry_log(&d->log, FERRY_LOG_ERROR, "Endpoint %s:%u: %s", ep->host, ep->port,
+			  gai_strerror(err));
+		return -EHOSTUNREACH;
+	}
+	for (ai = res; ai; ai = ai->ai_next)
+		if ((ai->ai_family == AF_INET && d->udp[0].fd >= 0) ||
+		    (ai->ai_family == AF_INET6 && d->udp[1].fd >= 0))
+			break;
+	if (!ai) {
+		freeaddrinfo(res);
+		ferry_log(&d->log, FERRY_LOG_ERROR,
+			  "Endpoint %s:%u: no address of a family this "
+			  "host has a socket for",
+			  ep->host, ep->port);
+		return -EAFNOSUPPORT;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(&out->sa, ai->ai_addr, ai->ai_addrlen);
+	out->len = (socklen_t)ai->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+	const struct ferry_daemon_route *x = a, *y = b;
+
+	return (int)y->prefix.len - (int)x->prefix.len; /* longest first */
+}
+
+static int add_routes(struct ferry_daemon *d)
+{
+	size_t i, k, n = 0;
+
+	for (i = 0; i < d->npeers; i++)
+		n += d->peers[i].cfg->allowed_ips.n;
+	d->routes = calloc(n ? n : 1, sizeof(*d->routes));
+	if (!d->routes)
+		return -ENOMEM;
+	for (i = 0; i < d->npeers; i++)
+		for (k = 0; k < d->peers[i].cfg->allowed_ips.n && d->nroutes < n; k++) {
+			d->routes[d->nroutes].prefix = d->peers[i].cfg->allowed_ips.v[k].prefix;
+			d->routes[d->nroutes++].peer = &d->peers[i];
+		}
+	qsort(d->routes, d->nroutes, sizeof(*d->routes), route_cmp);
+	return 0;
+}
+
+static int peer_up(struct ferry_daemon *d, struct ferry_daemon_peer *p,
+		   const struct ferry_config_peer *cfg, uint64_t now)
+{
+	struct ferry_link_config lc = {
+	    .fec_data = (uint8_t)d->cfg.iface.fec_data,
+	    .fec_parity = (uint8_t)d->cfg.iface.fec_parity,
+	    .keepalive_ms = (uint32_t)cfg->persistent_keepalive * 1000,
+	};
+	struct ferry_link_ops ops = {
+	    .segments = on_segments, .datagram = on_datagram, .state = on_state, .ctx = p};
+	struct ferry_sockaddr endpoint;
+	char b64[FERRY_KEY_B64_LEN + 1];
+	int err;
+
+	p->d = d;
+	p->cfg = cfg;
+	ferry_key_to_base64(b64, cfg->public_key);
+	snprintf(p->key, sizeof(p->key), "%.8s", b64);
+	if (cfg->endpoint.set) {
+		err = resolve(d, &cfg->endpoint, &endpoint);
+		if (err)
+			return err;
+	}
+	err = ferry_link_init(&p->link, &d->set, cfg->public_key,
+			      cfg->has_preshared_key ? cfg->preshared_key : NULL,
+			      cfg->endpoint.set ? &endpoint : NULL, &lc, &ops, now);
+	if (err) {
+		ferry_log(&d->log, FERRY_LOG_ERROR, "peer %s (line %u): %s", p->key, cfg->line,
+			  strerror(-err));
+		return err;
+	}
+	err = ferry_bridge_peer_add(
+	    d->bridge, &p->link,
+	    memcmp(d->cfg.iface.public_key, cfg->public_key, FERRY_KEY_LEN) > 0, p, &p->bp);
+	if (err) {
+		ferry_link_destroy(&p->link);
+		return err;
+	}
+	ferry_log(&d->log, FERRY_LOG_INFO, "peer %s%s%s", p->key,
+		  cfg->endpoint.set ? " at " : " (waits to be contacted)",
+		  cfg->endpoint.set ? cfg->endpoint.host : "");
+	return 0;
+}
+
+int ferry_daemon_peers_up(struct ferry_daemon *d)
+{
+	uint64_t now = d->loop.now;
+	size_t i;
+	int err;
+
+	d->npeers = 0;
+	d->peers = calloc(d->cfg.npeers ? d->cfg.npeers : 1, sizeof(*d->peers));
+	if (!d->peers)
+		return -ENOMEM;
+	for (i = 0; i < d->cfg.npeers; i++) {
+		err = peer_up(d, &d->peers[i], &d->cfg.peers[i], now);
+		if (err)
+			return err; /* peers_down undoes the ones made */
+		d->npeers++;
+	}
+	return add_routes(d);
+}
+
+void ferry_daemon_peers_down(struct ferry_daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->npeers; i++) {
+		if (d->peers[i].bp)
+			ferry_bridge_peer_remove(d->peers[i].bp);
+		ferry_link_destroy(&d->peers[i].link);
+	}
+	free(d->peers);
+	free(d->routes);
+	d->peers = NULL;
+	d->routes = NULL;
+	d->npeers = d->nroutes = 0;
+}
+
+static struct ferry_daemon_peer *route_of(const struct ferry_daemon *d,
+					  const struct ferry_endpoint *addr)
+{
+	size_t i;
+
+	for (i = 0; i < d->nroutes; i++)
+		if (ferry_prefix_contains(&d->routes[i].prefix, addr->family, addr->addr))
+			return d->routes[i].peer;
+	return NULL;
+}
+
+struct ferry_bridge_peer *ferry_daemon_route(void *ctx, const struct ferry_endpoint *dst)
+{
+	struct ferry_daemon_peer *p = route_of(ctx, dst);
+
+	return p ? p->bp : NULL;
+}
+
+bool ferry_daemon_source_ok(void *ctx, struct ferry_bridge_peer *peer,
+			    const struct ferry_endpoint *src)
+{
+	struct ferry_daemon_peer *p = ferry_bridge_peer_user(peer);
+	size_t k;
+
+	(void)ctx;
+	for (k = 0; k < p->cfg->allowed_ips.n; k++)
+		if (ferry_prefix_contains(&p->cfg->allowed_ips.v[k].prefix, src->family, src->addr))
+			return true;
+	return false;
+}
+
+void ferry_daemon_peers_sample(struct ferry_daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->npeers; i++) {
+		struct ferry_daemon_peer *p = &d->peers[i];
+		uint64_t tx = p->link.stats.bytes_out, rx = p->link.stats.bytes_in;
+
+		p->rate_tx = (tx - p->sample_tx) * 1000 / FERRY_DAEMON_SAMPLE_MS;
+		p->rate_rx = (rx - p->sample_rx) * 1000 / FERRY_DAEMON_SAMPLE_MS;
+		p->sample_tx = tx;
+		p->sample_rx = rx;
+	}
+}
