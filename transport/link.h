@@ -85,8 +85,8 @@ enum {
 	FERRY_LINK_WAIT_MAX_MS = 10000,		  /* a waiting payload is dropped after this */
 	FERRY_LINK_HANDSHAKE_RETRY_MS = 5000,	  /* default retry of an unanswered initiation */
 	FERRY_LINK_HANDSHAKE_JITTER_MS = 333,	  /* added to each retry, uniform */
-	FERRY_LINK_PASSIVE_KEEPALIVE_MS = 10000,  /* answer received data after this silence */
-	FERRY_LINK_REHANDSHAKE_MS = 15000,	  /* data unanswered this long: new handshake */
+	FERRY_LINK_PASSIVE_KEEPALIVE_MS = 1000,	  /* answer received data after this silence */
+	FERRY_LINK_REHANDSHAKE_MS = 2500,	  /* data unanswered this long: new handshake */
 	FERRY_LINK_REHANDSHAKE_GIVEUP_MS = 90000, /* ... retried for at most this long */
 	FERRY_LINK_DEAD_DEFAULT_MS = 30000,	  /* dead_ms default */
 	FERRY_LINK_POOL_SPARE = 8,		  /* buffers beyond the queues' limits */

@@ -113,7 +113,6 @@ struct ferry_relay_wan {
 	uint64_t seed;
 };
 
-struct ferry_bridge_stats;
 
 /* In B, after A's sockets exist, instead of ferry_relay_start: the stack and egress
  * joined as two ferries join them, by two bridges (stack/bridge.h) speaking the flow
