@@ -6,6 +6,35 @@
 
 const struct ferry_command ferry_commands[] = {
     {
+	.name = "up",
+	.args = "CONFIG [--name NAME] [--quiet | --verbose]",
+	.summary = "run one end of a tunnel in the foreground",
+	.help = "Reads CONFIG (docs/configuration.md), creates the TUN device with its\n"
+		"addresses and a route for every peer's AllowedIPs, and carries every TCP,\n"
+		"UDP and ICMP echo flow to the peers until SIGINT, SIGTERM or `ferry down`.\n"
+		"The device is named NAME, else after the file (wg0.conf: wg0), else ferry0.\n"
+		"Logs go to stderr; SIGUSR1 writes the counters of `ferry status` there.\n"
+		"Everything ferry added is removed at exit. See docs/operations.md.\n",
+	.run = ferry_cmd_up,
+    },
+    {
+	.name = "down",
+	.args = "NAME",
+	.summary = "stop the ferry running as NAME",
+	.help = "Asks the ferry whose device is NAME (or a configuration file's path, as\n"
+		"wg-quick takes it) to stop, and waits until its device is gone.\n",
+	.run = ferry_cmd_down,
+    },
+    {
+	.name = "status",
+	.args = "[NAME] [--json]",
+	.summary = "show running tunnels: peers, rates, flows, drops",
+	.help = "Shows the ferry named NAME, or every one running: per peer its endpoint,\n"
+		"state, last handshake, RTT, loss, FEC recoveries, rates, flows and drops.\n"
+		"--json prints the same as JSON (its schema: docs/operations.md).\n",
+	.run = ferry_cmd_status,
+    },
+    {
 	.name = "genkey",
 	.args = "",
 	.summary = "print a new private key (base64, as wg genkey)",

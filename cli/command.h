@@ -40,6 +40,9 @@ void ferry_command_usage(const struct ferry_command *cmd);
 int ferry_command_common_args(const struct ferry_command *cmd, int argc, char **argv, int min,
 			      int max);
 
+int ferry_cmd_up(int argc, char **argv);
+int ferry_cmd_down(int argc, char **argv);
+int ferry_cmd_status(int argc, char **argv);
 int ferry_cmd_genkey(int argc, char **argv);
 int ferry_cmd_genpsk(int argc, char **argv);
 int ferry_cmd_pubkey(int argc, char **argv);
