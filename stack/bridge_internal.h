@@ -232,9 +232,9 @@ int ferry_bridge_udp_open_cb(void *ctx, struct ferry_flow *flow, const struct fe
 void ferry_bridge_udp_datagram_cb(void *ctx, struct ferry_flow *flow, const uint8_t *data,
 				  size_t len);
 void ferry_bridge_udp_closed_cb(void *ctx, struct ferry_flow *flow);
-void ferry_bridge_icmp_echo_cb(void *ctx, const struct ferry_endpoint *src,
-			       const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
-			       size_t len);
+int ferry_bridge_icmp_echo_cb(void *ctx, const struct ferry_endpoint *src,
+			      const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
+			      size_t len);
 void ferry_bridge_eg_udp_datagram_cb(void *ctx, uint32_t id, const struct ferry_endpoint *from,
 				     const uint8_t *data, size_t len);
 void ferry_bridge_eg_udp_closed_cb(void *ctx, uint32_t id);

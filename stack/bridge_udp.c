@@ -111,9 +111,9 @@ void ferry_bridge_udp_closed_cb(void *ctx, struct ferry_flow *flow)
 		ferry_bridge_udp_free(u);
 }
 
-void ferry_bridge_icmp_echo_cb(void *ctx, const struct ferry_endpoint *src,
-			       const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
-			       size_t len)
+int ferry_bridge_icmp_echo_cb(void *ctx, const struct ferry_endpoint *src,
+			      const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
+			      size_t len)
 {
 	struct ferry_bridge *b = ctx;
 	struct ferry_bridge_peer *peer = b->ops->route(b->ctx, dst);
@@ -127,10 +127,11 @@ void ferry_bridge_icmp_echo_cb(void *ctx, const struct ferry_endpoint *src,
 
 	if (!peer) {
 		b->stats.no_route++;
-		return;
+		return -EHOSTUNREACH; /* the stack answers with ICMP unreachable */
 	}
 	if (!ferry_bridge_send_dg(peer, 0, &m))
 		b->stats.echo_out++;
+	return 0; /* a request lost on the way is as lost on a real network */
 }
 
 /* ---- egress's callbacks (the peer opened) -------------------------------------------- */

@@ -95,11 +95,13 @@ struct ferry_stack_ops {
 	void (*udp_closed)(void *ctx, struct ferry_flow *flow);
 
 	/* An ICMP (v4) or ICMPv6 echo request from src to dst (ports hold the echo id),
-	 * sequence seq, payload data. Answer with ferry_stack_icmp_echo_reply(). May be
-	 * NULL: echo requests are dropped (counted). */
-	void (*icmp_echo)(void *ctx, const struct ferry_endpoint *src,
-			  const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
-			  size_t len);
+	 * sequence seq, payload data. Answer later with ferry_stack_icmp_echo_reply(), and
+	 * return 0; or return a negative errno and the stack answers the application with
+	 * an ICMP destination unreachable now (its code as for ferry_stack_udp_close). May
+	 * be NULL: echo requests are dropped (counted). */
+	int (*icmp_echo)(void *ctx, const struct ferry_endpoint *src,
+			 const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
+			 size_t len);
 };
 
 struct ferry_stack_config {
@@ -156,6 +158,7 @@ struct ferry_stack_stats {
 	uint64_t udp_opened;
 	uint64_t udp_closed;
 	uint64_t udp_unreach;  /* ICMP unreachable sent for UDP flows the caller closed */
+	uint64_t echo_unreach; /* ICMP unreachable sent for echo requests icmp_echo refused */
 	uint64_t mem_waits;    /* times a flow was held back by the memory budget */
 	uint64_t rx_committed; /* bytes the flows may hold from applications (now) */
 	uint64_t tx_held;      /* bytes lwIP holds toward applications (now) */

@@ -10,7 +10,9 @@
  * elsewhere reach the application as they would without the tunnel).
  *
  * ICMP echo requests are handed to ops->icmp_echo and never answered here: the reply
- * comes from a real echo at the far side, so ping shows the true round trip.
+ * comes from a real echo at the far side, so ping shows the true round trip. A request
+ * the caller cannot carry (no peer routes its destination) is answered with an ICMP
+ * destination unreachable at once, not with silence.
  */
 #include <errno.h>
 #include <string.h>
@@ -184,6 +186,7 @@ int ferry_stack_icmp_input(struct ferry_stack *stack, const struct ferry_pkt *pk
 {
 	uint8_t echo =
 	    pkt->proto == FERRY_PKT_PROTO_ICMP ? FERRY_PKT_ICMP4_ECHO : FERRY_PKT_ICMP6_ECHO;
+	int err;
 
 	if (pkt->icmp_type != echo || pkt->icmp_code != 0) {
 		ferry_stack_count_drop(stack, FERRY_STACK_DROP_PROTO);
@@ -194,9 +197,17 @@ int ferry_stack_icmp_input(struct ferry_stack *stack, const struct ferry_pkt *pk
 		return -EPERM;
 	}
 	ferry_stack_cb_enter(stack);
-	stack->ops->icmp_echo(stack->ctx, &pkt->src, &pkt->dst, pkt->icmp_seq, pkt->payload,
-			      pkt->payload_len);
+	err = stack->ops->icmp_echo(stack->ctx, &pkt->src, &pkt->dst, pkt->icmp_seq, pkt->payload,
+				    pkt->payload_len);
 	ferry_stack_cb_leave(stack);
+	if (err) {
+		/* RFC 792: the IP header and 8 bytes, the echo's id and sequence among them;
+		 * RFC 4443 asks for more, but ping matches on those alone. */
+		size_t qlen = (size_t)(pkt->l4 - pkt->ip) + 8;
+
+		stack->stats.echo_unreach++;
+		ferry_stack_send_unreach(stack, &pkt->dst, &pkt->src, err, pkt->ip, qlen);
+	}
 	return 0;
 }
 

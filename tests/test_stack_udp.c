@@ -121,6 +121,38 @@ START_TEST(udp_limits_and_refusal)
 }
 END_TEST
 
+/* A request the caller refuses (no peer routes there) gets an unreachable at once, quoting
+ * the request's IP header and its echo header, so ping reports it against the right id. */
+START_TEST(icmp_echo_refused_answers_unreachable)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_tpkt t;
+	int v;
+
+	f->echo_ret = -EHOSTUNREACH;
+	for (v = 0; v < 2; v++) {
+		const char *app = v ? FERRY_STACKFAKE_APP6 : FERRY_STACKFAKE_APP4,
+			   *dst = v ? FERRY_STACKFAKE_DST6 : FERRY_STACKFAKE_DST4;
+		size_t ihl = v ? 40 : 20;
+
+		ferry_tpkt_echo(&t, app, dst, 0x4242, 9, "pingdata", 8);
+		ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+		ferry_stackfake_next_out(f, &t);
+		ck_assert(ferry_tpkt_to(&t, app, 0));
+		ck_assert(ferry_tpkt_from(&t, dst, 0));
+		ck_assert_uint_eq(t.icmp_type, v ? 1 : 3); /* destination unreachable */
+		ck_assert_uint_eq(t.icmp_code, v ? 3 : 1); /* address / host unreachable */
+		ck_assert_uint_eq(t.payload_len, ihl + 8);
+		ck_assert_uint_eq(t.payload[ihl], v ? 128 : 8); /* the quoted echo request */
+		ck_assert_uint_eq(t.payload[ihl + 4] << 8 | t.payload[ihl + 5], 0x4242);
+		ck_assert_uint_eq(t.payload[ihl + 6] << 8 | t.payload[ihl + 7], 9);
+		ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0);
+	}
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->echo_unreach, 2);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
 START_TEST(icmp_echo_forwarded_not_answered)
 {
 	struct ferry_stackfake *f = ferry_stackfake_new(1500);
@@ -162,6 +194,7 @@ int main(void)
 	tcase_add_test(udp, udp_any_destination_and_replies);
 	tcase_add_test(udp, udp_v6_and_idle_timeout);
 	tcase_add_test(udp, icmp_echo_forwarded_not_answered);
+	tcase_add_test(udp, icmp_echo_refused_answers_unreachable);
 	tcase_add_test(udp, udp_limits_and_refusal);
 	suite_add_tcase(s, udp);
 	return ferry_run_suite(s);

@@ -175,12 +175,15 @@ static void udp_closed(void *ctx, struct ferry_flow *flow)
 	forget(h->udp, &h->nudp, flow);
 }
 
-static void icmp_echo(void *ctx, const struct ferry_endpoint *src, const struct ferry_endpoint *dst,
-		      uint16_t seq, const uint8_t *data, size_t len)
+static int icmp_echo(void *ctx, const struct ferry_endpoint *src, const struct ferry_endpoint *dst,
+		     uint16_t seq, const uint8_t *data, size_t len)
 {
 	struct harness *h = ctx;
 
+	if (seq & 1)
+		return -EHOSTUNREACH; /* the stack answers with an unreachable, quoting */
 	ferry_stack_icmp_echo_reply(h->stack, src, dst, seq, data, len);
+	return 0;
 }
 
 static const struct ferry_stack_ops ops = {

@@ -246,14 +246,14 @@ static void wrap_udp_closed(void *ctx, struct ferry_flow *flow)
 	ferry_bridge_stack_ops.udp_closed(r->bridged->b[0], flow);
 }
 
-static void wrap_icmp_echo(void *ctx, const struct ferry_endpoint *src,
-			   const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
-			   size_t len)
+static int wrap_icmp_echo(void *ctx, const struct ferry_endpoint *src,
+			  const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
+			  size_t len)
 {
 	struct ferry_relay *r = ctx;
 
 	r->count.pings_forwarded++;
-	ferry_bridge_stack_ops.icmp_echo(r->bridged->b[0], src, dst, seq, data, len);
+	return ferry_bridge_stack_ops.icmp_echo(r->bridged->b[0], src, dst, seq, data, len);
 }
 
 static const struct ferry_stack_ops wrapped_stack_ops = {

@@ -215,14 +215,15 @@ static void st_udp_closed(void *ctx, struct ferry_flow *flow)
 	r->count.live_flows--;
 }
 
-static void st_icmp_echo(void *ctx, const struct ferry_endpoint *src,
-			 const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
-			 size_t len)
+static int st_icmp_echo(void *ctx, const struct ferry_endpoint *src,
+			const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
+			size_t len)
 {
 	struct ferry_relay *r = ctx;
 
 	ck_assert_int_eq(ferry_egress_ping(r->egress, src, dst, seq, data, len, r->now), 0);
 	r->count.pings_forwarded++;
+	return 0;
 }
 
 const struct ferry_stack_ops ferry_relay_stack_ops = {

@@ -149,9 +149,9 @@ static void fake_udp_closed(void *ctx, struct ferry_flow *flow)
 	f->udp_closes++;
 }
 
-static void fake_icmp_echo(void *ctx, const struct ferry_endpoint *src,
-			   const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
-			   size_t len)
+static int fake_icmp_echo(void *ctx, const struct ferry_endpoint *src,
+			  const struct ferry_endpoint *dst, uint16_t seq, const uint8_t *data,
+			  size_t len)
 {
 	struct ferry_stackfake *f = ctx;
 
@@ -162,6 +162,7 @@ static void fake_icmp_echo(void *ctx, const struct ferry_endpoint *src,
 	f->echo_seq = seq;
 	memcpy(f->echo_data, data, len);
 	f->echo_len = len;
+	return f->echo_ret;
 }
 
 const struct ferry_stack_ops ferry_stackfake_ops = {

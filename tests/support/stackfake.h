@@ -80,6 +80,7 @@ struct ferry_stackfake {
 	uint16_t echo_seq;
 	uint8_t echo_data[256];
 	size_t echo_len;
+	int echo_ret; /* what icmp_echo returns */
 };
 
 /* The application's side of one connection. */
