@@ -10,11 +10,12 @@ set -euo pipefail
 NETNS_PREFIX="ferry-$$"
 NETNS_LIST=()
 NETNS_PIDS=()
+NETNS_DIRS=()
 NETNS_FAILS=0
 NETNS_PASSES=0
 
 netns_cleanup() {
-	local pid ns
+	local pid ns dir
 	for pid in "${NETNS_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
@@ -24,8 +25,12 @@ netns_cleanup() {
 	for ns in "${NETNS_LIST[@]}"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	for dir in "${NETNS_DIRS[@]}"; do
+		rm -rf "$dir"
+	done
 	NETNS_PIDS=()
 	NETNS_LIST=()
+	NETNS_DIRS=()
 }
 
 netns_init() {
@@ -35,6 +40,17 @@ netns_init() {
 	fi
 	trap netns_cleanup EXIT
 	trap 'exit 130' INT TERM
+}
+
+# netns_require TOOL...: skips the test (exit 77) unless every TOOL is on PATH.
+netns_require() {
+	local tool
+	for tool in "$@"; do
+		if ! command -v "$tool" >/dev/null; then
+			echo "SKIP: $(basename "$0") needs $tool (tools/setup installs it)"
+			exit 77
+		fi
+	done
 }
 
 # netns_add NAME VAR: creates namespace $NETNS_PREFIX-NAME with loopback up and stores its
@@ -66,6 +82,207 @@ check() {
 		echo "FAIL $what"
 		NETNS_FAILS=$((NETNS_FAILS + 1))
 	fi
+}
+
+# wait_for FILE [SECONDS]: true once FILE exists.
+wait_for() {
+	local tries=$((${2:-5} * 20))
+	while [ ! -e "$1" ] && [ "$tries" -gt 0 ]; do
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	[ -e "$1" ]
+}
+
+# wait_filled FILE [SECONDS]: true once FILE exists and is not empty.
+wait_filled() {
+	local tries=$((${2:-5} * 20))
+	while [ ! -s "$1" ] && [ "$tries" -gt 0 ]; do
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	[ -s "$1" ]
+}
+
+# wait_until SECONDS CMD...: true once CMD succeeds, trying every 0.1 s.
+wait_until() {
+	local tries=$(($1 * 10))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# within X LO HI: LO <= X <= HI, decimals allowed; false if X is empty.
+within() {
+	awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x != "" && x + 0 >= lo && x + 0 <= hi) }'
+}
+
+# ---- a tunnel across an emulated WAN ---------------------------------------------------
+#
+#                                                                      ┌──── ns l (LAN host) ────┐
+#   ┌──── ns c (client) ────┐    ┌──── ns w ────┐    ┌──── ns s (server) ────┐  │ eth0 192.0.2.10          │
+#   │ c0  198.51.100.1      ├────┤ wa ─wanem─ wb├────┤ s0   198.51.100.2     │  │      2001:db8:5::10      │
+#   │     2001:db8:77::1    │    └──────────────┘    │      2001:db8:77::2   │  └───────────┬──────────────┘
+#   │ tc0 10.99.0.2 fd99::2 │                        │ ts0  10.99.0.1 fd99::1│              │
+#   └───────────────────────┘                        │ lan0 192.0.2.1  ──────┼──────────────┘
+#                                                    │      2001:db8:5::1    │
+#                                                    └───────────────────────┘
+#
+# tunnel_up builds it: the emulator (ferry-wanem, from $FERRY_WANEM) bridges wa and wb with
+# the arguments given (none: a clean wire), and a ferry runs at each end: the client's
+# AllowedIPs are the server's tunnel addresses and its LAN (192.0.2.0/24, 2001:db8:5::/64)
+# plus 203.0.113.0/24, which the server has no route for; the server's are the client's
+# tunnel addresses. Services run on the LAN host l, which the server's egress reaches as
+# any destination (the server's own addresses other than its tunnel's are denied to peers).
+# The offloads of the WAN veths are off: the emulator carries wire frames.
+# Variables it sets: c w s l (namespace names; C W S L run a command in one), tun_dir
+# (keys, configs, logs, FERRY_RUN_DIR), ferry_c_pid ferry_s_pid wanem_pid.
+
+TUN_C4=10.99.0.2 TUN_S4=10.99.0.1 TUN_C6=fd99::2 TUN_S6=fd99::1
+WAN_C4=198.51.100.1 WAN_S4=198.51.100.2 WAN_C6=2001:db8:77::1 WAN_S6=2001:db8:77::2
+LAN4=192.0.2.10 LAN6=2001:db8:5::10 NOROUTE4=203.0.113.7
+TUN_PORT=51820
+
+C() { ip netns exec "$c" "$@"; }
+W() { ip netns exec "$w" "$@"; }
+S() { ip netns exec "$s" "$@"; }
+L() { ip netns exec "$l" "$@"; }
+
+# tunnel_wire: the three namespaces and their links, no ferry, no emulator.
+tunnel_wire() {
+	local ns dev
+	netns_add c c
+	netns_add w w
+	netns_add s s
+	netns_add l l
+	tun_dir=$(mktemp -d)
+	NETNS_DIRS+=("$tun_dir")
+	export FERRY_RUN_DIR="$tun_dir/run"
+	ip link add c0 netns "$c" type veth peer name wa netns "$w"
+	ip link add s0 netns "$s" type veth peer name wb netns "$w"
+	C ip addr add "$WAN_C4/24" dev c0
+	S ip addr add "$WAN_S4/24" dev s0
+	C ip addr add "$WAN_C6/64" dev c0 nodad
+	S ip addr add "$WAN_S6/64" dev s0 nodad
+	W sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	C ethtool -K c0 tso off gso off >/dev/null
+	S ethtool -K s0 tso off gso off >/dev/null
+	W ethtool -K wa tso off gso off gro off >/dev/null
+	W ethtool -K wb tso off gso off gro off >/dev/null
+	for dev in "$c c0" "$w wa" "$w wb" "$s s0"; do
+		read -r ns link <<<"$dev"
+		ip -n "$ns" link set "$link" up
+	done
+	ip link add lan0 netns "$s" type veth peer name eth0 netns "$l"
+	S ip addr add 192.0.2.1/24 dev lan0
+	S ip addr add 2001:db8:5::1/64 dev lan0 nodad
+	L ip addr add "$LAN4/24" dev eth0
+	L ip addr add "$LAN6/64" dev eth0 nodad
+	S ip link set lan0 up
+	L ip link set eth0 up
+	# Debian's default; a fresh namespace's "1 0" would keep egress from pinging
+	S sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+	C sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+}
+
+# wanem_up ARGS...: (re)starts the emulator between wa and wb, ready when its stats file is.
+wanem_up() {
+	rm -f "$tun_dir/wanem.stats"
+	netns_bg "$w" "${FERRY_WANEM:?FERRY_WANEM is not set (CTest sets it)}" \
+		--stats "$tun_dir/wanem.stats" --rt-priority 10 "$@" wa wb >"$tun_dir/wanem.out" 2>&1
+	wanem_pid=${NETNS_PIDS[-1]}
+	wait_for "$tun_dir/wanem.stats" 5 || {
+		echo "ferry-wanem $* did not start: $(cat "$tun_dir/wanem.out")" >&2
+		return 1
+	}
+}
+
+wanem_down() {
+	kill -TERM "$wanem_pid" 2>/dev/null || true
+	wait "$wanem_pid" 2>/dev/null || true
+}
+
+# tunnel_configs [ENDPOINT]: keys and the two configuration files; the client reaches
+# the server at ENDPOINT (default $WAN_S4:$TUN_PORT).
+tunnel_configs() {
+	local endpoint=${1:-$WAN_S4:$TUN_PORT}
+	(
+		umask 077
+		"$ferry" genkey >"$tun_dir/c.key"
+		"$ferry" genkey >"$tun_dir/s.key"
+	)
+	"$ferry" pubkey <"$tun_dir/c.key" >"$tun_dir/c.pub"
+	"$ferry" pubkey <"$tun_dir/s.key" >"$tun_dir/s.pub"
+	(
+		umask 077
+		cat >"$tun_dir/tc0.conf" <<-EOF
+			[Interface]
+			PrivateKey = $(cat "$tun_dir/c.key")
+			Address = $TUN_C4/24, $TUN_C6/64
+
+			[Peer]
+			PublicKey = $(cat "$tun_dir/s.pub")
+			Endpoint = $endpoint
+			AllowedIPs = $TUN_S4/32, $TUN_S6/128, 192.0.2.0/24, 2001:db8:5::/64
+			AllowedIPs = 203.0.113.0/24
+		EOF
+		cat >"$tun_dir/ts0.conf" <<-EOF
+			[Interface]
+			PrivateKey = $(cat "$tun_dir/s.key")
+			ListenPort = $TUN_PORT
+			Address = $TUN_S4/24, $TUN_S6/64
+
+			[Peer]
+			PublicKey = $(cat "$tun_dir/c.pub")
+			AllowedIPs = $TUN_C4/32, $TUN_C6/128
+		EOF
+	)
+}
+
+# ferry_start c|s: runs that end's ferry (device tc0 or ts0) in the background; returns
+# once its control socket answers. Its PID is in ferry_c_pid or ferry_s_pid.
+ferry_start() {
+	local side=$1 ns
+	[ "$side" = c ] && ns=$c || ns=$s
+	netns_bg "$ns" "$ferry" up "$tun_dir/t${side}0.conf" 2>>"$tun_dir/$side.log"
+	printf -v "ferry_${side}_pid" '%s' "${NETNS_PIDS[-1]}"
+	wait_until 5 "$ferry" status "t${side}0"
+}
+
+# ferry_stop c|s [SIGNAL]: stops that end's ferry (SIGTERM by default) and waits for it.
+ferry_stop() {
+	local var="ferry_${1}_pid"
+	kill "-${2:-TERM}" "${!var}" 2>/dev/null || true
+	wait "${!var}" 2>/dev/null || true
+}
+
+# tunnel_up [WANEM-ARGS...]: all of the above; true once a ping crosses the tunnel. The
+# client's Endpoint is $TUN_ENDPOINT if set.
+tunnel_up() {
+	tunnel_wire
+	wanem_up "$@"
+	tunnel_configs "${TUN_ENDPOINT:-}"
+	ferry_start s
+	ferry_start c
+	wait_until 10 C ping -c 1 -W 1 "$TUN_S4"
+}
+
+# ferry_leftovers NS DEV: prints whatever of ferry's is still in NS (device DEV, its
+# addresses and routes) or in the run directory; nothing when clean.
+ferry_leftovers() {
+	ip -n "$1" link show "$2" 2>/dev/null || true
+	ip -n "$1" -4 route show | grep -w "$2" || true
+	ip -n "$1" -6 route show | grep -w "$2" || true
+	ip -n "$1" addr show | grep -E "10\.99\.0\.|fd99::" || true
+	ls "$FERRY_RUN_DIR"/"$2".sock 2>/dev/null || true
+}
+
+# sha_of FILE: its sha256, alone.
+sha_of() {
+	sha256sum "$1" | cut -d' ' -f1
 }
 
 # netns_finish: cleans up now (checking that no namespace of this test is left), prints the

@@ -39,9 +39,6 @@ trap 'netns_cleanup; rm -rf "$tmp"' EXIT
 netns_add c c
 netns_add w w
 netns_add s s
-C() { ip netns exec "$c" "$@"; }
-W() { ip netns exec "$w" "$@"; }
-S() { ip netns exec "$s" "$@"; }
 
 for ns in "$c" "$w" "$s"; do
 	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
@@ -65,21 +62,6 @@ C ip neigh replace 10.77.0.2 dev c0 nud permanent lladdr "$(S cat /sys/class/net
 S ip neigh replace 10.77.0.1 dev s0 nud permanent lladdr "$(C cat /sys/class/net/c0/address)"
 
 # --- helpers --------------------------------------------------------------------------
-
-# wait_for FILE [SECONDS]: true once FILE exists.
-wait_for() {
-	local tries=$((${2:-5} * 20))
-	while [ ! -e "$1" ] && [ "$tries" -gt 0 ]; do
-		sleep 0.05
-		tries=$((tries - 1))
-	done
-	[ -e "$1" ]
-}
-
-# within X LO HI: LO <= X <= HI, decimals allowed; false if X is empty.
-within() {
-	awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x != "" && x + 0 >= lo && x + 0 <= hi) }'
-}
 
 # field FILE KEY [DIR]: KEY's value in the key=value FILE (in direction DIR's line).
 field() {
