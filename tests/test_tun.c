@@ -19,11 +19,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include "tests/support/fixture.h"
 #include "tun/netlink.h"
+#include "tun/netns.h"
 #include "tun/tun.h"
 
 #define SKIP_STATUS 77
@@ -240,6 +242,72 @@ START_TEST(errors_are_specific)
 }
 END_TEST
 
+/* Two anonymous namespaces joined by a veth: each end lives in its own, a UDP datagram
+ * crosses, and the namespaces vanish with their descriptors. */
+START_TEST(namespaces_and_veth)
+{
+	static const uint8_t a_addr[4] = {192, 0, 2, 1}, b_addr[4] = {192, 0, 2, 2};
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(9)};
+	int a, b, saved, rx, tx;
+	struct ferry_nl nl;
+	char got[8] = {0};
+	ino_t a_ino;
+	struct stat st;
+
+	enter_private_netns();
+	a = ferry_netns_new();
+	b = ferry_netns_new();
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	ck_assert_int_eq(fstat(a, &st), 0);
+	a_ino = st.st_ino;
+	ck_assert_int_eq(ferry_netns_veth("va", a, "vb", b), 0);
+	ck_assert_int_eq(ferry_netns_veth("va", a, "vb", b), -EEXIST);
+	ck_assert_uint_eq(if_nametoindex("va"), 0); /* not in the caller's namespace */
+
+	ck_assert_int_eq(ferry_netns_enter(b, &saved), 0);
+	ck_assert_int_eq(ferry_nl_open(&nl), 0);
+	ck_assert_int_eq(ferry_nl_addr_add(&nl, if_nametoindex("vb"), AF_INET, b_addr, 24), 0);
+	ck_assert_int_eq(ferry_nl_link_set(&nl, if_nametoindex("vb"), 1, 0), 0);
+	ferry_nl_close(&nl);
+	ck_assert_int_eq(ferry_netns_offloads_off("vb"), 0);
+	ck_assert_int_eq(ferry_netns_offloads_off("nosuch0"), -ENODEV);
+	rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	to.sin_addr.s_addr = htonl(INADDR_ANY);
+	ck_assert_int_eq(bind(rx, (struct sockaddr *)&to, sizeof(to)), 0);
+	ck_assert_int_eq(ferry_netns_leave(saved), 0);
+
+	ck_assert_int_eq(ferry_netns_enter(a, &saved), 0);
+	ck_assert_int_eq(stat("/proc/self/ns/net", &st), 0);
+	ck_assert_uint_eq(st.st_ino, a_ino); /* entered: this thread is in a now */
+	ck_assert_int_eq(ferry_nl_open(&nl), 0);
+	ck_assert_int_eq(ferry_nl_addr_add(&nl, if_nametoindex("va"), AF_INET, a_addr, 24), 0);
+	ck_assert_int_eq(ferry_nl_link_set(&nl, if_nametoindex("va"), 1, 0), 0);
+	ferry_nl_close(&nl);
+	tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memcpy(&to.sin_addr, b_addr, 4);
+	{
+		struct timeval tv = {.tv_sec = 2};
+		int tries;
+
+		setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		/* the first datagram may wait for ARP; a few are enough */
+		for (tries = 0; tries < 3; tries++)
+			ck_assert_int_eq(
+			    sendto(tx, "across", 6, 0, (struct sockaddr *)&to, sizeof(to)), 6);
+	}
+	ck_assert_int_eq(recv(rx, got, sizeof(got), 0), 6);
+	ck_assert_str_eq(got, "across");
+	close(tx);
+	close(rx);
+	ck_assert_int_eq(ferry_netns_leave(saved), 0);
+	ck_assert_int_eq(stat("/proc/self/ns/net", &st), 0);
+	ck_assert_uint_ne(st.st_ino, a_ino); /* left */
+	close(a);
+	close(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tun");
@@ -252,6 +320,7 @@ int main(void)
 	tcase_add_test(tc, ipv4_udp_round_trip);
 	tcase_add_test(tc, ipv6_udp_round_trip);
 	tcase_add_test(tc, errors_are_specific);
+	tcase_add_test(tc, namespaces_and_veth);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
 }

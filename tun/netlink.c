@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/veth.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -147,6 +149,34 @@ int ferry_nl_link_set_txqlen(struct ferry_nl *nl, unsigned int ifindex, uint32_t
 	struct nlmsghdr *nlh = newlink(buf, ifindex, &ifm);
 
 	mnl_attr_put_u32(nlh, IFLA_TXQLEN, qlen);
+	return request(nl, nlh);
+}
+
+int ferry_nl_veth_add(struct ferry_nl *nl, const char *name, int ns_fd, const char *peer,
+		      int peer_ns_fd)
+{
+	char buf[NL_BUF_SIZE];
+	struct ifinfomsg *ifm, *peer_ifm;
+	struct nlmsghdr *nlh = newlink(buf, 0, &ifm);
+	struct nlattr *info, *data, *veth;
+
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (ns_fd >= 0)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)ns_fd);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	veth = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	/* the peer's own link message: an ifinfomsg, then its attributes */
+	peer_ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*peer_ifm));
+	peer_ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	if (peer_ns_fd >= 0)
+		mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_ns_fd);
+	mnl_attr_nest_end(nlh, veth);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
 	return request(nl, nlh);
 }
 

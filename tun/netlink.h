@@ -35,6 +35,11 @@ int ferry_nl_link_set(struct ferry_nl *nl, unsigned int ifindex, int up, uint32_
 /* Sets a link's transmit queue length (packets). 0 or negative errno. */
 int ferry_nl_link_set_txqlen(struct ferry_nl *nl, unsigned int ifindex, uint32_t qlen);
 
+/* Creates a veth pair: name in the namespace ns_fd, peer in peer_ns_fd (-1: the socket's
+ * own namespace). Returns 0, -EEXIST if a link of either name exists, or a negative errno. */
+int ferry_nl_veth_add(struct ferry_nl *nl, const char *name, int ns_fd, const char *peer,
+		      int peer_ns_fd);
+
 /* Adds an address (addr: 4 or 16 bytes by family AF_INET/AF_INET6) with its prefix
  * length. IPv6 addresses skip duplicate address detection (IFA_F_NODAD): a TUN has no
  * neighbours. Returns 0, -EEXIST if present, or another negative errno. */
