@@ -598,7 +598,15 @@ static void conv_run(struct br_conv *c)
 		ferry_bridge_conv_schedule(c, b->now + 1);
 		return;
 	}
-	ferry_arq_timer(c->arq, b->now);
+	/* What the end gave this turn leaves now, a partial segment too: the application's
+	 * own TCP already coalesced its writes, and waiting the ARQ's interval for more would
+	 * add it to every request's and every response's latency (kcp-go flushes on write
+	 * likewise). Everything else runs at its deadline. */
+	if (c->push)
+		ferry_arq_flush(c->arq, b->now);
+	else
+		ferry_arq_timer(c->arq, b->now);
+	c->push = false;
 	if (!ferry_bridge_tcp_after_arq(c) || !ferry_bridge_tcp_timer(c))
 		return;
 	ferry_bridge_conv_schedule(

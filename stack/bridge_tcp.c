@@ -115,6 +115,7 @@ static bool write_frame(struct br_conv *c, const uint8_t *frame, size_t len)
 		br_of(c)->stats.proto_errors++; /* cannot happen: the space was there */
 		return false;
 	}
+	c->push = true;
 	ferry_bridge_conv_dirty(c);
 	return true;
 }
@@ -148,6 +149,7 @@ static size_t write_data(struct br_conv *c, const uint8_t *data, size_t len)
 		c->tx_blocked = true;
 	c->last_active = b->now;
 	c->peer->stats.bytes_out += n;
+	c->push = true;
 	ferry_bridge_conv_dirty(c);
 	return n;
 }

@@ -137,6 +137,32 @@ START_TEST(streams_over_a_lossy_wan)
 }
 END_TEST
 
+/* A small write is a request: its bytes leave at the flush of the turn that took them,
+ * a partial segment too, instead of waiting the ARQ's interval for more (which added
+ * 20 ms at each end to every request and every response). */
+START_TEST(small_writes_leave_at_once)
+{
+	struct ferry_relay_apps *t = ferry_relay_apps_new();
+	struct ferry_relay_wan wan = {.delay_ms = 5, .loss = 0, .seed = 6};
+	unsigned i;
+
+	ferry_relay_enter_a(t->relay);
+	for (i = 0; i < CONNS; i++)
+		ferry_relay_apps_client_add(t, 64, 64);
+	ferry_relay_enter_b();
+	for (i = 0; i < DESTS; i++)
+		ferry_relay_apps_listener_add(t, FERRY_RELAY_DST_ADDR_1);
+	ferry_relay_start_bridged(t->relay, &wan);
+	for (i = 0; i < CONNS; i++)
+		ferry_relay_apps_client_connect(t, i, &t->dests[i % DESTS]);
+	ferry_relay_run(t->relay, all_connections_done, "64-byte requests");
+	for (i = 0; i < CONNS; i++)
+		ferry_relay_apps_check_connection(t, i);
+	ck_assert_uint_eq(ferry_relay_bridge_held(t->relay), 0);
+	ferry_relay_apps_free(t);
+}
+END_TEST
+
 /* ---- connects that fail at the far side ----------------------------------------------- */
 
 static bool both_failed(const void *arg)
@@ -303,6 +329,7 @@ int main(void)
 	}
 	tcase_add_test(tc, streams_over_a_clean_wan);
 	tcase_add_test(tc, streams_over_a_lossy_wan);
+	tcase_add_test(tc, small_writes_leave_at_once);
 	tcase_add_test(tc, refused_and_unreachable);
 	tcase_add_test(tc, udp_full_cone_and_ping);
 	tcase_add_test(tc, ping_not_permitted_is_counted);

@@ -113,7 +113,6 @@ struct ferry_relay_wan {
 	uint64_t seed;
 };
 
-
 /* In B, after A's sockets exist, instead of ferry_relay_start: the stack and egress
  * joined as two ferries join them, by two bridges (stack/bridge.h) speaking the flow
  * protocol across an in-memory WAN (relay_bridge.c). The secure link is left out. */
@@ -126,6 +125,9 @@ bool ferry_relay_bridged(const struct ferry_relay *r);
 /* A bridged relay's bridge of side 0 (the stack's) or 1 (egress's), and its WAN counts
  * from that side: messages sent and lost. */
 const struct ferry_bridge_stats *ferry_relay_bridge_stats(const struct ferry_relay *r, int side);
+/* Flushes of the stack's side after which application bytes it took that turn had not
+ * left for the WAN (the ARQ held them back). */
+uint64_t ferry_relay_bridge_held(const struct ferry_relay *r);
 /* ... and the stats of that side's one peer (the other side). */
 void ferry_relay_bridge_peer_stats(const struct ferry_relay *r, int side,
 				   struct ferry_bridge_peer_stats *out);

@@ -51,6 +51,8 @@ struct ferry_relay_bridged {
 	struct ferry_bridge *b[2];	/* 0: A, the stack's; 1: B, egress's */
 	struct ferry_bridge_peer *p[2]; /* each one's only peer: the other */
 	struct wan_dir dir[2];		/* dir[i]: from side i to the other */
+	bool owed;			/* the stack's side took application bytes this turn */
+	uint64_t held;			/* flushes after which such bytes had not left */
 };
 
 static uint64_t rng_next(struct ferry_relay_bridged *w)
@@ -187,8 +189,11 @@ static int wrap_tcp_open(void *ctx, struct ferry_flow *flow, const struct ferry_
 static size_t wrap_tcp_data(void *ctx, struct ferry_flow *flow, const uint8_t *data, size_t len)
 {
 	struct ferry_relay *r = ctx;
+	size_t took = ferry_bridge_stack_ops.tcp_data(r->bridged->b[0], flow, data, len);
 
-	return ferry_bridge_stack_ops.tcp_data(r->bridged->b[0], flow, data, len);
+	if (took)
+		r->bridged->owed = true;
+	return took;
 }
 
 static void wrap_tcp_eof(void *ctx, struct ferry_flow *flow)
@@ -338,7 +343,13 @@ bool ferry_relay_bridged_turn(struct ferry_relay *r)
 
 void ferry_relay_bridged_flush(struct ferry_relay *r)
 {
-	ferry_bridge_flush(r->bridged->b[0], r->now);
+	struct ferry_relay_bridged *w = r->bridged;
+	uint64_t sent = w->dir[0].sent;
+
+	ferry_bridge_flush(w->b[0], r->now);
+	if (w->owed && w->dir[0].sent == sent)
+		w->held++;
+	w->owed = false;
 	ferry_bridge_flush(r->bridged->b[1], r->now);
 	ferry_stack_flush(r->stack);
 }
@@ -386,6 +397,11 @@ void ferry_relay_bridged_free(struct ferry_relay *r)
 const struct ferry_bridge_stats *ferry_relay_bridge_stats(const struct ferry_relay *r, int side)
 {
 	return ferry_bridge_get_stats(r->bridged->b[side]);
+}
+
+uint64_t ferry_relay_bridge_held(const struct ferry_relay *r)
+{
+	return r->bridged->held;
 }
 
 void ferry_relay_bridge_peer_stats(const struct ferry_relay *r, int side,
