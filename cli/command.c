@@ -35,6 +35,24 @@ const struct ferry_command ferry_commands[] = {
 	.run = ferry_cmd_status,
     },
     {
+	.name = "demo",
+	.args = "[--rate MBIT] [--rtt MS] [--loss PCT] [--time S] [--cc NAME]",
+	.summary = "plain TCP against ferry on an emulated bad path, on this machine",
+	.help = "Builds three private network namespaces joined by the WAN emulator\n"
+		"(ferry-wanem), runs ferry at both ends, and measures the same bulk transfer\n"
+		"and 64-byte request/response over plain kernel TCP and through ferry.\n"
+		"Needs root; everything it makes is gone when it ends, also on Ctrl-C.\n"
+		"\n"
+		"  --rate MBIT      the path's rate each way, Mbit/s, 0 unlimited (100)\n"
+		"  --rtt MS         its round-trip time (60)\n"
+		"  --loss PCT       random loss each way, percent (2)\n"
+		"  --time S         seconds of each bulk transfer (10)\n"
+		"  --requests N     request/response samples per path (100)\n"
+		"  --cc NAME        plain TCP's congestion control only (cubic and bbr)\n"
+		"  --wanem PATH     the emulator (default: found beside ferry)\n",
+	.run = ferry_cmd_demo,
+    },
+    {
 	.name = "genkey",
 	.args = "",
 	.summary = "print a new private key (base64, as wg genkey)",
