@@ -153,7 +153,6 @@ L() { ip netns exec "$l" "$@"; }
 
 # tunnel_wire: the three namespaces and their links, no ferry, no emulator.
 tunnel_wire() {
-	local ns dev
 	netns_add c c
 	netns_add w w
 	netns_add s s
@@ -161,8 +160,13 @@ tunnel_wire() {
 	tun_dir=$(mktemp -d)
 	NETNS_DIRS+=("$tun_dir")
 	export FERRY_RUN_DIR="$tun_dir/run"
-	ip link add c0 netns "$c" type veth peer name wa netns "$w"
-	ip link add s0 netns "$s" type veth peer name wb netns "$w"
+	if [ "${TUN_DIRECT:-0}" = 1 ]; then
+		# no emulator: one veth from client to server (w stays empty)
+		ip link add c0 netns "$c" type veth peer name s0 netns "$s"
+	else
+		ip link add c0 netns "$c" type veth peer name wa netns "$w"
+		ip link add s0 netns "$s" type veth peer name wb netns "$w"
+	fi
 	C ip addr add "$WAN_C4/24" dev c0
 	S ip addr add "$WAN_S4/24" dev s0
 	C ip addr add "$WAN_C6/64" dev c0 nodad
@@ -170,12 +174,14 @@ tunnel_wire() {
 	W sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 	C ethtool -K c0 tso off gso off >/dev/null
 	S ethtool -K s0 tso off gso off >/dev/null
-	W ethtool -K wa tso off gso off gro off >/dev/null
-	W ethtool -K wb tso off gso off gro off >/dev/null
-	for dev in "$c c0" "$w wa" "$w wb" "$s s0"; do
-		read -r ns link <<<"$dev"
-		ip -n "$ns" link set "$link" up
-	done
+	if [ "${TUN_DIRECT:-0}" != 1 ]; then
+		W ethtool -K wa tso off gso off gro off >/dev/null
+		W ethtool -K wb tso off gso off gro off >/dev/null
+		W ip link set wa up
+		W ip link set wb up
+	fi
+	C ip link set c0 up
+	S ip link set s0 up
 	ip link add lan0 netns "$s" type veth peer name eth0 netns "$l"
 	S ip addr add 192.0.2.1/24 dev lan0
 	S ip addr add 2001:db8:5::1/64 dev lan0 nodad
@@ -260,10 +266,13 @@ ferry_stop() {
 }
 
 # tunnel_up [WANEM-ARGS...]: all of the above; true once a ping crosses the tunnel. The
-# client's Endpoint is $TUN_ENDPOINT if set.
+# client's Endpoint is $TUN_ENDPOINT if set; with TUN_DIRECT=1 there is no emulator, one
+# veth joins client and server (the offloads stay off).
 tunnel_up() {
 	tunnel_wire
-	wanem_up "$@"
+	if [ "${TUN_DIRECT:-0}" != 1 ]; then
+		wanem_up "$@"
+	fi
 	tunnel_configs "${TUN_ENDPOINT:-}"
 	ferry_start s
 	ferry_start c
