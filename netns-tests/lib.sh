@@ -136,7 +136,8 @@ within() {
 # AllowedIPs are the server's tunnel addresses and its LAN (192.0.2.0/24, 2001:db8:5::/64)
 # plus 203.0.113.0/24, which the server has no route for; the server's are the client's
 # tunnel addresses. Services run on the LAN host l, which the server's egress reaches as
-# any destination (the server's own addresses other than its tunnel's are denied to peers).
+# any destination (the server's own addresses other than its tunnel's are denied to peers),
+# except port 8081 of the LAN host, which the server's Egress rules deny.
 # The offloads of the WAN veths are off: the emulator carries wire frames.
 # Variables it sets: c w s l (namespace names; C W S L run a command in one), tun_dir
 # (keys, configs, logs, FERRY_RUN_DIR), ferry_c_pid ferry_s_pid wanem_pid.
@@ -240,6 +241,7 @@ tunnel_configs() {
 			PrivateKey = $(cat "$tun_dir/s.key")
 			ListenPort = $TUN_PORT
 			Address = $TUN_S4/24, $TUN_S6/64
+			Egress = deny tcp $LAN4 port 8081
 
 			[Peer]
 			PublicKey = $(cat "$tun_dir/c.pub")

@@ -6,6 +6,10 @@ programs have no equivalent. Every mode exits non-zero on failure.
   paced-send HOST PORT FILE RATE_BPS
       sends FILE over one TCP connection at RATE_BPS bits per second of payload (an
       application that produces data slowly), then closes.
+  slow-recv HOST PORT RATE_BPS SECONDS OUT
+      accepts one TCP connection, reads it at RATE_BPS bits per second for SECONDS (a
+      slow application), then as fast as it can to the end; writes the sha256 of all it
+      read to OUT.
   rr-server HOST PORT
       answers every 64-byte request with 64 bytes, on each connection, until killed.
   rr HOST PORT COUNT [OUT]
@@ -49,6 +53,33 @@ def paced_send(host, port, path, rate):
         s.settimeout(60)
         while s.recv(65536):
             pass
+
+
+def slow_recv(host, port, rate, seconds, out):
+    import hashlib
+    rate = float(rate) / 8
+    srv = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host, int(port)))
+    srv.listen(1)
+    conn, _ = srv.accept()
+    digest = hashlib.sha256()
+    start = time.monotonic()
+    got = 0
+    while True:
+        slow = time.monotonic() - start < float(seconds)
+        data = conn.recv(4096 if slow else 1 << 20)
+        if not data:
+            break
+        digest.update(data)
+        got += len(data)
+        if slow:
+            ahead = got / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+    with open(out + ".tmp", "w", encoding="ascii") as f:
+        f.write(digest.hexdigest() + "\n")
+    os.rename(out + ".tmp", out)
 
 
 def recv_exact(s, n):
@@ -170,6 +201,7 @@ def hostile(host, port, in_dir, src=None):
 
 MODES = {
     "paced-send": paced_send,
+    "slow-recv": slow_recv,
     "rr-server": rr_server,
     "rr": rr,
     "capture": capture,

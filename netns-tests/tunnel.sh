@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The tunnel over a clean wire, with Debian's own programs at both ends: ping, 200 MB each
-# way with equal sha256, 200 concurrent HTTP downloads, refused and unreachable
-# destinations, UDP echo, DNS, IPv6 inside, ferry status, and nothing of ferry's left
-# after ferry down, SIGTERM or SIGKILL. The topology is lib.sh's tunnel_up.
+# way with equal sha256, backpressure from a slow reader, 200 concurrent HTTP downloads,
+# refused and unreachable destinations, who may reach what (AllowedIPs, Egress, the
+# server's own addresses), flows opened by the server, UDP echo, DNS, IPv6 inside, ferry
+# status, and nothing of ferry's left after ferry down, SIGTERM or SIGKILL. The topology is
+# lib.sh's tunnel_up.
 #
 # Usage: tunnel.sh FERRY-BINARY   (FERRY_WANEM in the environment: the emulator)
 set -euo pipefail
@@ -53,6 +55,25 @@ awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {
 	printf "     200 MB up in %.1f s (%.0f Mbit/s), down in %.1f s (%.0f Mbit/s)\n",
 		b - a, 1677.7216 / (b - a), c - b, 1677.7216 / (c - b) }'
 
+# ---- backpressure: a slow reader holds the sender back, ferry's memory stays bounded -------
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+netns_bg "$l" python3 "$here/tools.py" slow-recv "$LAN4" 5004 8000000 6 "$d/slow.sha"
+wait_until 5 L sh -c "ss -Hltn 'sport = :5004' | grep -q ."
+netns_bg "$c" socat -u FILE:"$d/big" TCP:"$LAN4":5004
+sleep 5
+acked=$(C ss -Htin dst "$LAN4:5004" | sed -n 's/.*bytes_acked:\([0-9]*\).*/\1/p')
+rss_c=$(rss_kib "$ferry_c_pid") rss_s=$(rss_kib "$ferry_s_pid")
+echo "     after 5 s of a reader taking 1 MB/s: ${acked:-?} bytes left the sender;" \
+	"ferry RSS client ${rss_c} KiB, server ${rss_s} KiB"
+# 5 MB read, plus what the windows and buffers on the way hold (bounded, docs/operations.md)
+check "a slow reader throttles the sender: under 40 MB sent in 5 s, not 200" \
+	test "${acked:-999999999}" -lt 40000000
+check "ferry's memory stays bounded under it (RSS under 100 MiB at both ends)" \
+	test "$rss_c" -lt 102400 -a "$rss_s" -lt 102400
+wait_filled "$d/slow.sha" 60 || true
+check "... and every byte arrives once the reader speeds up" \
+	test "$(cut -d' ' -f1 "$d/slow.sha")" = "$big_sha"
+
 # ---- 200 connections at once -----------------------------------------------------------
 : >"$d/curl.cfg"
 for i in $(seq 1 200); do
@@ -80,6 +101,40 @@ check "a destination the server has no route to: unreachable at once ($connect_m
 # 10.99.0.77 is routed into the device (the Address's subnet) but no peer holds it
 check "a destination of no peer: ICMP unreachable, not silence" \
 	bash -c "ip netns exec '$c' ping -c 1 -W 3 10.99.0.77 | grep -q Unreachable"
+# ---- who may reach what ------------------------------------------------------------------
+netns_bg "$l" socat TCP-LISTEN:8081,bind="$LAN4",reuseaddr,fork PIPE
+netns_bg "$s" socat TCP-LISTEN:9000,bind=192.0.2.1,reuseaddr,fork PIPE
+netns_bg "$s" socat TCP-LISTEN:9001,bind="$TUN_S4",reuseaddr,fork PIPE
+wait_until 5 S sh -c "ss -Hltn 'sport = :9001' | grep -q ."
+wait_until 5 L sh -c "ss -Hltn 'sport = :8081' | grep -q ."
+echo_through() { [ "$(echo "$2" | C socat -T 3 - "TCP:$1" 2>/dev/null)" = "$2" ]; }
+check "the server's tunnel address is reachable (a service on 10.99.0.1)" \
+	echo_through "$TUN_S4:9001" tunnel-address
+check "the server's other addresses are not: 192.0.2.1 is denied at once" \
+	connect_error 192.0.2.1:9000 "No route to host"
+check "a destination the server's Egress rules deny is denied at once" \
+	connect_error "$LAN4:8081" "No route to host"
+C ip addr add 10.99.0.50/32 dev tc0
+check "a source outside the client's AllowedIPs at the server is refused" \
+	bash -c "ip netns exec '$c' socat -T 3 - TCP:$LAN4:80,bind=10.99.0.50,connect-timeout=10 </dev/null 2>&1 | grep -q 'No route to host'"
+check "the server counted the denials" python3 -c "
+import json, subprocess
+i = json.loads(subprocess.check_output(['$ferry', 'status', '--json', 'ts0']))['interface']
+assert i['egress']['denied'] >= 2, i['egress']"
+
+# ---- the server end opens flows too, while the client's run -------------------------------
+head -c 20M /dev/urandom >"$d/mid"
+netns_bg "$c" bash -c "socat -u TCP-LISTEN:7000,bind=$TUN_C4,reuseaddr STDOUT | sha256sum >'$d/to-client.sha'"
+wait_until 5 C sh -c "ss -Hltn 'sport = :7000' | grep -q ."
+netns_bg "$l" socat -u FILE:"$d/mid" TCP-LISTEN:5003,bind="$LAN4",reuseaddr
+wait_until 5 L sh -c "ss -Hltn 'sport = :5003' | grep -q ."
+netns_bg "$s" socat -u FILE:"$d/mid" TCP:"$TUN_C4":7000
+C socat -u TCP:"$LAN4":5003 STDOUT | sha256sum >"$d/from-lan.sha"
+wait_filled "$d/to-client.sha" 20 || true
+check "server -> client (opened by the server) and client -> LAN at once, both intact" \
+	bash -c "[ \"\$(cut -d' ' -f1 '$d/to-client.sha')\" = '$(sha_of "$d/mid")' ] &&
+		[ \"\$(cut -d' ' -f1 '$d/from-lan.sha')\" = '$(sha_of "$d/mid")' ]"
+
 # ---- UDP and DNS ------------------------------------------------------------------------
 check "UDP echo through the tunnel" \
 	bash -c "echo ferry-udp-echo | ip netns exec '$c' socat -T 3 - UDP:$LAN4:7 | grep -qx ferry-udp-echo"
