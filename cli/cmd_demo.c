@@ -45,7 +45,7 @@ int ferry_cmd_demo(int argc, char **argv)
 	struct ferry_demo_options opts = {.progress = isatty(STDOUT_FILENO) != 0};
 	int i;
 
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i += 2) { /* every option takes a value */
 		const char *a = argv[i];
 		size_t k;
 		bool known = false;
@@ -80,7 +80,6 @@ int ferry_cmd_demo(int argc, char **argv)
 				a);
 			return FERRY_EXIT_USAGE;
 		}
-		i++;
 	}
 	opts.rate_mbit = (unsigned)rate;
 	opts.rtt_ms = (unsigned)rtt;

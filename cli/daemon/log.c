@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+/* The daemon's log (see log.h): one line per call on stderr, formatted first and written
+ * by one fprintf (one write() with glibc's unbuffered stderr), so lines stay whole. */
 #include "cli/daemon/log.h"
 
 #include <stdarg.h>
