@@ -208,25 +208,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_world *w = fuzz_world();
 	struct ferry_link *a = &w->p[0].link;
 	struct fuzz_input in = {.base = data, .len = size};
-	static uint8_t storage[2048];
-	struct ferry_buf buf = {.head = storage, .end = storage + sizeof(storage)};
+	struct ferry_buf *buf;
 
 	walk(data, size, &in);
 
-	/* Part 2: as a data shard through A's FEC encoder and seal, into B's link set */
+	/* Part 2: as a data shard through A's FEC encoder and seal, into B's link set. The
+	 * shard is a buffer of A's pool, as the link's own encoding uses: the link hands it
+	 * to its set's output batch (and back to the pool) once sealed. */
 	if (size > a->sizes.payload)
 		size = a->sizes.payload;
-	buf.data = storage + 64;
-	buf.len = (uint32_t)size;
+	buf = ferry_pool_get(&a->pool);
+	if (!buf)
+		abort(); /* the pool is back to full after every run */
 	if (size)
-		memcpy(buf.data, data, size);
+		memcpy(ferry_buf_put(buf, (uint32_t)size), data, size);
 	w->now++;
 	a->now = w->now;
-	a->enc_cur = &buf;
+	a->enc_cur = buf;
 	a->enc_class = FERRY_PACER_LOW;
-	ferry_fec_encode(&a->enc, &buf, w->now);
+	a->enc_taken = false;
+	ferry_fec_encode(&a->enc, buf, w->now);
 	a->enc_cur = NULL;
-	ferry_fec_encoder_flush(&a->enc); /* parity too: the decoder sees whole groups */
+	if (!a->enc_taken)
+		ferry_pool_put(&a->pool, buf);
+	ferry_fec_encoder_flush(&a->enc);	    /* parity too: the decoder sees whole groups */
+	ferry_link_set_flush(&w->p[0].set, w->now); /* A's batch leaves: onto the wire */
 	fuzz_pump(w);
 	return 0;
 }
