@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * The tunnel's commands: up runs one end in the foreground (cli/daemon/), down and status
- * speak to a running one through its control socket. FERRY_RUN_DIR in the environment
- * moves the control sockets away from /run/ferry (the namespace tests run several ferries
- * of one name at once).
+ * speak to a running one through its control socket, found in the directory of the
+ * caller's network namespace (ferry_control_dir: /run/ferry on the host itself).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +23,6 @@ enum {
 	DOWN_POLL_MS = 20,
 };
 
-static const char *run_dir(void)
-{
-	const char *dir = getenv("FERRY_RUN_DIR");
-
-	return dir && *dir ? dir : FERRY_RUN_DIR;
-}
-
 /* "ferry CMD: WHAT 'ARG' (see ...)"; arg may be NULL. */
 static int usage_error(const struct ferry_command *cmd, const char *what, const char *arg)
 {
@@ -41,7 +34,7 @@ static int usage_error(const struct ferry_command *cmd, const char *what, const 
 int ferry_cmd_up(int argc, char **argv)
 {
 	const struct ferry_command *cmd = ferry_command_find("up");
-	struct ferry_daemon_options opts = {.level = FERRY_LOG_INFO, .run_dir = run_dir()};
+	struct ferry_daemon_options opts = {.level = FERRY_LOG_INFO};
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -100,7 +93,7 @@ static const char *positional(int argc, char **argv)
 
 static bool socket_exists(const char *dir, const char *name)
 {
-	char path[512];
+	char path[PATH_MAX + 32];
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/%s.sock", dir, name);
@@ -111,7 +104,8 @@ int ferry_cmd_down(int argc, char **argv)
 {
 	const struct ferry_command *cmd = ferry_command_find("down");
 	const struct timespec tick = {.tv_nsec = DOWN_POLL_MS * 1000000L};
-	const char *dir = run_dir(), *name;
+	char dir[PATH_MAX];
+	const char *name;
 	char buf[256];
 	int status, err, waited;
 
@@ -119,7 +113,9 @@ int ferry_cmd_down(int argc, char **argv)
 	if (status >= 0)
 		return status;
 	name = name_of(positional(argc, argv), buf, sizeof(buf));
-	err = ferry_control_call(dir, name, "down", NULL);
+	err = ferry_control_dir(NULL, dir, sizeof(dir));
+	if (!err)
+		err = ferry_control_call(dir, name, "down", NULL);
 	if (err == -ENOENT) {
 		fprintf(stderr, "ferry down: no ferry named %s runs (no control socket in %s)\n",
 			name, dir);
@@ -152,6 +148,11 @@ static int status_all(const char *dir, bool json)
 		if (errno == ENOENT) {
 			if (json)
 				printf("[]\n");
+			else
+				fprintf(stderr,
+					"ferry status: no ferry runs in this network namespace "
+					"(no control socket in %s)\n",
+					dir);
 			return FERRY_EXIT_OK;
 		}
 		fprintf(stderr, "ferry status: %s: %s\n", dir, strerror(errno));
@@ -183,13 +184,19 @@ static int status_all(const char *dir, bool json)
 	free(names);
 	if (json)
 		printf("]\n");
+	else if (!shown)
+		fprintf(stderr,
+			"ferry status: no ferry runs in this network namespace (no control "
+			"socket in %s)\n",
+			dir);
 	return FERRY_EXIT_OK;
 }
 
 int ferry_cmd_status(int argc, char **argv)
 {
 	const struct ferry_command *cmd = ferry_command_find("status");
-	const char *dir = run_dir(), *arg;
+	char dir[PATH_MAX];
+	const char *arg;
 	bool json = false;
 	char buf[256];
 	int i, err, positionals = 0;
@@ -209,6 +216,11 @@ int ferry_cmd_status(int argc, char **argv)
 	}
 	if (positionals > 1)
 		return usage_error(cmd, "at most one NAME", NULL);
+	err = ferry_control_dir(NULL, dir, sizeof(dir));
+	if (err) {
+		fprintf(stderr, "ferry status: %s\n", strerror(-err));
+		return FERRY_EXIT_FAIL;
+	}
 	arg = NULL;
 	for (i = 1; i < argc; i++)
 		if (argv[i])

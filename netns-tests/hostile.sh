@@ -27,15 +27,15 @@ ferry_start c
 C ping -c 30 -i 0.05 -W 1 "$LAN4" >/dev/null || true
 wait "$capture_pid" || true
 check "40 datagrams captured on the wire" test -e "$d/captured/39"
-endpoint_before=$("$ferry" status ts0 | sed -n 's/^ *endpoint: //p')
+endpoint_before=$(fs status ts0 | sed -n 's/^ *endpoint: //p')
 
 # ---- the attack, from another address on the client's side ----------------------------
 C ip addr add 198.51.100.66/24 dev c0
 C bash -c "'${tools[0]}' '${tools[1]}' hostile $WAN_S4 $TUN_PORT '$d/captured' 198.51.100.66" >"$d/hostile.out" 2>&1 || true
 cat "$d/hostile.out" | sed 's/^/     /'
 check "no reply to garbage, truncated or replayed datagrams" grep -q ' replies=0$' "$d/hostile.out"
-check "the server still runs" "$ferry" status ts0
-"$ferry" status --json ts0 >"$d/status.json"
+check "the server still runs" fs status ts0
+fs status --json ts0 >"$d/status.json"
 check "malformed datagrams are counted" python3 -c "
 import json
 i = json.load(open('$d/status.json'))['interface']['dropped']
@@ -45,7 +45,7 @@ import json
 i = json.load(open('$d/status.json'))['interface']['dropped']
 assert i['data'] > 0 and i['handshake'] > 0, i"
 check "the peer's endpoint did not move to the attacker ($endpoint_before)" \
-	test "$("$ferry" status ts0 | sed -n 's/^ *endpoint: //p')" = "$endpoint_before"
+	test "$(fs status ts0 | sed -n 's/^ *endpoint: //p')" = "$endpoint_before"
 check "the tunnel still works" C ping -c 3 -i 0.2 -W 2 "$LAN4"
 check "the logs hold no error" bash -c "! grep -h ': error: ' '$d/c.log' '$d/s.log'"
 

@@ -28,6 +28,8 @@ netns_cleanup() {
 	for dir in "${NETNS_DIRS[@]}"; do
 		rm -rf "$dir"
 	done
+	# control socket directories of this test's namespaces, left by a killed ferry
+	rm -rf "/run/ferry/netns/$NETNS_PREFIX-"*
 	NETNS_PIDS=()
 	NETNS_LIST=()
 	NETNS_DIRS=()
@@ -140,7 +142,9 @@ within() {
 # except port 8081 of the LAN host, which the server's Egress rules deny.
 # The offloads of the WAN veths are off: the emulator carries wire frames.
 # Variables it sets: c w s l (namespace names; C W S L run a command in one), tun_dir
-# (keys, configs, logs, FERRY_RUN_DIR), ferry_c_pid ferry_s_pid wanem_pid.
+# (keys, configs, logs), ferry_c_pid ferry_s_pid wanem_pid. Each ferry's control socket
+# is its namespace's own (/run/ferry/netns/NAME): run ferry status and down inside it
+# (fc, fs below), as on a host of its own.
 
 TUN_C4=10.99.0.2 TUN_S4=10.99.0.1 TUN_C6=fd99::2 TUN_S6=fd99::1
 WAN_C4=198.51.100.1 WAN_S4=198.51.100.2 WAN_C6=2001:db8:77::1 WAN_S6=2001:db8:77::2
@@ -151,6 +155,8 @@ C() { ip netns exec "$c" "$@"; }
 W() { ip netns exec "$w" "$@"; }
 S() { ip netns exec "$s" "$@"; }
 L() { ip netns exec "$l" "$@"; }
+fc() { ip netns exec "$c" "$ferry" "$@"; } # ferry, on the client
+fs() { ip netns exec "$s" "$ferry" "$@"; } # ferry, on the server
 
 # tunnel_wire: the three namespaces and their links, no ferry, no emulator.
 tunnel_wire() {
@@ -160,7 +166,6 @@ tunnel_wire() {
 	netns_add l l
 	tun_dir=$(mktemp -d)
 	NETNS_DIRS+=("$tun_dir")
-	export FERRY_RUN_DIR="$tun_dir/run"
 	if [ "${TUN_DIRECT:-0}" = 1 ]; then
 		# no emulator: one veth from client to server (w stays empty)
 		ip link add c0 netns "$c" type veth peer name s0 netns "$s"
@@ -257,7 +262,7 @@ ferry_start() {
 	[ "$side" = c ] && ns=$c || ns=$s
 	netns_bg "$ns" "$ferry" up "$tun_dir/t${side}0.conf" 2>>"$tun_dir/$side.log"
 	printf -v "ferry_${side}_pid" '%s' "${NETNS_PIDS[-1]}"
-	wait_until 5 "$ferry" status "t${side}0"
+	wait_until 5 ip netns exec "$ns" "$ferry" status "t${side}0"
 }
 
 # ferry_stop c|s [SIGNAL]: stops that end's ferry (SIGTERM by default) and waits for it.
@@ -282,13 +287,13 @@ tunnel_up() {
 }
 
 # ferry_leftovers NS DEV: prints whatever of ferry's is still in NS (device DEV, its
-# addresses and routes) or in the run directory; nothing when clean.
+# addresses and routes) or of its control socket and directory; nothing when clean.
 ferry_leftovers() {
 	ip -n "$1" link show "$2" 2>/dev/null || true
 	ip -n "$1" -4 route show | grep -w "$2" || true
 	ip -n "$1" -6 route show | grep -w "$2" || true
 	ip -n "$1" addr show | grep -E "10\.99\.0\.|fd99::" || true
-	ls "$FERRY_RUN_DIR"/"$2".sock 2>/dev/null || true
+	ls -d "/run/ferry/netns/$1" 2>/dev/null || true
 }
 
 # sha_of FILE: its sha256, alone.

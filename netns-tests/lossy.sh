@@ -52,7 +52,7 @@ echo "     200 MB each way at once: down $down_mbit Mbit/s, up $up_mbit Mbit/s"
 check "goodput well above plain TCP's (down $down_mbit, up $up_mbit Mbit/s; at least 20)" \
 	test "$down_mbit" -ge 20 -a "$up_mbit" -ge 20
 
-C "$ferry" status --json tc0 >"$d/status.json"
+fc status --json tc0 >"$d/status.json"
 python3 - "$d/status.json" <<-'EOF' || true
 	import json, sys
 	p = json.load(open(sys.argv[1]))["peers"][0]

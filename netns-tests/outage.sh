@@ -63,7 +63,7 @@ check "after the peer restarts, new connections work within 5 s ($ms ms)" \
 check "the flow of the old session ends (reset), it does not hang" wait_filled "$d/old.rc" 30
 check "... with an error, not as if complete" bash -c "[ \"\$(cat '$d/old.rc')\" != 0 ]"
 check "the client counted the peer's restart" \
-	bash -c "'$ferry' status --json tc0 | grep -q '\"peer_restarts\":1'"
+	bash -c "ip netns exec '$c' '$ferry' status --json tc0 | grep -q '\"peer_restarts\":1'"
 check "the logs hold no error" bash -c "! grep -h ': error: ' '$d/c.log' '$d/s.log'"
 
 netns_finish

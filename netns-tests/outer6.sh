@@ -20,9 +20,9 @@ d=$tun_dir
 check "IPv4 inside, IPv6 outside: ping the LAN host" C ping -c 3 -i 0.2 -W 2 "$LAN4"
 check "IPv6 inside, IPv6 outside: ping6 the LAN host" C ping -6 -c 3 -i 0.2 -W 2 "$LAN6"
 check "the client's peer is the server's IPv6 endpoint" \
-	bash -c "'$ferry' status tc0 | grep -qF 'endpoint: [$WAN_S6]:$TUN_PORT'"
+	bash -c "ip netns exec '$c' '$ferry' status tc0 | grep -qF 'endpoint: [$WAN_S6]:$TUN_PORT'"
 check "the server learned the client's IPv6 endpoint" \
-	bash -c "'$ferry' status ts0 | grep -qF 'endpoint: [$WAN_C6]:'"
+	bash -c "ip netns exec '$s' '$ferry' status ts0 | grep -qF 'endpoint: [$WAN_C6]:'"
 
 head -c 20M /dev/urandom >"$d/big"
 big_sha=$(sha_of "$d/big")

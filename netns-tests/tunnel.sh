@@ -119,7 +119,7 @@ check "a source outside the client's AllowedIPs at the server is refused" \
 	bash -c "ip netns exec '$c' socat -T 3 - TCP:$LAN4:80,bind=10.99.0.50,connect-timeout=10 </dev/null 2>&1 | grep -q 'No route to host'"
 check "the server counted the denials" python3 -c "
 import json, subprocess
-i = json.loads(subprocess.check_output(['$ferry', 'status', '--json', 'ts0']))['interface']
+i = json.loads(subprocess.check_output(['ip', 'netns', 'exec', '$s', '$ferry', 'status', '--json', 'ts0']))['interface']
 assert i['egress']['denied'] >= 2, i['egress']"
 
 # ---- the server end opens flows too, while the client's run -------------------------------
@@ -149,11 +149,15 @@ check "HTTP over IPv6 inside the tunnel, bytes equal" \
 check "the server's tunnel address over IPv6 (ping6)" C ping -6 -c 2 -i 0.2 -W 2 "$TUN_S6"
 
 # ---- status ------------------------------------------------------------------------------
-C "$ferry" status tc0 >"$d/status.txt"
+fc status tc0 >"$d/status.txt"
+check "each namespace's ferry status shows its own tunnel only" \
+	bash -c "[ \"\$(ip netns exec '$c' '$ferry' status | grep -c '^interface:')\" = 1 ] &&
+		ip netns exec '$s' '$ferry' status | grep -q '^interface: ts0' &&
+		! ip netns exec '$s' '$ferry' status | grep -q '^interface: tc0'"
 check "ferry status: the peer is up, with its endpoint" \
 	grep -q "endpoint: $WAN_S4:$TUN_PORT" "$d/status.txt"
 check "ferry status: state up" grep -q "state: up" "$d/status.txt"
-C "$ferry" status --json >"$d/status.json"
+fc status --json >"$d/status.json"
 check "ferry status --json: valid JSON, schema version 1, bytes counted" python3 -c "
 import json, sys
 v = json.load(open('$d/status.json'))
@@ -165,7 +169,7 @@ kill -USR1 "$ferry_c_pid"
 check "SIGUSR1 writes the counters to the log" wait_until 3 grep -q "peer: " "$d/c.log"
 
 # ---- nothing left behind ------------------------------------------------------------------
-check "ferry down tc0" "$ferry" down tc0
+check "ferry down tc0" fc down tc0
 wait "$ferry_c_pid" 2>/dev/null || true
 check "after ferry down: no device, address, route or socket of ferry's" \
 	test -z "$(ferry_leftovers "$c" tc0)"
@@ -175,8 +179,18 @@ ferry_start s
 ferry_stop s KILL
 check "after SIGKILL the kernel takes the device, routes and addresses" \
 	test -z "$(ip -n "$s" link show ts0 2>/dev/null)"
+# a fresh namespace's ping_group_range ("1 0") keeps egress from pinging: said and counted
+S sysctl -qw net.ipv4.ping_group_range="1 0"
 check "the next start takes over the stale control socket" ferry_start s
-check "ferry down ts0.conf (a config path, as wg-quick)" "$ferry" down "$d/ts0.conf"
+check "a server whose pings are not permitted says so at start, with the fix" \
+	grep -q 'ping_group_range (now "1 0") to include group 0' "$d/s.log"
+ferry_start c
+C ping -c 3 -i 0.3 -W 1 "$LAN4" >/dev/null 2>&1 || true
+check "... and counts the pings it could not send" \
+	bash -c "ip netns exec '$s' '$ferry' status --json ts0 | grep -q '\"pings_not_permitted\":[1-9]'"
+fc down tc0 || true
+wait "$ferry_c_pid" 2>/dev/null || true
+check "ferry down ts0.conf (a config path, as wg-quick)" fs down "$d/ts0.conf"
 wait "$ferry_s_pid" 2>/dev/null || true
 check "nothing left at the end" test -z "$(ferry_leftovers "$s" ts0)"
 check "the logs hold no error" bash -c "! grep -h ': error: ' '$d/c.log' '$d/s.log'"

@@ -1,18 +1,27 @@
 // SPDX-License-Identifier: MIT
 /*
- * The control socket (see daemon.h): a unix stream socket at RUN_DIR/NAME.sock, the
- * directory 0700 and the socket 0600, so only root speaks to a running ferry. One request
- * per connection, one line: "status", "status json" or "down"; the answer is written and
- * the connection closed. A socket file whose daemon is gone (killed) is removed at the
- * next start; one that still answers means a ferry of that name runs, and this one does
- * not start.
+ * The control socket (see daemon.h): a unix stream socket DIR/NAME.sock, the directories
+ * 0700 and the socket 0600, so only root speaks to a running ferry. One request per
+ * connection, one line: "status", "status json" or "down"; the answer is written and the
+ * connection closed. A socket file whose daemon is gone (killed) is removed at the next
+ * start; one that still answers means a ferry of that name runs, and this one does not
+ * start.
  *
- * The client half (ferry_control_call) is what `ferry status` and `ferry down` use.
+ * DIR belongs to the caller's network namespace, so that ferries in different namespaces
+ * of one host (a test bed, containers) neither clash nor see each other, as WireGuard's
+ * interfaces do not: /run/ferry/netns/NAME in a namespace `ip netns` named NAME,
+ * /run/ferry/netns/ns-INODE in another that is not PID 1's, /run/ferry in the host's own.
+ * FERRY_RUN_DIR in the environment overrides it (ferry demo keeps its sockets private).
+ *
+ * The client half (ferry_control_call, ferry_control_dir) is what `ferry status` and
+ * `ferry down` use.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,17 +30,72 @@
 
 #include "cli/daemon/internal.h"
 
-static const char *run_dir(const char *dir)
+#define NETNS_NAMES "/run/netns" /* where `ip netns add` mounts the namespaces it names */
+
+/* The name `ip netns` gave the namespace with this identity, if any. */
+static bool netns_name(const struct stat *self, char *out, size_t cap)
 {
-	return dir ? dir : FERRY_RUN_DIR;
+	DIR *dir = opendir(NETNS_NAMES);
+	struct dirent *e;
+	bool found = false;
+
+	if (!dir)
+		return false;
+	while (!found && (e = readdir(dir)) != NULL) {
+		char path[sizeof(NETNS_NAMES) + 256];
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", NETNS_NAMES, e->d_name);
+		if (stat(path, &st) == 0 && st.st_ino == self->st_ino &&
+		    st.st_dev == self->st_dev) {
+			snprintf(out, cap, "%s", e->d_name);
+			found = true;
+		}
+	}
+	closedir(dir);
+	return found;
+}
+
+int ferry_control_dir(const char *dir, char *out, size_t cap)
+{
+	const char *env = getenv("FERRY_RUN_DIR");
+	struct stat self, init;
+	char name[256];
+
+	if (!dir && env && *env)
+		dir = env;
+	if (dir) {
+		snprintf(out, cap, "%s", dir);
+		return 0;
+	}
+	if (stat("/proc/self/ns/net", &self) < 0)
+		return -errno;
+	/* PID 1's namespace is the host's; where PID 1 cannot be looked at (a container, or
+	 * not root), a namespace without a name is taken for the host's */
+	if (netns_name(&self, name, sizeof(name)))
+		snprintf(out, cap, "%s/netns/%s", FERRY_RUN_DIR, name);
+	else if (stat("/proc/1/ns/net", &init) == 0 &&
+		 (init.st_ino != self.st_ino || init.st_dev != self.st_dev))
+		snprintf(out, cap, "%s/netns/ns-%llu", FERRY_RUN_DIR,
+			 (unsigned long long)self.st_ino);
+	else
+		snprintf(out, cap, "%s", FERRY_RUN_DIR);
+	return 0;
 }
 
 static int socket_path(struct sockaddr_un *sun, const char *dir, const char *name)
 {
+	char d[PATH_MAX];
+	int err = ferry_control_dir(dir, d, sizeof(d));
+
+	if (err)
+		return err;
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s.sock", run_dir(dir),
-			     name) >= sizeof(sun->sun_path))
+	if ((size_t)snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s.sock", d, name) >=
+	    sizeof(sun->sun_path))
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -186,30 +250,50 @@ static void control_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t ev
 	}
 }
 
+/* mkdir -p, each new directory 0700 */
+static int make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+	char *slash;
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (slash = strchr(p + 1, '/');; slash = strchr(slash + 1, '/')) {
+		if (slash)
+			*slash = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		if (!slash)
+			return 0;
+		*slash = '/';
+	}
+}
+
 int ferry_daemon_control_up(struct ferry_daemon *d)
 {
-	const char *dir = run_dir(d->opts.run_dir);
+	char dir[PATH_MAX];
 	struct sockaddr_un sun;
 	int fd, err, k;
 
 	for (k = 0; k < FERRY_DAEMON_CONTROL_CLIENTS; k++)
 		d->clients[k].io.fd = -1;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		err = -errno;
+	err = ferry_control_dir(d->opts.run_dir, dir, sizeof(dir));
+	if (!err)
+		err = make_dirs(dir);
+	if (err) {
 		ferry_log(&d->log, FERRY_LOG_ERROR, "control directory %s: %s", dir,
-			  strerror(errno));
+			  strerror(-err));
 		return err;
 	}
-	err = socket_path(&sun, dir, d->name);
+	err = socket_path(&sun, d->opts.run_dir, d->name);
 	if (err)
 		return err;
 	fd = connect_to(dir, d->name);
 	if (fd >= 0) {
 		close(fd);
-		ferry_log(
-		    &d->log, FERRY_LOG_ERROR,
-		    "a ferry named %s runs already (%s answers); stop it first: ferry down %s",
-		    d->name, sun.sun_path, d->name);
+		ferry_log(&d->log, FERRY_LOG_ERROR,
+			  "a ferry named %s runs already in this network namespace (%s answers): "
+			  "stop it first (ferry down %s) or name this one otherwise (--name)",
+			  d->name, sun.sun_path, d->name);
 		return -EADDRINUSE;
 	}
 	unlink(sun.sun_path); /* a killed ferry's */
@@ -249,5 +333,14 @@ void ferry_daemon_control_down(struct ferry_daemon *d)
 	ferry_loop_del(&d->loop, &d->control_io);
 	close(d->control_io.fd);
 	unlink(d->control_path);
+	/* a namespace's own directory goes with its last ferry (rmdir fails while others run) */
+	if (!d->opts.run_dir && !getenv("FERRY_RUN_DIR") &&
+	    strncmp(d->control_path, FERRY_RUN_DIR "/netns/",
+		    sizeof(FERRY_RUN_DIR "/netns/") - 1) == 0) {
+		char *slash = strrchr(d->control_path, '/');
+
+		*slash = '\0';
+		rmdir(d->control_path);
+	}
 	d->control_path[0] = '\0';
 }

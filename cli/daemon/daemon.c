@@ -59,18 +59,48 @@ static void bridge_timer(struct ferry_loop *loop, struct ferry_timer *t, uint64_
 	ferry_bridge_timer(d->bridge, now);
 }
 
+/* Whether this process may open ping sockets (net.ipv4.ping_group_range holds its group),
+ * which egress needs to answer peers' pings; the daemon says at start if not. */
+static bool ping_permitted(unsigned *lo, unsigned *hi)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ping_group_range", "re");
+	char line[64], *end;
+	bool ok = true;
+
+	if (!f)
+		return true; /* cannot tell: egress will count it */
+	if (fgets(line, sizeof(line), f)) {
+		unsigned long a = strtoul(line, &end, 10), b = strtoul(end, NULL, 10);
+
+		*lo = (unsigned)a;
+		*hi = (unsigned)b;
+		ok = getgid() >= a && getgid() <= b;
+	}
+	fclose(f);
+	return ok;
+}
+
+static void ping_warning(struct ferry_daemon *d)
+{
+	unsigned lo = 1, hi = 0;
+
+	if (d->warned_ping || ping_permitted(&lo, &hi))
+		return;
+	d->warned_ping = true;
+	ferry_log(&d->log, FERRY_LOG_WARN,
+		  "pings from the peers go unanswered: ICMP echo needs net.ipv4.ping_group_range "
+		  "(now \"%u %u\") to include group %u: sysctl -w "
+		  "net.ipv4.ping_group_range=\"0 2147483647\"",
+		  lo, hi, (unsigned)getgid());
+}
+
 static void sample_timer(struct ferry_loop *loop, struct ferry_timer *t, uint64_t now)
 {
 	struct ferry_daemon *d = ferry_container_of(t, struct ferry_daemon, t_sample);
 
 	ferry_daemon_peers_sample(d);
-	if (!d->warned_ping && ferry_bridge_get_stats(d->bridge)->echo_not_permitted) {
-		d->warned_ping = true;
-		ferry_log(&d->log, FERRY_LOG_WARN,
-			  "peers' pings are dropped: ICMP echo needs net.ipv4.ping_group_range to "
-			  "include group %u (sysctl -w net.ipv4.ping_group_range=\"0 2147483647\")",
-			  (unsigned)getgid());
-	}
+	if (ferry_bridge_get_stats(d->bridge)->echo_not_permitted)
+		ping_warning(d); /* the sysctl changed since the start */
 	ferry_timer_arm(loop, t, now + FERRY_DAEMON_SAMPLE_MS);
 }
 
@@ -446,6 +476,7 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 		err = ferry_loop_add(&d->loop, &d->tun_io);
 	}
 	if (!err) {
+		ping_warning(d);
 		ferry_loop_on_turn_end(&d->loop, turn_end, d);
 		ferry_timer_arm(&d->loop, &d->t_sample, d->loop.now + FERRY_DAEMON_SAMPLE_MS);
 		ferry_log(&d->log, FERRY_LOG_INFO, "up: %zu peer%s, control socket %s", d->npeers,

@@ -24,22 +24,29 @@
 #ifndef FERRY_CLI_DAEMON_DAEMON_H
 #define FERRY_CLI_DAEMON_DAEMON_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "cli/daemon/log.h"
 
-#define FERRY_RUN_DIR "/run/ferry" /* control sockets: NAME.sock, mode 0600 */
+#define FERRY_RUN_DIR "/run/ferry" /* control sockets: NAME.sock, mode 0600 (control.c) */
 
 struct ferry_daemon_options {
 	const char *config_path;
-	const char *name;    /* the interface; NULL: Name in the file, its base name, ferry0 */
-	const char *run_dir; /* NULL: FERRY_RUN_DIR */
+	const char *name;	    /* the interface; NULL: the file's base name, else ferry0 */
+	const char *run_dir;	    /* the control socket's directory; NULL: ferry_control_dir's */
 	enum ferry_log_level level; /* of the log */
 };
 
-/* Sends one request line to the ferry named name (its control socket under dir; NULL:
- * FERRY_RUN_DIR) and copies the answer to out (may be NULL). Returns 0, -ENOENT when no
- * ferry of that name runs, or another negative errno. */
+/* The directory of the control sockets: dir if not NULL, else $FERRY_RUN_DIR if set, else
+ * the caller's network namespace's own: /run/ferry/netns/NAME in one `ip netns` named,
+ * /run/ferry/netns/ns-INODE in another that is not PID 1's, /run/ferry in the host's.
+ * Returns 0 or a negative errno. */
+int ferry_control_dir(const char *dir, char *out, size_t cap);
+
+/* Sends one request line to the ferry named name (its control socket in
+ * ferry_control_dir(dir)) and copies the answer to out (may be NULL). Returns 0, -ENOENT
+ * when no ferry of that name runs, or another negative errno. */
 int ferry_control_call(const char *dir, const char *name, const char *request, FILE *out);
 
 /* Runs one end of the tunnel until it is stopped. Returns a process exit status

@@ -150,9 +150,12 @@ static int peer_up(struct ferry_daemon *d, struct ferry_daemon_peer *p,
 		ferry_link_destroy(&p->link);
 		return err;
 	}
-	ferry_log(&d->log, FERRY_LOG_INFO, "peer %s%s%s", p->key,
-		  cfg->endpoint.set ? " at " : " (waits to be contacted)",
-		  cfg->endpoint.set ? cfg->endpoint.host : "");
+	if (cfg->endpoint.set)
+		ferry_log(&d->log, FERRY_LOG_INFO, "peer %s at %s%s%s:%u", p->key,
+			  strchr(cfg->endpoint.host, ':') ? "[" : "", cfg->endpoint.host,
+			  strchr(cfg->endpoint.host, ':') ? "]" : "", cfg->endpoint.port);
+	else
+		ferry_log(&d->log, FERRY_LOG_INFO, "peer %s (waits to be contacted)", p->key);
 	return 0;
 }
 

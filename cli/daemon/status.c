@@ -107,10 +107,12 @@ static void text(const struct ferry_daemon *d, struct out *o)
 	    (unsigned long long)d->stats.tun_packets_in,
 	    (unsigned long long)d->stats.tun_packets_out,
 	    (unsigned long long)d->stats.tun_write_full);
-	put(o, "  egress: %llu connects, %llu failed, %llu denied; %llu udp flows, %llu pings\n",
+	put(o,
+	    "  egress: %llu connects, %llu failed, %llu denied; %llu udp flows, %llu pings (%llu "
+	    "not permitted by ping_group_range)\n",
 	    (unsigned long long)es->tcp_opened, (unsigned long long)es->tcp_failed,
 	    (unsigned long long)es->denied, (unsigned long long)es->udp_opened,
-	    (unsigned long long)es->pings_sent);
+	    (unsigned long long)es->pings_sent, (unsigned long long)bs->echo_not_permitted);
 	put(o,
 	    "  dropped: %llu malformed datagrams, %llu failed handshakes, %llu data not "
 	    "authentic or replayed, %llu protocol errors, %llu no route\n",
@@ -130,8 +132,8 @@ static void text(const struct ferry_daemon *d, struct out *o)
 		put(o, "\n  transfer: %llu B received, %llu B sent; now %.2f Mbit/s in, %.2f out\n",
 		    (unsigned long long)v.ls.bytes_in, (unsigned long long)v.ls.bytes_out,
 		    (double)d->peers[i].rate_rx * 8 / 1e6, (double)d->peers[i].rate_tx * 8 / 1e6);
-		put(o, "  flows: tcp %u opened here, %u by the peer; udp %u, %u\n", v.bs.tcp_out,
-		    v.bs.tcp_in, v.bs.udp_out, v.bs.udp_in);
+		put(o, "  flows open now: tcp %u from here, %u from the peer; udp %u, %u\n",
+		    v.bs.tcp_out, v.bs.tcp_in, v.bs.udp_out, v.bs.udp_in);
 		put(o,
 		    "  loss: %.2f%% seen by FEC, %llu shards rebuilt, %llu groups lost; %llu "
 		    "retransmissions\n",
@@ -177,10 +179,10 @@ static void json(const struct ferry_daemon *d, struct out *o)
 		(unsigned long long)ss->drops[FERRY_STACK_DROP_FLOWS_FULL]);
 	put(o,
 	    ",\"egress\":{\"tcp_opened\":%llu,\"tcp_failed\":%llu,\"denied\":%llu,"
-	    "\"udp_opened\":%llu,\"pings\":%llu}",
+	    "\"udp_opened\":%llu,\"pings\":%llu,\"pings_not_permitted\":%llu}",
 	    (unsigned long long)es->tcp_opened, (unsigned long long)es->tcp_failed,
 	    (unsigned long long)es->denied, (unsigned long long)es->udp_opened,
-	    (unsigned long long)es->pings_sent);
+	    (unsigned long long)es->pings_sent, (unsigned long long)bs->echo_not_permitted);
 	put(o,
 	    ",\"tunnel\":{\"conversations\":%u,\"datagram_flows\":%u,\"resets_out\":%llu,"
 	    "\"resets_in\":%llu,\"protocol_errors\":%llu,\"no_route\":%llu,"

@@ -40,7 +40,7 @@ print("%.1f %d" % (e["bits_per_second"] / 1e6, e["bytes"]))' || echo "- 0"
 }
 
 peer_tx() {
-	"$ferry" status --json tc0 | python3 -c 'import json, sys; print(json.load(sys.stdin)["peers"][0]["tx_bytes"])'
+	fc status --json tc0 | python3 -c 'import json, sys; print(json.load(sys.stdin)["peers"][0]["tx_bytes"])'
 }
 
 scenario() {
