@@ -128,6 +128,20 @@ static void udp6_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t event
 	udp_input(d, &d->udp[1], now);
 }
 
+/* One sendmmsg of datagrams of one family; how many the kernel took (the link counts the
+ * rest, as when no socket of that family is open). */
+static unsigned send_family(struct ferry_daemon *d, int f, struct ferry_buf *const *bufs,
+			    const struct ferry_sockaddr *to, unsigned n)
+{
+	int sent;
+
+	if (d->udp[f].fd < 0)
+		return 0;
+	sent = ferry_udp_send_batch(&d->udp[f], bufs, to, n);
+	d->stats.udp_batches_out++;
+	return sent > 0 ? (unsigned)sent : 0;
+}
+
 unsigned ferry_daemon_net_output(void *ctx, struct ferry_buf *const *bufs,
 				 const struct ferry_sockaddr *to, unsigned n)
 {
@@ -137,23 +151,19 @@ unsigned ferry_daemon_net_output(void *ctx, struct ferry_buf *const *bufs,
 	unsigned count[2] = {0, 0}, taken = 0, i;
 	int f;
 
+	for (i = 0; i < n; i++)
+		count[to[i].sa.sa_family == AF_INET6]++;
+	/* the usual batch is of one family: it leaves as it is, without a copy */
+	if (count[0] == n || count[1] == n)
+		return send_family(d, count[1] == n, bufs, to, n);
+	count[0] = count[1] = 0;
 	for (i = 0; i < n; i++) {
-		f = to[i].sa.sa_family == AF_INET6 ? 1 : 0;
+		f = to[i].sa.sa_family == AF_INET6;
 		fb[f][count[f]] = bufs[i];
 		ft[f][count[f]++] = to[i];
 	}
-	for (f = 0; f < 2; f++) {
-		int sent;
-
-		if (!count[f])
-			continue;
-		if (d->udp[f].fd < 0) {
-			taken += count[f]; /* no socket of that family: nowhere to send */
-			continue;
-		}
-		sent = ferry_udp_send_batch(&d->udp[f], fb[f], ft[f], count[f]);
-		d->stats.udp_batches_out++;
-		taken += sent > 0 ? (unsigned)sent : 0;
-	}
+	for (f = 0; f < 2; f++)
+		if (count[f])
+			taken += send_family(d, f, fb[f], ft[f], count[f]);
 	return taken;
 }

@@ -5,7 +5,7 @@
  *
  * Routing is WireGuard's: a packet from the TUN goes to the peer whose AllowedIPs hold its
  * destination, the longest prefix winning; a flow from a peer is accepted only from a
- * source its AllowedIPs hold. The table is every prefix of every peer, sorted longest
+ * source that routes back to that peer. The table is every prefix of every peer, sorted longest
  * first, walked once per new flow (never per packet: the bridge keeps each flow's peer).
  *
  * A peer's Endpoint is resolved once, at start (a name that does not resolve stops the
@@ -212,17 +212,12 @@ struct ferry_bridge_peer *ferry_daemon_route(void *ctx, const struct ferry_endpo
 	return p ? p->bp : NULL;
 }
 
+/* As WireGuard: the source must route back to the peer it came from (with overlapping
+ * AllowedIPs, the peer with the longest prefix holding it, not merely any that holds it). */
 bool ferry_daemon_source_ok(void *ctx, struct ferry_bridge_peer *peer,
 			    const struct ferry_endpoint *src)
 {
-	struct ferry_daemon_peer *p = ferry_bridge_peer_user(peer);
-	size_t k;
-
-	(void)ctx;
-	for (k = 0; k < p->cfg->allowed_ips.n; k++)
-		if (ferry_prefix_contains(&p->cfg->allowed_ips.v[k].prefix, src->family, src->addr))
-			return true;
-	return false;
+	return route_of(ctx, src) == ferry_bridge_peer_user(peer);
 }
 
 void ferry_daemon_peers_sample(struct ferry_daemon *d)
