@@ -296,6 +296,12 @@ ferry_leftovers() {
 	ls -d "/run/ferry/netns/$1" 2>/dev/null || true
 }
 
+# logs_clean FILE...: no error line of ferry's in the logs, and no report of a sanitizer
+# (the ASan build's ferry writes its reports there: memory errors, leaks at exit).
+logs_clean() {
+	! grep -hE ': error: |Sanitizer|runtime error:' "$@"
+}
+
 # sha_of FILE: its sha256, alone.
 sha_of() {
 	sha256sum "$1" | cut -d' ' -f1
