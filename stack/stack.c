@@ -364,13 +364,18 @@ void ferry_stack_flush(struct ferry_stack *stack)
 	ferry_stack_tcp_flush_acks(stack);
 }
 
+void ferry_stack_clock(struct ferry_stack *stack, uint64_t now)
+{
+	if (now > stack->now)
+		stack->now = now;
+	ferry_stack_lwip_set_now(stack->now);
+}
+
 void ferry_stack_timer(struct ferry_stack *stack, uint64_t now)
 {
 	if (refusing(stack))
 		return; /* from inside a callback: the loop runs it again */
-	if (now > stack->now)
-		stack->now = now;
-	ferry_stack_lwip_set_now(stack->now);
+	ferry_stack_clock(stack, now);
 	stack->lwip_depth++;
 	sys_check_timeouts();
 	stack->lwip_depth--;

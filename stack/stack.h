@@ -17,7 +17,9 @@
  * only as far as lwIP's send buffer allows; ops->tcp_sendable says when there is room.
  *
  * Time: the stack reads no clock. ferry_stack_timer(now) sets it (milliseconds, monotonic)
- * and runs every timer due; ferry_stack_next_deadline() says when to call it next.
+ * and runs every timer due; ferry_stack_next_deadline() says when to call it next; an
+ * owner whose stack sat idle advances the clock with ferry_stack_clock(now) before giving
+ * it packets, so that what they start (a connect's deadline, a flow's age) counts from now.
  * ferry_stack_flush() ends an event-loop turn: the ACKs owed to applications for bytes the
  * caller took go out then, one per flow per turn, and flows that waited for memory are
  * woken. Every entry point flushes on its way out too, so a caller without turns loses
@@ -214,6 +216,10 @@ unsigned ferry_stack_input_batch(struct ferry_stack *stack, const struct ferry_b
 /* Sets the clock to now and runs every timer due (lwIP's and the flows'). Does nothing
  * when called from inside an ops callback. */
 void ferry_stack_timer(struct ferry_stack *stack, uint64_t now);
+
+/* Sets the stack's clock to now (never backwards) and runs nothing: cheap enough for every
+ * batch of packets. */
+void ferry_stack_clock(struct ferry_stack *stack, uint64_t now);
 
 /* When ferry_stack_timer must next run: <= now at once, UINT64_MAX when nothing is
  * armed. Changes nothing. */

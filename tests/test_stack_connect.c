@@ -246,6 +246,27 @@ START_TEST(connect_timeout)
 }
 END_TEST
 
+/* An idle stack's clock is behind; the owner sets it before the next packet, and a connect
+ * that packet starts counts its deadline from then, not from the stack's last timer. */
+START_TEST(clock_set_before_a_packet)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_stackfake_app a = ferry_stackfake_app4(40006);
+	uint64_t later = f->now + (uint64_t)3600 * 1000;
+
+	ferry_stack_clock(f->stack, later);
+	ferry_stack_clock(f->stack, f->now); /* never backwards */
+	f->now = later;
+	ferry_stackfake_app_syn(f, &a, 0);
+	ferry_stackfake_advance(f, f->cfg.connect_timeout_ms - 1);
+	ck_assert_int_eq(f->closed, 0); /* with the old clock it would have timed out at once */
+	ferry_stackfake_advance(f, 1);
+	ck_assert_int_eq(f->closed, 1);
+	ck_assert_int_eq(f->closed_reason, -ETIMEDOUT);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
 /* Defect: the stack and egress both gave up a connect after 10 s, so which one spoke
  * first was chance. The side holding the SYN outlives the far side's attempt and a long
  * path's round trips: the application always learns the far side's real error. */
@@ -512,6 +533,7 @@ int main(void)
 	tcase_add_test(connect, refused_is_rst);
 	tcase_add_test(connect, unreachable_is_icmp);
 	tcase_add_test(connect, connect_timeout);
+	tcase_add_test(connect, clock_set_before_a_packet);
 	tcase_add_test(connect, handshake_timeout);
 	tcase_add_test(connect, far_side_speaks_first);
 	tcase_add_test(connect, connect_from_inside_a_callback);

@@ -183,7 +183,7 @@ void ferry_daemon_tun_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t 
 	}
 	if (!head)
 		return;
-	ferry_stack_timer(d->stack, now); /* the flows' clock for this batch */
+	ferry_stack_clock(d->stack, now); /* what the batch starts counts from now */
 	ferry_stack_input_batch(d->stack, head);
 	ferry_pool_put_chain(&d->tun_pool, head);
 }

@@ -94,6 +94,7 @@ static void udp_input(struct ferry_daemon *d, struct ferry_udp *udp, uint64_t no
 	struct ferry_sockaddr from[FERRY_UDP_BATCH];
 	int round, n, i;
 
+	ferry_stack_clock(d->stack, now); /* the peers' flows reach the stack with this time */
 	for (i = 0; i < FERRY_UDP_BATCH; i++)
 		bufs[i] = ferry_pool_get(&d->udp_pool); /* the pool holds exactly a batch */
 	for (round = 0; round < FERRY_DAEMON_UDP_ROUNDS; round++) {
