@@ -593,11 +593,17 @@ static void conv_run(struct br_conv *c)
 {
 	struct ferry_bridge *b = c->peer->b;
 
-	if (b->ops->congested && b->ops->congested(b->ctx, c->peer->link)) {
+	uint32_t room = b->ops->room ? b->ops->room(b->ctx, c->peer->link) : UINT32_MAX;
+	uint64_t next;
+
+	if (!room) {
 		/* the link's queue is full: try again soon rather than add to it */
 		ferry_bridge_conv_schedule(c, b->now + 1);
 		return;
 	}
+	/* the conversation sends at most what the link takes now; the rest stays in its own
+	 * send queue, so a newcomer's first bytes queue behind no one's bulk */
+	ferry_arq_set_credit(c->arq, room);
 	/* What the end gave this turn leaves now, a partial segment too: the application's
 	 * own TCP already coalesced its writes, and waiting the ARQ's interval for more would
 	 * add it to every request's and every response's latency (kcp-go flushes on write
@@ -609,8 +615,10 @@ static void conv_run(struct br_conv *c)
 	c->push = false;
 	if (!ferry_bridge_tcp_after_arq(c) || !ferry_bridge_tcp_timer(c))
 		return;
-	ferry_bridge_conv_schedule(
-	    c, min64(ferry_arq_next_deadline(c->arq, b->now), ferry_bridge_tcp_deadline(c)));
+	next = min64(ferry_arq_next_deadline(c->arq, b->now), ferry_bridge_tcp_deadline(c));
+	if (!ferry_arq_credit(c->arq) && ferry_arq_wants_credit(c->arq))
+		next = min64(next, b->now + 1); /* out of room with data left: back soon */
+	ferry_bridge_conv_schedule(c, next);
 }
 
 /* ---- entry points ------------------------------------------------------------------ */

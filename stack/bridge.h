@@ -83,8 +83,10 @@ struct ferry_bridge_ops {
 	int (*send_segments)(void *ctx, void *link, const uint8_t *segs, size_t len, uint64_t now);
 	int (*send_datagram)(void *ctx, void *link, uint32_t flow_id, const uint8_t *data,
 			     size_t len, uint64_t now);
-	/* The link is backed up: its conversations hold their output (may be NULL). */
-	bool (*congested)(void *ctx, void *link);
+	/* How many more ARQ datagrams the link takes now (ferry_link_room): a conversation
+	 * sends at most that many per run and waits for room for the rest; 0: the link is
+	 * backed up. NULL: no limit. */
+	uint32_t (*room)(void *ctx, void *link);
 	/* The peer whose AllowedIPs hold dst, longest prefix first; NULL: none. */
 	struct ferry_bridge_peer *(*route)(void *ctx, const struct ferry_endpoint *dst);
 	/* Whether a flow from peer may have the source src (its AllowedIPs). */

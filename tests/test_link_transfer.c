@@ -243,17 +243,22 @@ START_TEST(datagram_ahead_of_saturated_pacer)
 	uint64_t sent_at, window = 0;
 	uint32_t depth;
 
+	a->link_cfg.congestion = FERRY_CC_FIXED;
 	a->link_cfg.rate = 1000000; /* 1 MB/s */
 	a->link_cfg.pacer_queue = 128;
 	a->link_cfg.keepalive_ms = 20; /* keepalives fall due while the pacer is saturated */
 	ferry_linkrig_start(w);
 	ferry_linkrig_warm(w);
 	ferry_linkrig_convs_open(w, FERRY_LINKRIG_CONV_BASE + 1, 2, 8 << 20, 0);
-	/* run until the pacer holds a deep backlog of bulk data */
-	while (ferry_pacer_depth(&a->link.pacer, FERRY_PACER_LOW) < 60 && window++ < 1000)
+	/* run until the pacer holds its backlog of bulk data: FERRY_LINK_QUEUE_MIN datagrams
+	 * (18 ms at this rate), no more, for the conversations send only what the link has
+	 * room for (ferry_link_room) and keep the rest */
+	while (ferry_pacer_depth(&a->link.pacer, FERRY_PACER_LOW) < FERRY_LINK_QUEUE_MIN &&
+	       window++ < 1000)
 		ck_assert(ferry_linkrig_run(w, w->vn.now + 5, false));
 	depth = ferry_pacer_depth(&a->link.pacer, FERRY_PACER_LOW);
-	ck_assert_uint_ge(depth, 60);
+	ck_assert_uint_ge(depth, FERRY_LINK_QUEUE_MIN);
+	ck_assert_uint_le(depth, (uint64_t)2 * FERRY_LINK_QUEUE_MIN); /* its parity besides */
 	sent_at = w->vn.now;
 	b->dg_rx = 0;
 	ck_assert_int_eq(ferry_linkrig_send_dg(a, 77, 1), 0);

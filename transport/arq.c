@@ -99,6 +99,7 @@ int ferry_arq_create(struct ferry_arq **out, uint32_t conv, const struct ferry_a
 	arq->rto = FERRY_ARQ_RTO_INIT;
 	arq->rto_bound = UINT64_MAX;
 	arq->probe_wait = FERRY_ARQ_PROBE_INIT;
+	arq->credit = UINT32_MAX;
 	*out = arq;
 	return 0;
 }
@@ -397,7 +398,7 @@ static bool head_ready(const struct ferry_arq *arq, uint64_t now, bool force)
 {
 	const struct ferry_buf *b = arq->sq_head;
 
-	if (!b || !window_open(arq))
+	if (!b || !arq->credit || !window_open(arq))
 		return false;
 	return force || !arq->cfg.stream || b->len == arq->mss || b->next ||
 	       now >= arq->sq_partial_since + arq->cfg.interval;
@@ -433,7 +434,7 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 		arq->st.probes_sent++;
 		arq->want_wask = false;
 	}
-	for (i = 0; i < arq->n_due; i++) {
+	for (i = 0; i < arq->n_due && arq->credit; i++) {
 		struct sslot *s = &arq->sring[arq->due[i]];
 
 		if (!s->buf || !s->flags)
@@ -450,8 +451,12 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 			lost_fast |= sdiff(s->sn, recover) >= 0;
 		}
 		transmit(arq, s, now);
+		if (arq->credit != UINT32_MAX)
+			arq->credit--;
 	}
-	arq->n_due = 0;
+	/* out of credit: the rest stay due, in order, for the next run */
+	memmove(arq->due, arq->due + i, (arq->n_due - i) * sizeof(*arq->due));
+	arq->n_due -= i;
 	if (!arq->cfg.nc && (lost_fast || lost_rto))
 		cc_on_loss(arq, lost_rto);
 	while (head_ready(arq, now, force)) {
@@ -479,6 +484,8 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 		arq->ul_tail = idx;
 		arq->inflight++;
 		arq->st.segs_sent++;
+		if (arq->credit != UINT32_MAX)
+			arq->credit--;
 		transmit(arq, s, now);
 	}
 	if (arq->want_wins && !arq->emitted) {
@@ -572,11 +579,11 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now)
 
 	if (arq->err)
 		return UINT64_MAX;
-	if (arq->n_due || arq->want_wask || arq->want_wins || arq->sq_partial_new)
+	if ((arq->n_due && arq->credit) || arq->want_wask || arq->want_wins || arq->sq_partial_new)
 		return now;
 	if (arq->n_acks)
 		d = arq->ack_since + arq->cfg.ack_delay;
-	if (arq->sq_head && window_open(arq)) {
+	if (arq->sq_head && arq->credit && window_open(arq)) {
 		const struct ferry_buf *b = arq->sq_head;
 
 		if (!arq->cfg.stream || b->len == arq->mss || b->next)
@@ -591,6 +598,21 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now)
 	if (arq->probe_at)
 		d = min64(d, arq->probe_at);
 	return d;
+}
+
+void ferry_arq_set_credit(struct ferry_arq *arq, uint32_t segments)
+{
+	arq->credit = segments;
+}
+
+uint32_t ferry_arq_credit(const struct ferry_arq *arq)
+{
+	return arq->credit;
+}
+
+bool ferry_arq_wants_credit(const struct ferry_arq *arq)
+{
+	return !arq->err && (arq->n_due || (arq->sq_head && window_open(arq)));
 }
 
 int ferry_arq_error(const struct ferry_arq *arq)

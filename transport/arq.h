@@ -197,6 +197,20 @@ int ferry_arq_flush(struct ferry_arq *arq, uint64_t now);
  * conversation is idle or dead. Valid until the next call that changes the state. */
 uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now);
 
+/* Limits how many data segments the next flushes may send (UINT32_MAX, the initial value:
+ * no limit); each retransmission and each new segment uses one up, retransmissions first.
+ * ACKs and window messages need none. A caller that shares one link among conversations
+ * gives each the link's room before running it; a conversation out of credit keeps its
+ * segments (due retransmissions in order) and reports no deadline for them, so the
+ * caller runs it again once the link has room (ferry_arq_wants_credit). */
+void ferry_arq_set_credit(struct ferry_arq *arq, uint32_t segments);
+
+/* The credit left. */
+uint32_t ferry_arq_credit(const struct ferry_arq *arq);
+
+/* Whether segments wait that the windows would let go: retransmissions due, or new data. */
+bool ferry_arq_wants_credit(const struct ferry_arq *arq);
+
 /* 0 while the conversation works, or its error (-ETIMEDOUT: dead peer). */
 int ferry_arq_error(const struct ferry_arq *arq);
 

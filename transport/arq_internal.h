@@ -80,6 +80,7 @@ struct ferry_arq {
 	uint32_t recover;		   /* losses below this sn were already answered */
 	uint32_t srtt8, rttvar8, rto;	   /* srtt and rttvar in 1/8 ms */
 	uint32_t probe_wait;
+	uint32_t credit; /* datagrams of data this conversation may still send (the link's room) */
 	/* receive side */
 	uint32_t rmask, rcv_nxt;
 	uint32_t held; /* segments in rring plus rq */

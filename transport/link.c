@@ -113,7 +113,7 @@ static void initiate(struct ferry_link *link)
 	if (ferry_noise_create_initiation(&link->peer, now, realtime_ns(link->set, now), msg))
 		return;
 	link->stats.initiations_out++;
-	ferry_link_transmit(link, msg, sizeof(msg), NULL, FERRY_PACER_HIGH);
+	ferry_link_transmit(link, msg, sizeof(msg), NULL, FERRY_PACER_HIGH, false);
 }
 
 /* Data wants to go out: make sure a session is usable or coming. */
@@ -133,6 +133,9 @@ uint64_t ferry_link_next_deadline(const struct ferry_link *link, uint64_t now)
 
 	d = min64(ferry_fec_encoder_next_deadline(&link->enc),
 		  ferry_pacer_next_deadline(&link->pacer, now));
+	d = min64(d, ferry_cc_next_deadline(&link->cc));
+	if (usable)
+		d = min64(d, ferry_ack_next_deadline(&link->acks));
 	if (link->wait_count) {
 		d = min64(d, link->wait_since_ms + FERRY_LINK_WAIT_MAX_MS);
 		if (!usable && link->endpoint.len)
@@ -165,6 +168,14 @@ void ferry_link_timer(struct ferry_link *link, uint64_t now)
 	link->now = now;
 	ferry_noise_peer_expire(&link->peer, now);
 	ferry_fec_encoder_timeout(&link->enc, now);
+	if (ferry_cc_next_deadline(&link->cc) <= now) {
+		ferry_cc_timer(&link->cc, now);
+		ferry_link_cc_apply(link);
+	}
+	if (link->acks.pending && ferry_ack_due(&link->acks, now)) {
+		ferry_link_ack_maybe(link, false);
+		ferry_link_close_payloads(link, now);
+	}
 	if (link->wait_count && now - link->wait_since_ms >= FERRY_LINK_WAIT_MAX_MS)
 		ferry_link_wait_drop_all(link);
 	keepalive_due = link->cfg.keepalive_ms &&
@@ -303,7 +314,8 @@ static int config_fill(struct ferry_link_config *c, const struct ferry_link_conf
 		c->dead_ms = FERRY_LINK_DEAD_DEFAULT_MS;
 	if (!c->handshake_retry_ms)
 		c->handshake_retry_ms = FERRY_LINK_HANDSHAKE_RETRY_MS;
-	if (c->pacer_queue > 65536 || c->wait_queue > 65536)
+	if (c->pacer_queue > 65536 || c->wait_queue > 65536 || c->congestion > FERRY_CC_OFF ||
+	    (c->congestion == FERRY_CC_FIXED && !c->rate))
 		return -EINVAL;
 	return 0;
 }
@@ -316,6 +328,7 @@ int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
 {
 	struct ferry_fec_encoder_config ec;
 	struct ferry_pacer_config pc;
+	struct ferry_cc_config cc;
 	uint32_t nbufs;
 	int err;
 
@@ -334,24 +347,29 @@ int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
 	randombytes_buf(&link->rng, sizeof(link->rng));
 	link->rng |= 1;
 
+	memset(&cc, 0, sizeof(cc));
+	cc.mode = link->cfg.congestion;
+	cc.rate = link->cfg.rate;
+	cc.max_rate = link->cfg.max_rate;
+	cc.mss = link->cfg.mtu;
+	cc.seed = link->rng;
+	err = ferry_cc_init(&link->cc, &cc, now);
+	if (err)
+		goto err_reset;
 	memset(&pc, 0, sizeof(pc));
-	pc.rate = link->cfg.rate;
-	pc.burst = link->cfg.burst;
 	pc.min_burst = link->sizes.udp_payload;
 	pc.queue_limit = link->cfg.pacer_queue;
+	pc.grow = FERRY_WIRE_SEAL_OVERHEAD;
 	err = ferry_pacer_init(&link->pacer, &pc, now);
 	if (err)
-		goto err_reset;
+		goto err_cc;
 
-	/* open payloads, the wait queue, the output batch, the pacer queues (only when they
-	 * can fill) */
+	/* open payloads, the wait queue, the output batch, the pacer queues, spares */
 	nbufs = FERRY_PACER_CLASSES + link->cfg.wait_queue + FERRY_LINK_OUT_BATCH +
-		FERRY_LINK_POOL_SPARE;
-	if (link->cfg.rate)
-		nbufs += FERRY_PACER_CLASSES * link->cfg.pacer_queue;
+		FERRY_LINK_POOL_SPARE + FERRY_PACER_CLASSES * link->cfg.pacer_queue;
 	err = ferry_pool_init(&link->pool, nbufs, link->sizes.udp_payload, FERRY_LINK_HEADROOM);
 	if (err)
-		goto err_reset;
+		goto err_cc;
 
 	memset(&ec, 0, sizeof(ec));
 	ec.data_shards = link->cfg.fec_data;
@@ -375,6 +393,7 @@ int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
 	link->next_link = set->links;
 	set->links = link;
 	link->state = FERRY_LINK_DOWN;
+	ferry_link_cc_apply(link); /* the controller's first rate */
 	return 0;
 
 err_peer:
@@ -383,6 +402,8 @@ err_dec:
 	ferry_fec_encoder_destroy(&link->enc);
 err_enc:
 	ferry_pool_destroy(&link->pool);
+err_cc:
+	ferry_cc_destroy(&link->cc);
 err_reset:
 	memset(link, 0, sizeof(*link));
 	return err;
@@ -409,6 +430,7 @@ void ferry_link_destroy(struct ferry_link *link)
 	ferry_fec_encoder_destroy(&link->enc);
 	ferry_fec_decoder_destroy(&link->dec);
 	ferry_pool_destroy(&link->pool);
+	ferry_cc_destroy(&link->cc);
 	ferry_noise_peer_remove(&link->peer);
 	sodium_memzero(link, sizeof(*link));
 }

@@ -24,11 +24,19 @@
  *        it once per event-loop turn, after a batch).
  *     -> no usable session: the payload waits in a bounded queue and a handshake starts
  *     -> FEC encoder (data shard at once; parity when D shards are in or the group timer
- *        fires) -> ferry_noise_seal in place -> pacer (token bucket, HIGH before LOW)
+ *        fires) -> pacer (token bucket at the controller's rate, HIGH before LOW; LOW
+ *        also waits while the controller's window is full)
+ *     -> ferry_noise_seal in place as it leaves, so counters rise in wire order; the
+ *        controller notes each (transport/cc.h)
  *     -> the set's output batch: each sealed datagram in its pool buffer, with its
  *        endpoint, until FERRY_LINK_OUT_BATCH are waiting or a flush; then one
  *        ops.output call hands the whole batch over (one sendmmsg for the caller) and
  *        the buffers go back to their links' pools.
+ *
+ * Acknowledgements: the receiving link notes every data message's counter
+ * (transport/ack.h) and, when one is due, adds an ACK record to its HIGH payload at the
+ * next flush (or at its timer). ACK records that come in feed the controller, which sets
+ * the pacer's rate and the bytes in flight. They retransmit nothing.
  *
  * Output happens at flushes: ferry_link_flush / ferry_link_set_flush (the caller's end
  * of an event-loop turn) send the batch; so does a full batch. Input, timers and sends
@@ -71,6 +79,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transport/ack.h"
+#include "transport/cc.h"
 #include "transport/fec.h"
 #include "transport/noise.h"
 #include "transport/pacer.h"
@@ -91,6 +101,9 @@ enum {
 	FERRY_LINK_DEAD_DEFAULT_MS = 30000,	  /* dead_ms default */
 	FERRY_LINK_POOL_SPARE = 8,		  /* buffers beyond the queues' limits */
 	FERRY_LINK_FEC_GROUPS = 256,		  /* decoder groups: reordering depth tolerated */
+	FERRY_LINK_QUEUE_MS = 4,		  /* ARQ data queued in the pacer, at its rate */
+	FERRY_LINK_QUEUE_MIN = 16,		  /* ... but at least this many datagrams */
+	FERRY_LINK_BURST_MS = 2,		  /* BBR: the pacer's burst, at its rate */
 };
 
 enum ferry_link_state {
@@ -168,18 +181,20 @@ struct ferry_link_ops {
 };
 
 struct ferry_link_config {
-	uint32_t mtu;		     /* outer (path) MTU; 0 = FERRY_WIRE_MTU_DEFAULT */
-	uint32_t ip_hdr;	     /* 0 = FERRY_WIRE_IPV6_HDR (the worst case) */
-	uint8_t fec_data;	     /* D; 0 = defaults for both D and P (10, 3) */
-	uint8_t fec_parity;	     /* P; 0 = no parity (headers only) when fec_data != 0 */
-	uint32_t fec_flush_ms;	     /* FEC group timer; 0 = FERRY_FEC_FLUSH_MS_DEFAULT */
-	uint64_t rate;		     /* send rate limit, bytes/s; 0 = unlimited */
-	uint32_t burst;		     /* bytes; 0 = the pacer's default */
-	uint32_t pacer_queue;	     /* datagrams per class; 0 = FERRY_PACER_QUEUE_DEFAULT */
-	uint32_t wait_queue;	     /* 0 = FERRY_LINK_WAIT_QUEUE_DEFAULT */
-	uint32_t keepalive_ms;	     /* persistent keepalive; 0 off */
-	uint32_t dead_ms;	     /* 0 = FERRY_LINK_DEAD_DEFAULT_MS */
-	uint32_t handshake_retry_ms; /* 0 = FERRY_LINK_HANDSHAKE_RETRY_MS */
+	uint32_t mtu;		       /* outer (path) MTU; 0 = FERRY_WIRE_MTU_DEFAULT */
+	uint32_t ip_hdr;	       /* 0 = FERRY_WIRE_IPV6_HDR (the worst case) */
+	uint8_t fec_data;	       /* D; 0 = defaults for both D and P (10, 3) */
+	uint8_t fec_parity;	       /* P; 0 = no parity (headers only) when fec_data != 0 */
+	uint32_t fec_flush_ms;	       /* FEC group timer; 0 = FERRY_FEC_FLUSH_MS_DEFAULT */
+	enum ferry_cc_mode congestion; /* FERRY_CC_BBR (the default), _FIXED, _OFF */
+	uint64_t rate;		       /* FIXED: the send rate, bytes/s */
+	uint64_t max_rate;	       /* ceiling on the send rate in every mode; 0 = none */
+	uint32_t burst;		       /* bytes; 0 = the pacer's default (BBR: 2 ms at the rate) */
+	uint32_t pacer_queue;	       /* datagrams per class; 0 = FERRY_PACER_QUEUE_DEFAULT */
+	uint32_t wait_queue;	       /* 0 = FERRY_LINK_WAIT_QUEUE_DEFAULT */
+	uint32_t keepalive_ms;	       /* persistent keepalive; 0 off */
+	uint32_t dead_ms;	       /* 0 = FERRY_LINK_DEAD_DEFAULT_MS */
+	uint32_t handshake_retry_ms;   /* 0 = FERRY_LINK_HANDSHAKE_RETRY_MS */
 };
 
 struct ferry_link_stats {
@@ -212,6 +227,10 @@ struct ferry_link_stats {
 	uint64_t no_endpoint;	 /* nothing sent: the peer's address is not known yet */
 	uint64_t dead_events;	 /* transitions to DEAD */
 	uint64_t decoder_resets; /* FEC decoder restarted for a new session */
+	/* link acknowledgements */
+	uint64_t ack_only_out;	/* data messages that carried nothing but an ACK record */
+	uint64_t ack_malformed; /* ACK records that did not parse */
+	uint64_t cwnd_held;	/* times LOW traffic waited for the congestion window */
 	/* FEC, copied from the encoder and decoder */
 	struct ferry_fec_encoder_stats fec_enc;
 	struct ferry_fec_decoder_stats fec_dec;
@@ -229,6 +248,8 @@ struct ferry_link {
 	struct ferry_fec_encoder enc;
 	struct ferry_fec_decoder dec;
 	struct ferry_pacer pacer;
+	struct ferry_cc cc;			     /* the controller: pacing rate and flight */
+	struct ferry_ack_tracker acks;		     /* what arrived, for our ACK records */
 	struct ferry_buf *open[FERRY_PACER_CLASSES]; /* payloads being filled */
 	struct ferry_buf *wait_head, *wait_tail;     /* payloads waiting for a session */
 	uint32_t wait_count;
@@ -237,8 +258,9 @@ struct ferry_link {
 	struct ferry_buf *enc_cur;
 	enum ferry_pacer_class enc_class;
 	bool enc_taken;
-	bool group_high; /* the open FEC group holds a HIGH shard: parity goes HIGH too */
-	uint64_t now;	 /* of the current entry point */
+	bool group_low; /* the open FEC group holds a LOW shard: parity goes LOW too */
+	bool rx_elicit; /* the datagram being received asks for an ACK */
+	uint64_t now;	/* of the current entry point */
 	uint64_t rng;
 	/* timers (ms; 0 = not set) */
 	uint64_t hs_next_ms;				/* no initiation before this */
@@ -310,9 +332,17 @@ int ferry_link_send_datagram(struct ferry_link *link, uint32_t flow_id, const ui
  * hands the batch to ops.output (the end of an event-loop turn). */
 void ferry_link_flush(struct ferry_link *link, uint64_t now);
 
-/* True while the pacer's LOW queue is more than half full: the caller should hold back
- * ARQ output (ferry_arq_timer) until it drains. */
+/* How many more ARQ datagrams the link takes now without queueing them for longer than
+ * FERRY_LINK_QUEUE_MS at its pacing rate (UINT32_MAX: unpaced, no limit but the queue's).
+ * Conversations hold the rest in their own send queues, where a newcomer does not wait
+ * behind them (ferry_arq_set_credit). 0 while the wait queue is half full. */
+uint32_t ferry_link_room(const struct ferry_link *link);
+
+/* ferry_link_room() == 0. */
 bool ferry_link_congested(const struct ferry_link *link);
+
+/* The congestion controller's view (see transport/cc.h). */
+void ferry_link_cc_info(const struct ferry_link *link, struct ferry_cc_info *out);
 
 /* When ferry_link_timer must run next (<= now: at once), UINT64_MAX when nothing is
  * due. Changes nothing. */

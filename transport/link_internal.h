@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Secure link internals, shared by link.c (the set and its links, the link state,
- * handshake driving, timers), link_send.c (records -> payloads -> FEC -> seal -> pacer ->
+ * handshake driving, timers), link_send.c (records -> payloads -> FEC -> pacer -> seal ->
  * output) and link_recv.c (input: handshake messages, open -> FEC -> records ->
  * callbacks); not an API. The state lives in struct ferry_link (link.h); this header only
  * names what crosses files. See link.c for how the link works.
@@ -54,12 +54,23 @@ void ferry_link_close_payloads(struct ferry_link *link, uint64_t now);
 void ferry_link_pacer_run(struct ferry_link *link);
 
 /* Sends msg now (into the output batch) if the pacer allows, else queues it (`own`, a pool
- * buffer of this link holding msg, is handed over; otherwise msg is copied). Returns true
- * when own was taken. */
+ * buffer of this link holding msg, is handed over; otherwise msg is copied). `sealing`:
+ * msg is a data message's plaintext, sealed as it leaves. Returns true when own was
+ * taken. */
 bool ferry_link_transmit(struct ferry_link *link, const uint8_t *msg, uint32_t len,
-			 struct ferry_buf *own, enum ferry_pacer_class cls);
+			 struct ferry_buf *own, enum ferry_pacer_class cls, bool sealing);
 
-/* Seals and sends an empty data message; the keepalive timers move on even if it fails. */
+/* Adds an ACK record to the HIGH payload if one is due (or `force` and anything arrived). */
+void ferry_link_ack_maybe(struct ferry_link *link, bool force);
+
+/* An ACK record arrived: the controller learns from it; LOW traffic may go again. */
+void ferry_link_ack_in(struct ferry_link *link, const uint8_t *body, size_t len);
+
+/* Gives the pacer the controller's rate, holds or releases LOW traffic by its window, and
+ * sends what may go. */
+void ferry_link_cc_apply(struct ferry_link *link);
+
+/* Sends an empty data message; the keepalive timers move on even if it fails. */
 void ferry_link_send_keepalive(struct ferry_link *link);
 
 /* Sends the payloads that waited for a session, oldest first, while one is usable. */
@@ -68,7 +79,7 @@ void ferry_link_wait_drain(struct ferry_link *link);
 /* Drops every payload that waits for a session (counted in stats.wait_dropped). */
 void ferry_link_wait_drop_all(struct ferry_link *link);
 
-/* FEC encoder callback (ctx is the link): seals one shard in place and sends it. */
+/* FEC encoder callback (ctx is the link): sends one shard, sealed as it leaves. */
 void ferry_link_emit(void *ctx, struct ferry_buf *shard);
 
 /* ---- link_recv.c ------------------------------------------------------------------- */

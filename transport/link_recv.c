@@ -90,7 +90,14 @@ void ferry_link_deliver(void *ctx, const uint8_t *payload, size_t len)
 		case FERRY_REC_PAD:
 			link->stats.records_in[FERRY_REC_PAD]++;
 			break;
+		case FERRY_REC_ACK:
+			ferry_link_ack_in(link, rec.body, rec.len);
+			break;
 		case FERRY_REC_ARQ:
+			/* ARQ data asks for an acknowledgement; ARQ ACKs alone do not (they are
+			 * the reverse of someone's data, and are not congestion controlled) */
+			if (!ferry_mux_arq_is_control(rec.body, rec.len))
+				link->rx_elicit = true;
 			link->stats.records_in[FERRY_REC_ARQ]++;
 			if (ferry_mux_arq_split(rec.body, rec.len, link_run, link) < 0)
 				link->stats.arq_malformed++;
@@ -100,12 +107,14 @@ void ferry_link_deliver(void *ctx, const uint8_t *payload, size_t len)
 				link->stats.datagram_malformed++;
 				break;
 			}
+			link->rx_elicit = true;
 			link->stats.records_in[FERRY_REC_DATAGRAM]++;
 			if (link->ops.datagram)
 				link->ops.datagram(link->ops.ctx, link, flow_id, data, n,
 						   link->now);
 			break;
 		default:
+			link->rx_elicit = true; /* a newer peer's record: it may want an answer */
 			link->stats.records_unknown++;
 			break;
 		}
@@ -166,16 +175,22 @@ static int data_input(struct ferry_link_set *set, struct ferry_buf *buf,
 	link = link_of(peer);
 	link->now = now;
 	authenticated(link, len);
+	ferry_cc_on_received(&link->cc, (uint32_t)len);
 	note_current(link);
 	if (newest(link, index, counter))
 		roam(link, from);
 	if (!buf->len) {
 		link->stats.keepalives_in++;
+		link->rx_elicit = false;
 	} else {
-		if (!link->recv_unanswered_ms)
-			link->recv_unanswered_ms = now;
+		/* a data shard asks for an acknowledgement if a record in it does; parity never
+		 * (see shard_track in link_send.c) */
+		link->rx_elicit = false;
 		ferry_fec_decode(&link->dec, buf->data, buf->len); /* the decoder counts drops */
+		if (link->rx_elicit && !link->recv_unanswered_ms)
+			link->recv_unanswered_ms = now;
 	}
+	ferry_ack_received(&link->acks, index, counter, link->rx_elicit, now);
 	if (link->wait_count)
 		ferry_link_wait_drain(link);
 	ferry_link_update_state(link);
@@ -250,7 +265,8 @@ static int handshake_input(struct ferry_link_set *set, struct ferry_buf *buf,
 	decoder_reset(link);
 	if (type == FERRY_MSG_INITIATION) {
 		link->stats.responses_out++;
-		ferry_link_transmit(link, reply, (uint32_t)reply_len, NULL, FERRY_PACER_HIGH);
+		ferry_link_transmit(link, reply, (uint32_t)reply_len, NULL, FERRY_PACER_HIGH,
+				    false);
 	} else {
 		note_current(link);
 		if (link->wait_count)

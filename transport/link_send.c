@@ -5,9 +5,12 @@
  * payload per pacer class; a full payload, or ferry_link_flush, closes it. A closed
  * payload goes through the FEC encoder, or waits in the bounded wait queue while no
  * session is usable (link.c is asked for a handshake). The encoder hands every shard
- * back through ferry_link_emit, which seals it in place and gives it to
- * ferry_link_transmit: into the set's output batch at once if the pacer admits it, else
- * queued there until ferry_link_pacer_run releases it. output() is where every datagram
+ * back through ferry_link_emit, which gives it to ferry_link_transmit: into the set's
+ * output batch at once if the pacer admits it, else queued there until
+ * ferry_link_pacer_run releases it. A data message is sealed only as it leaves (seal()),
+ * so its counter is its place in wire order, and the controller notes it there; LOW
+ * traffic waits in the pacer while the controller's window is full. The ACK records this
+ * link owes its peer join the HIGH payload at a flush. output() is where every datagram
  * of a link joins the batch (cookie replies to unknown sources join it from
  * link_recv.c), and where the keepalive timers learn that something was sent. The batch
  * leaves through the set's ops.output at a flush or when it is full.
@@ -51,17 +54,115 @@ void ferry_link_out_add(struct ferry_link_set *set, struct ferry_pool *pool, str
 
 /* ------------------------------ transmit ---------------------------------------- */
 
-/* One sealed datagram toward the peer, into the set's output batch: `own` (a pool buffer
- * of this link holding exactly the datagram) is handed over, anything else is copied
- * into a buffer of the link's pool. Returns true when own was taken. */
-static bool output(struct ferry_link *link, const uint8_t *msg, uint32_t len, struct ferry_buf *own)
+/* Whether a payload holds a record that asks for an acknowledgement: anything but link
+ * ACK records, padding and ARQ records without data (ACKs, window messages). A payload
+ * without one is control: like QUIC's ACK-only packets, it is neither paced nor counted
+ * in flight, and the peer does not acknowledge it. */
+static bool payload_elicits(const uint8_t *payload, size_t len)
+{
+	struct ferry_mux_record rec;
+	size_t off = 0;
+
+	while (ferry_mux_next(payload, len, &off, &rec) > 0) {
+		if (rec.kind == FERRY_REC_ACK || rec.kind == FERRY_REC_PAD)
+			continue;
+		if (rec.kind == FERRY_REC_ARQ && ferry_mux_arq_is_control(rec.body, rec.len))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* How a FEC shard about to be sealed counts for the controller. A data shard asks the
+ * peer for an acknowledgement unless its payload holds nothing but ACK records (or
+ * padding). Parity asks for none (the receiver cannot tell whether its group held
+ * anything but ACKs, and acknowledging an ACK's parity would never end) but is in flight
+ * like data: the next acknowledgement covers it. */
+static enum ferry_cc_track shard_track(const uint8_t *shard, uint32_t len)
+{
+	size_t plen;
+
+	if (len < FERRY_FEC_DATA_OVERHEAD)
+		return FERRY_CC_UNTRACKED;
+	if (shard[FERRY_FEC_OFF_INDEX] >= shard[FERRY_FEC_OFF_D])
+		return FERRY_CC_QUIET;
+	plen = ferry_wire_get_le16(shard + FERRY_FEC_HDR_LEN);
+	if (plen > len - FERRY_FEC_DATA_OVERHEAD)
+		return FERRY_CC_TRACKED;
+	return payload_elicits(shard + FERRY_FEC_DATA_OVERHEAD, plen) ? FERRY_CC_TRACKED
+								      : FERRY_CC_UNTRACKED;
+}
+
+/* Lets LOW traffic go while the controller's window has room, holds it otherwise. */
+static void cwnd_check(struct ferry_link *link)
+{
+	bool hold = !ferry_cc_can_send(&link->cc);
+
+	if (hold && !link->pacer.held[FERRY_PACER_LOW])
+		link->stats.cwnd_held++;
+	ferry_pacer_hold(&link->pacer, FERRY_PACER_LOW, hold);
+}
+
+/* Seals a data message in b in place (a FEC shard, or empty: a keepalive) and tells the
+ * controller. Returns false when it could not be sealed (counted). */
+static bool seal(struct ferry_link *link, struct ferry_buf *b)
+{
+	enum ferry_cc_track track = b->len ? shard_track(b->data, b->len) : FERRY_CC_UNTRACKED;
+	const uint8_t *h;
+
+	if (ferry_noise_seal(&link->peer, link->now, b)) {
+		link->stats.seal_errors++;
+		return false;
+	}
+	if (track == FERRY_CC_UNTRACKED && b->len > FERRY_DATA_OVERHEAD)
+		link->stats.ack_only_out++;
+	h = b->data;
+	ferry_cc_on_sent(&link->cc, ferry_wire_get_le32(h + 4), ferry_wire_get_le64(h + 8),
+			 b->len + link->cfg.ip_hdr + FERRY_WIRE_UDP_HDR, track, link->now);
+	if (track != FERRY_CC_UNTRACKED)
+		cwnd_check(link);
+	return true;
+}
+
+/* One datagram toward the peer, into the set's output batch: b, a pool buffer of this
+ * link, is handed over; `sealing`: it is a data message still to be sealed. */
+static void output(struct ferry_link *link, struct ferry_buf *b, bool sealing)
+{
+	if (!link->endpoint.len) {
+		link->stats.no_endpoint++;
+		ferry_pool_put(&link->pool, b);
+		return;
+	}
+	if (sealing && !seal(link, b)) {
+		ferry_pool_put(&link->pool, b);
+		return;
+	}
+	ferry_link_out_add(link->set, &link->pool, b, &link->endpoint);
+	link->stats.dgrams_out++;
+	link->stats.bytes_out += b->len;
+	link->last_sent_ms = link->now;
+	link->have_sent = true;
+	link->recv_unanswered_ms = 0;
+}
+
+void ferry_link_pacer_run(struct ferry_link *link)
+{
+	struct ferry_buf *b;
+
+	while ((b = ferry_pacer_dequeue(&link->pacer, link->now)))
+		output(link, b, true);
+}
+
+/* Sends msg now if the pacer allows, else queues it: `own` (a pool buffer of this link
+ * holding msg) is handed over, otherwise msg is copied into one. `sealing`: msg is a data
+ * message still to be sealed (FERRY_WIRE_SEAL_OVERHEAD bytes longer on the wire). Control
+ * (a shard of ACKs only, see payload_elicits) and anything not sealed (a handshake message:
+ * small, rare and urgent) go at once, unpaced. Returns true when own was taken. */
+bool ferry_link_transmit(struct ferry_link *link, const uint8_t *msg, uint32_t len,
+			 struct ferry_buf *own, enum ferry_pacer_class cls, bool sealing)
 {
 	struct ferry_buf *b = own;
 
-	if (!link->endpoint.len) {
-		link->stats.no_endpoint++;
-		return false;
-	}
 	if (!b) {
 		b = ferry_pool_get(&link->pool);
 		if (!b) {
@@ -70,45 +171,15 @@ static bool output(struct ferry_link *link, const uint8_t *msg, uint32_t len, st
 		}
 		memcpy(ferry_buf_put(b, len), msg, len);
 	}
-	ferry_link_out_add(link->set, &link->pool, b, &link->endpoint);
-	link->stats.dgrams_out++;
-	link->stats.bytes_out += len;
-	link->last_sent_ms = link->now;
-	link->have_sent = true;
-	link->recv_unanswered_ms = 0;
-	return own != NULL;
-}
-
-void ferry_link_pacer_run(struct ferry_link *link)
-{
-	struct ferry_buf *b;
-
-	while ((b = ferry_pacer_dequeue(&link->pacer, link->now)))
-		if (!output(link, b->data, b->len, b))
-			ferry_pool_put(&link->pool, b);
-}
-
-/* Sends msg now if the pacer allows, else queues it: `own` (a pool buffer of this link
- * holding msg) is handed over, otherwise msg is copied. Returns true when own was taken. */
-bool ferry_link_transmit(struct ferry_link *link, const uint8_t *msg, uint32_t len,
-			 struct ferry_buf *own, enum ferry_pacer_class cls)
-{
-	struct ferry_buf *q = own;
-
-	if (ferry_pacer_admit(&link->pacer, cls, len, link->now))
-		return output(link, msg, len, own);
-	if (!q) {
-		q = ferry_pool_get(&link->pool);
-		if (!q) {
-			link->stats.pool_empty++;
-			return false;
-		}
-		memcpy(ferry_buf_put(q, len), msg, len);
+	if (!sealing || (len && shard_track(msg, len) == FERRY_CC_UNTRACKED) ||
+	    ferry_pacer_admit(&link->pacer, cls, len + link->pacer.grow, link->now)) {
+		output(link, b, sealing);
+		return own != NULL;
 	}
-	if (ferry_pacer_enqueue(&link->pacer, cls, q)) {
+	if (ferry_pacer_enqueue(&link->pacer, cls, b)) {
 		link->stats.pacer_dropped++;
 		if (!own)
-			ferry_pool_put(&link->pool, q);
+			ferry_pool_put(&link->pool, b);
 		return false;
 	}
 	link->stats.pacer_delayed++;
@@ -128,19 +199,14 @@ void ferry_link_send_keepalive(struct ferry_link *link)
 		link->stats.pool_empty++;
 		return;
 	}
-	if (ferry_noise_seal(&link->peer, link->now, b)) {
-		link->stats.seal_errors++;
-		ferry_pool_put(&link->pool, b);
-		return;
-	}
 	link->stats.keepalives_out++;
-	if (!ferry_link_transmit(link, b->data, b->len, b, FERRY_PACER_HIGH))
+	if (!ferry_link_transmit(link, b->data, 0, b, FERRY_PACER_HIGH, true))
 		ferry_pool_put(&link->pool, b);
 }
 
 /* ------------------------------- send path -------------------------------------- */
 
-/* FEC hands down one shard: seal it in place and pass it to the pacer. */
+/* FEC hands down one shard: to the pacer, to be sealed as it leaves. */
 void ferry_link_emit(void *ctx, struct ferry_buf *shard)
 {
 	struct ferry_link *link = ctx;
@@ -150,31 +216,31 @@ void ferry_link_emit(void *ctx, struct ferry_buf *shard)
 
 	if (data) {
 		cls = link->enc_class;
-		if (cls == FERRY_PACER_HIGH)
-			link->group_high = true;
+		if (cls == FERRY_PACER_LOW)
+			link->group_low = true;
 	} else {
 		const uint8_t *h = shard->data;
 
-		cls = link->group_high ? FERRY_PACER_HIGH : FERRY_PACER_LOW;
+		/* parity never overtakes a data shard of its group that may still wait in the
+		 * LOW queue; a group of HIGH shards alone has HIGH parity */
+		cls = link->group_low ? FERRY_PACER_LOW : FERRY_PACER_HIGH;
 		last_parity = h[FERRY_FEC_OFF_INDEX] + 1 == h[FERRY_FEC_OFF_D] + h[FERRY_FEC_OFF_P];
 	}
 	if (last_parity)
-		link->group_high = false;
-	if (ferry_noise_seal(&link->peer, link->now, shard)) {
-		link->stats.seal_errors++;
-		return;
-	}
+		link->group_low = false;
 	if (data)
 		link->stats.data_out++;
 	else
 		link->stats.parity_out++;
-	if (ferry_link_transmit(link, shard->data, shard->len, data ? shard : NULL, cls))
+	if (ferry_link_transmit(link, shard->data, shard->len, data ? shard : NULL, cls, true))
 		link->enc_taken = true;
 }
 
 /* Sends one closed payload through FEC; the buffer is consumed. */
 static void encode(struct ferry_link *link, struct ferry_buf *b, enum ferry_pacer_class cls)
 {
+	bool elicits = payload_elicits(b->data, b->len);
+
 	link->enc_cur = b;
 	link->enc_class = cls;
 	link->enc_taken = false;
@@ -182,7 +248,8 @@ static void encode(struct ferry_link *link, struct ferry_buf *b, enum ferry_pace
 	link->enc_cur = NULL;
 	if (!link->enc_taken)
 		ferry_pool_put(&link->pool, b);
-	if (!link->unanswered_ms)
+	/* an answer is awaited for what asks for one; ACK records alone ask for nothing */
+	if (elicits && !link->unanswered_ms)
 		link->unanswered_ms = link->now;
 }
 
@@ -286,6 +353,61 @@ static int add_record(struct ferry_link *link, enum ferry_pacer_class cls, uint8
 	return 0;
 }
 
+/* ------------------------------ acknowledgements ---------------------------------- */
+
+void ferry_link_ack_maybe(struct ferry_link *link, bool force)
+{
+	uint8_t body[FERRY_ACK_RECORD_MAX];
+	size_t len;
+
+	if (!link->acks.any || !session_usable(link) ||
+	    !(ferry_ack_due(&link->acks, link->now) || (force && link->acks.pending)))
+		return;
+	len = ferry_ack_write(&link->acks, body, sizeof(body), link->now);
+	if (len)
+		add_record(link, FERRY_PACER_HIGH, FERRY_REC_ACK, 0, body, len);
+}
+
+void ferry_link_ack_in(struct ferry_link *link, const uint8_t *body, size_t len)
+{
+	struct ferry_ack ack;
+
+	if (ferry_ack_parse(body, len, &ack)) {
+		link->stats.ack_malformed++;
+		return;
+	}
+	link->stats.records_in[FERRY_REC_ACK]++;
+	ferry_cc_on_ack(&link->cc, &ack, link->now);
+	ferry_link_cc_apply(link);
+}
+
+void ferry_link_cc_apply(struct ferry_link *link)
+{
+	uint64_t rate = ferry_cc_pacing_rate(&link->cc);
+
+	if (rate != link->pacer.rate) {
+		struct ferry_pacer_config pc = {
+		    .rate = rate,
+		    .burst = link->cfg.burst,
+		    .min_burst = link->sizes.udp_payload,
+		    .queue_limit = link->cfg.pacer_queue,
+		    .grow = FERRY_WIRE_SEAL_OVERHEAD,
+		};
+
+		if (!pc.burst && link->cfg.congestion == FERRY_CC_BBR)
+			pc.burst = (uint32_t)(rate * FERRY_LINK_BURST_MS / 1000 < UINT32_MAX
+						  ? rate * FERRY_LINK_BURST_MS / 1000
+						  : UINT32_MAX);
+		if (pc.burst && pc.burst < pc.min_burst)
+			pc.burst = pc.min_burst;
+		(void)ferry_pacer_set_rate(&link->pacer, &pc, link->now);
+	}
+	cwnd_check(link);
+	ferry_link_pacer_run(link);
+}
+
+/* ------------------------------ records in -------------------------------------- */
+
 int ferry_link_send_segments(struct ferry_link *link, const uint8_t *segs, size_t len, uint64_t now)
 {
 	enum ferry_pacer_class cls;
@@ -322,6 +444,7 @@ void ferry_link_close_payloads(struct ferry_link *link, uint64_t now)
 	struct ferry_buf *hi = link->open[FERRY_PACER_HIGH], *lo = link->open[FERRY_PACER_LOW];
 
 	link->now = now;
+	ferry_link_ack_maybe(link, false);
 	/* both half full: one datagram instead of two (records are self-delimiting, so the
 	 * LOW records simply follow the HIGH ones and ride at HIGH priority) */
 	if (hi && lo && hi->len + lo->len <= link->sizes.payload &&
@@ -334,6 +457,10 @@ void ferry_link_close_payloads(struct ferry_link *link, uint64_t now)
 	close_payload(link, FERRY_PACER_HIGH);
 	close_payload(link, FERRY_PACER_LOW);
 	ferry_link_pacer_run(link);
+	/* all sent and room to spare: what is measured now is the senders, not the path */
+	if (!ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW) &&
+	    !ferry_pacer_depth(&link->pacer, FERRY_PACER_HIGH))
+		ferry_cc_app_limited(&link->cc);
 	ferry_link_update_state(link);
 }
 
@@ -343,10 +470,32 @@ void ferry_link_flush(struct ferry_link *link, uint64_t now)
 	ferry_link_out_flush(link->set);
 }
 
+uint32_t ferry_link_room(const struct ferry_link *link)
+{
+	uint32_t depth = ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW), target;
+	uint64_t t;
+
+	if (link->wait_count > link->cfg.wait_queue / 2)
+		return 0;
+	if (!link->pacer.rate) {
+		target = link->pacer.queue_limit / 2;
+	} else {
+		t = link->pacer.rate * FERRY_LINK_QUEUE_MS / 1000 / link->sizes.udp_payload;
+		target = t < FERRY_LINK_QUEUE_MIN	   ? FERRY_LINK_QUEUE_MIN
+			 : t > link->pacer.queue_limit / 2 ? link->pacer.queue_limit / 2
+							   : (uint32_t)t;
+	}
+	return depth < target ? target - depth : 0;
+}
+
 bool ferry_link_congested(const struct ferry_link *link)
 {
-	return ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW) > link->pacer.queue_limit / 2 ||
-	       link->wait_count > link->cfg.wait_queue / 2;
+	return ferry_link_room(link) == 0;
+}
+
+void ferry_link_cc_info(const struct ferry_link *link, struct ferry_cc_info *out)
+{
+	ferry_cc_info(&link->cc, out);
 }
 
 uint32_t ferry_link_arq_mtu(const struct ferry_link *link)

@@ -28,6 +28,7 @@ static int configure(struct ferry_pacer *p, const struct ferry_pacer_config *cfg
 	p->rate = cfg->rate;
 	p->cap_mb = burst * 1000;
 	p->queue_limit = cfg->queue_limit ? cfg->queue_limit : FERRY_PACER_QUEUE_DEFAULT;
+	p->grow = cfg->grow;
 	return 0;
 }
 
@@ -98,6 +99,8 @@ ok:
 bool ferry_pacer_admit(struct ferry_pacer *pacer, enum ferry_pacer_class cls, uint32_t len,
 		       uint64_t now)
 {
+	if (pacer->held[cls])
+		return false;
 	/* a LOW datagram waits behind anything queued; a HIGH one only behind HIGH */
 	if (pacer->q[FERRY_PACER_HIGH].count)
 		return false;
@@ -129,14 +132,26 @@ int ferry_pacer_enqueue(struct ferry_pacer *pacer, enum ferry_pacer_class cls,
 	return 0;
 }
 
-/* The class whose head leaves next (HIGH first), or -1 when both queues are empty. */
+/* The class whose head leaves next (HIGH first), or -1 when both queues are empty or
+ * held. */
 static int head_class(const struct ferry_pacer *p)
 {
-	if (p->q[FERRY_PACER_HIGH].count)
+	if (p->q[FERRY_PACER_HIGH].count && !p->held[FERRY_PACER_HIGH])
 		return FERRY_PACER_HIGH;
-	if (p->q[FERRY_PACER_LOW].count)
+	if (p->q[FERRY_PACER_LOW].count && !p->held[FERRY_PACER_LOW])
 		return FERRY_PACER_LOW;
 	return -1;
+}
+
+/* Bytes a queued datagram takes on the wire (see grow in ferry_pacer_config). */
+static uint32_t wire_len(const struct ferry_pacer *p, const struct ferry_buf *b)
+{
+	return b->len + p->grow;
+}
+
+void ferry_pacer_hold(struct ferry_pacer *pacer, enum ferry_pacer_class cls, bool held)
+{
+	pacer->held[cls] = held;
 }
 
 struct ferry_buf *ferry_pacer_dequeue(struct ferry_pacer *pacer, uint64_t now)
@@ -145,7 +160,7 @@ struct ferry_buf *ferry_pacer_dequeue(struct ferry_pacer *pacer, uint64_t now)
 	struct ferry_pacer_queue *q = c < 0 ? NULL : &pacer->q[c];
 	struct ferry_buf *buf;
 
-	if (!q || !take(pacer, q->head->len, now))
+	if (!q || !take(pacer, wire_len(pacer, q->head), now))
 		return NULL;
 	buf = q->head;
 	q->head = buf->next;
@@ -167,7 +182,7 @@ uint64_t ferry_pacer_next_deadline(const struct ferry_pacer *pacer, uint64_t now
 	if (!pacer->rate)
 		return now;
 	tokens = tokens_at(pacer, now);
-	need = (uint64_t)pacer->q[c].head->len * 1000;
+	need = (uint64_t)wire_len(pacer, pacer->q[c].head) * 1000;
 	if (tokens >= need)
 		return now;
 	return now + (need - tokens + pacer->rate - 1) / pacer->rate;

@@ -41,6 +41,8 @@ struct ferry_pacer_config {
 	uint32_t burst;	      /* bytes; 0 = FERRY_PACER_BURST_MS worth (at least min_burst) */
 	uint32_t min_burst;   /* floor of burst: the largest datagram (else it could never go) */
 	uint32_t queue_limit; /* datagrams per class; 0 = FERRY_PACER_QUEUE_DEFAULT */
+	uint32_t grow;	      /* bytes a queued datagram still grows by before it is on the
+				 wire (the link seals as it dequeues): charged with it */
 };
 
 struct ferry_pacer_stats {
@@ -63,7 +65,9 @@ struct ferry_pacer {
 	uint64_t tokens_mb; /* milli-bytes available */
 	uint64_t last_ms;   /* when tokens were last refilled */
 	uint32_t queue_limit;
+	uint32_t grow;
 	struct ferry_pacer_queue q[FERRY_PACER_CLASSES];
+	bool held[FERRY_PACER_CLASSES];
 	struct ferry_pacer_stats stats;
 };
 
@@ -80,8 +84,8 @@ int ferry_pacer_set_rate(struct ferry_pacer *pacer, const struct ferry_pacer_con
 bool ferry_pacer_admit(struct ferry_pacer *pacer, enum ferry_pacer_class cls, uint32_t len,
 		       uint64_t now);
 
-/* Queues buf (its payload is the datagram) in class cls. Returns 0 or -ENOBUFS when the
- * queue is at its limit (counted; buf stays the caller's). */
+/* Queues buf (its payload is the datagram, charged with cfg.grow more bytes) in class cls. Returns
+ * 0 or -ENOBUFS when the queue is at its limit (counted; buf stays the caller's). */
 int ferry_pacer_enqueue(struct ferry_pacer *pacer, enum ferry_pacer_class cls,
 			struct ferry_buf *buf);
 
@@ -92,6 +96,10 @@ struct ferry_buf *ferry_pacer_dequeue(struct ferry_pacer *pacer, uint64_t now);
 /* When the head of the queues may leave: <= now if one may now, UINT64_MAX when both
  * queues are empty. Changes nothing. */
 uint64_t ferry_pacer_next_deadline(const struct ferry_pacer *pacer, uint64_t now);
+
+/* Holds class cls back (its queue keeps filling, nothing of it leaves, admit refuses it)
+ * or lets it go again: the link holds LOW while the congestion window is full. */
+void ferry_pacer_hold(struct ferry_pacer *pacer, enum ferry_pacer_class cls, bool held);
 
 /* Datagrams queued in cls. */
 uint32_t ferry_pacer_depth(const struct ferry_pacer *pacer, enum ferry_pacer_class cls);

@@ -185,7 +185,25 @@ enum ferry_wire_record_kind {
 	FERRY_REC_PAD = 0,
 	FERRY_REC_ARQ = 1,
 	FERRY_REC_DATAGRAM = 2,
-	FERRY_REC_KINDS = 3, /* kinds this version knows; others are skipped */
+	FERRY_REC_ACK = 3,   /* link acknowledgement (transport/ack.h) */
+	FERRY_REC_KINDS = 4, /* kinds this version knows; others are skipped */
+};
+
+/* ACK record body (transport/ack.c): which data messages of a session arrived, by their
+ * AEAD counters, newest first:
+ *   session u32 | largest u64 | delay_ms u16 | n u8 | reserved u8 (0) | first u16
+ *   | (n - 1) x { gap u16 | len u16 }
+ * The first range is [largest - first, largest]. Each further range lies below the one
+ * before it: its highest counter is gap + 1 below the previous range's lowest (gap >= 1
+ * counters missing in between), and it spans len + 1 counters. `session` is the
+ * receiver's local index of the session (the index the acknowledged messages carried);
+ * delay_ms how long the receiver held the largest before writing the record. */
+enum {
+	FERRY_ACK_FIXED_LEN = 18,  /* up to and including `first` */
+	FERRY_ACK_RANGE_LEN = 4,   /* gap, len */
+	FERRY_ACK_RANGES_MAX = 24, /* ranges in one record */
+	FERRY_ACK_RECORD_MAX =
+	    FERRY_ACK_FIXED_LEN + (FERRY_ACK_RANGES_MAX - 1) * FERRY_ACK_RANGE_LEN,
 };
 
 _Static_assert(FERRY_WIRE_SEAL_OVERHEAD == 32, "data header + tag");

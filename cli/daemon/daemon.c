@@ -229,10 +229,10 @@ static int d_send_datagram(void *ctx, void *link, uint32_t flow_id, const uint8_
 	return ferry_link_send_datagram(link, flow_id, data, len, now);
 }
 
-static bool d_congested(void *ctx, void *link)
+static uint32_t d_room(void *ctx, void *link)
 {
 	(void)ctx;
-	return ferry_link_congested(link);
+	return ferry_link_room(link);
 }
 
 static const struct ferry_bridge_ops bridge_ops = {
@@ -241,7 +241,7 @@ static const struct ferry_bridge_ops bridge_ops = {
     .unwatch = d_unwatch,
     .send_segments = d_send_segments,
     .send_datagram = d_send_datagram,
-    .congested = d_congested,
+    .room = d_room,
     .route = ferry_daemon_route,
     .source_ok = ferry_daemon_source_ok,
 };

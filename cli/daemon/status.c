@@ -73,6 +73,7 @@ struct peer_view {
 	char endpoint[FERRY_ENDPOINT_STRLEN];
 	struct ferry_link_stats ls;
 	struct ferry_bridge_peer_stats bs;
+	struct ferry_cc_info cc;
 	const char *state;
 	int64_t handshake_s; /* seconds ago, -1: never */
 };
@@ -84,9 +85,28 @@ static void view(const struct ferry_daemon *d, const struct ferry_daemon_peer *p
 	endpoint_text(&p->link, v->endpoint, sizeof(v->endpoint));
 	ferry_link_stats(&p->link, &v->ls);
 	ferry_bridge_peer_stats(p->bp, &v->bs);
+	ferry_link_cc_info(&p->link, &v->cc);
 	v->state = ferry_link_state_name(ferry_link_state(&p->link));
 	v->handshake_s =
 	    p->last_handshake_ms ? (int64_t)((d->loop.now - p->last_handshake_ms) / 1000) : -1;
+}
+
+/* The controller's line: bandwidth, min RTT, pacing rate, flight, state, loss, parity. */
+static void congestion_text(struct out *o, const struct peer_view *v)
+{
+	const struct ferry_cc_info *c = &v->cc;
+	uint64_t shards = v->ls.data_out + v->ls.parity_out;
+
+	put(o, "  congestion: %s, %s; bandwidth %.2f Mbit/s, min rtt %u ms, pacing %.2f Mbit/s",
+	    ferry_cc_mode_name(c->mode), ferry_cc_state_name(c->state), (double)c->bw * 8 / 1e6,
+	    c->min_rtt_ms, (double)c->pacing_rate * 8 / 1e6);
+	if (c->cwnd == UINT64_MAX)
+		put(o, ", in flight %llu B (no cap)", (unsigned long long)c->inflight);
+	else
+		put(o, ", in flight %llu of %llu B", (unsigned long long)c->inflight,
+		    (unsigned long long)c->cwnd);
+	put(o, "; loss %.1f%%, parity %.1f%% of shards\n", c->loss_pm / 10.0,
+	    shards ? (double)v->ls.parity_out * 100 / (double)shards : 0.0);
 }
 
 static void text(const struct ferry_daemon *d, struct out *o)
@@ -143,6 +163,7 @@ static void text(const struct ferry_daemon *d, struct out *o)
 		put(o, "  dropped: %llu waiting for a session, %llu no buffer, %llu pacer full\n",
 		    (unsigned long long)v.ls.wait_dropped, (unsigned long long)v.ls.pool_empty,
 		    (unsigned long long)v.ls.pacer_dropped);
+		congestion_text(o, &v);
 	}
 }
 
@@ -231,10 +252,23 @@ static void json(const struct ferry_daemon *d, struct out *o)
 		    (unsigned long long)v.bs.retransmits);
 		put(o,
 		    ",\"handshakes\":%llu,\"roams\":%llu,\"dropped\":{\"wait\":%llu,"
-		    "\"no_buffer\":%llu,\"pacer\":%llu,\"no_endpoint\":%llu}}",
+		    "\"no_buffer\":%llu,\"pacer\":%llu,\"no_endpoint\":%llu}",
 		    (unsigned long long)v.ls.handshakes, (unsigned long long)v.ls.roams,
 		    (unsigned long long)v.ls.wait_dropped, (unsigned long long)v.ls.pool_empty,
 		    (unsigned long long)v.ls.pacer_dropped, (unsigned long long)v.ls.no_endpoint);
+		put(o,
+		    ",\"congestion\":{\"mode\":\"%s\",\"state\":\"%s\",\"bandwidth_bps\":%llu,"
+		    "\"min_rtt_ms\":%u,\"pacing_bps\":%llu,\"inflight_bytes\":%llu,"
+		    "\"cwnd_bytes\":%lld,\"loss\":%.4f,\"parity_ratio\":%.4f,\"lost\":%llu,"
+		    "\"acked\":%llu}}",
+		    ferry_cc_mode_name(v.cc.mode), ferry_cc_state_name(v.cc.state),
+		    (unsigned long long)v.cc.bw * 8, v.cc.min_rtt_ms,
+		    (unsigned long long)v.cc.pacing_rate * 8, (unsigned long long)v.cc.inflight,
+		    v.cc.cwnd == UINT64_MAX ? -1LL : (long long)v.cc.cwnd, v.cc.loss_pm / 1000.0,
+		    v.ls.data_out + v.ls.parity_out
+			? (double)v.ls.parity_out / (double)(v.ls.data_out + v.ls.parity_out)
+			: 0.0,
+		    (unsigned long long)v.cc.lost, (unsigned long long)v.cc.acked);
 	}
 	put(o, "]}\n");
 }

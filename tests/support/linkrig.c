@@ -296,8 +296,7 @@ static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
 	uint8_t *rbuf = s->w->app_buf;
 	size_t rbuf_len = sizeof(s->w->app_buf);
 	uint64_t next = UINT64_MAX;
-	bool congested;
-	uint32_t i;
+	uint32_t i, room;
 
 	if (!s->active)
 		return UINT64_MAX;
@@ -317,12 +316,19 @@ static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
 			s->sent[i] += (size_t)r;
 		}
 	}
+	/* as the bridge runs conversations: each sends what the link has room for, and one
+	 * left with data but no room comes back a millisecond later */
 	for (i = 0; i < s->nconv; i++) {
-		congested = ferry_link_congested(&s->link);
-		if (!congested) {
-			ferry_arq_timer(s->arq[i], now);
-			next = min64(next, ferry_arq_next_deadline(s->arq[i], now));
+		room = ferry_link_room(&s->link);
+		if (!room) {
+			next = min64(next, now + 1);
+			continue;
 		}
+		ferry_arq_set_credit(s->arq[i], room);
+		ferry_arq_timer(s->arq[i], now);
+		next = min64(next, ferry_arq_next_deadline(s->arq[i], now));
+		if (!ferry_arq_credit(s->arq[i]) && ferry_arq_wants_credit(s->arq[i]))
+			next = min64(next, now + 1);
 	}
 	for (i = 0; i < s->nconv; i++) {
 		ssize_t r;

@@ -5,8 +5,8 @@
  * datagrams. tests/test_link_*.c share it.
  *
  * The harness is one event loop over both sides with the vnet's virtual clock: each turn
- * the applications write and read, conversations run (unless the link says it is
- * congested), the links flush and run their timers, then the clock jumps to the earliest
+ * the applications write and read, conversations run (each sending as much as the link
+ * has room for), the links flush and run their timers, then the clock jumps to the earliest
  * deadline. Streams carry a pattern derived from (conv, offset) so every received byte is
  * checked; datagrams carry the same pattern keyed by their flow id. Addresses are labels
  * only (127.0.0.x): nothing touches a socket.

@@ -213,6 +213,10 @@ int ferry_vnet_send(struct ferry_vnet *vn, enum ferry_vnet_dir dir, const void *
 	c->bytes_sent += len;
 	now_ns = vn->now * 1000000ULL;
 	depart_ns = now_ns;
+	if (l->loss_first && lost(vn, dir)) {
+		c->dropped_loss++;
+		return 0;
+	}
 	if (l->rate) {
 		uint64_t busy = vn->busy_until_ns[dir] > now_ns ? vn->busy_until_ns[dir] : now_ns;
 		uint64_t backlog = (busy - now_ns) * l->rate / 1000000000ULL;
@@ -225,7 +229,7 @@ int ferry_vnet_send(struct ferry_vnet *vn, enum ferry_vnet_dir dir, const void *
 		vn->busy_until_ns[dir] = busy;
 		depart_ns = busy;
 	}
-	if (lost(vn, dir)) {
+	if (!l->loss_first && lost(vn, dir)) {
 		c->dropped_loss++;
 		return 0;
 	}

@@ -5,7 +5,7 @@
  * of its own. Nothing here reads a clock or touches a socket; the same seed and the same
  * calls give the same trace, bit for bit.
  *
- * What a datagram meets on its way, in order:
+ * What a datagram meets on its way, in order (with loss_first, step 2 comes first):
  *   1. the rate limiter (if rate > 0): a FIFO serializer at `rate` bytes/s, with a queue of
  *      queue_limit bytes; a datagram that does not fit is dropped (dropped_queue);
  *   2. loss: Bernoulli with `loss`, or Gilbert-Elliott when ge_p > 0 (a two-state chain
@@ -24,6 +24,7 @@
 #ifndef FERRY_TESTS_VNET_H
 #define FERRY_TESTS_VNET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,8 @@ struct ferry_vnet_link {
 	double corrupt;	      /* probability of flipping one bit */
 	uint64_t rate;	      /* bytes per second, 0 = unlimited */
 	uint32_t queue_limit; /* bytes queued before the rate limiter; 0 = unbounded */
+	bool loss_first;      /* the loss model before the rate limiter (as netem and
+				 ferry-wanem order them): a lost datagram uses no capacity */
 };
 
 struct ferry_vnet_counters {

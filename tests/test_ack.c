@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Link acknowledgements and the controller's bookkeeping, without a network: the ACK
+ * record round-trips the counters received (holes, the range limit, the window), refuses
+ * malformed bodies, falls due by its rules; the controller counts acknowledged, lost and
+ * quiet packets, ignores another session's ACKs and finds a paced sender's bandwidth.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tests/support/fixture.h"
+#include "transport/ack.h"
+#include "transport/cc.h"
+
+static bool acked(const struct ferry_ack *a, uint64_t pn)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (pn >= a->ranges[i].lo && pn <= a->ranges[i].hi)
+			return true;
+	return false;
+}
+
+static void write_parse(struct ferry_ack_tracker *t, struct ferry_ack *a, uint64_t now)
+{
+	uint8_t body[FERRY_ACK_RECORD_MAX];
+	size_t len = ferry_ack_write(t, body, sizeof(body), now);
+
+	ck_assert_uint_ge(len, FERRY_ACK_FIXED_LEN);
+	ck_assert_int_eq(ferry_ack_parse(body, len, a), 0);
+}
+
+START_TEST(ranges_round_trip)
+{
+	struct ferry_ack_tracker t;
+	struct ferry_ack a;
+	uint64_t pn;
+
+	memset(&t, 0, sizeof(t));
+	/* 0..99 arrive but every 7th */
+	for (pn = 0; pn < 100; pn++)
+		if (pn % 7)
+			ferry_ack_received(&t, 42, pn, true, 10);
+	write_parse(&t, &a, 13);
+	ck_assert_uint_eq(a.session, 42);
+	ck_assert_uint_eq(a.largest, 99);
+	ck_assert_uint_eq(a.delay_ms, 3);
+	ck_assert_uint_eq(a.n, FERRY_ACK_RANGES_MAX > 15 ? 15 : FERRY_ACK_RANGES_MAX);
+	for (pn = 0; pn < 100; pn++)
+		ck_assert(acked(&a, pn) == (pn % 7 != 0) || pn < a.ranges[a.n - 1].lo);
+	/* more holes than ranges: the newest FERRY_ACK_RANGES_MAX are told */
+	memset(&t, 0, sizeof(t));
+	for (pn = 0; pn < 1000; pn += 2)
+		ferry_ack_received(&t, 1, pn, true, 0);
+	write_parse(&t, &a, 0);
+	ck_assert_uint_eq(a.n, FERRY_ACK_RANGES_MAX);
+	ck_assert_uint_eq(a.ranges[0].hi, 998);
+	ck_assert_uint_eq(a.ranges[FERRY_ACK_RANGES_MAX - 1].lo,
+			  998 - 2 * (FERRY_ACK_RANGES_MAX - 1));
+	/* a jump past the window forgets what it held; a counter below it is ignored */
+	ferry_ack_received(&t, 1, 10000, true, 0);
+	ferry_ack_received(&t, 1, 5, true, 0);
+	write_parse(&t, &a, 0);
+	ck_assert_uint_eq(a.n, 1);
+	ck_assert_uint_eq(a.ranges[0].lo, 10000);
+	/* a new session starts afresh */
+	ferry_ack_received(&t, 2, 3, true, 0);
+	write_parse(&t, &a, 0);
+	ck_assert_uint_eq(a.session, 2);
+	ck_assert_uint_eq(a.n, 1);
+	ck_assert_uint_eq(a.ranges[0].lo, 3);
+}
+END_TEST
+
+START_TEST(due_rules)
+{
+	struct ferry_ack_tracker t;
+	uint8_t body[FERRY_ACK_RECORD_MAX];
+
+	memset(&t, 0, sizeof(t));
+	ck_assert(!ferry_ack_due(&t, 0));
+	ck_assert_uint_eq(ferry_ack_write(&t, body, sizeof(body), 0), 0);
+	/* messages asking for nothing never make one due */
+	ferry_ack_received(&t, 1, 0, false, 0);
+	ferry_ack_received(&t, 1, 1, false, 0);
+	ck_assert(!ferry_ack_due(&t, 1000));
+	ck_assert_uint_eq(ferry_ack_next_deadline(&t), UINT64_MAX);
+	/* one in order: due after the delay; a second: at once */
+	ferry_ack_received(&t, 1, 2, true, 100);
+	ck_assert(!ferry_ack_due(&t, 100));
+	ck_assert_uint_eq(ferry_ack_next_deadline(&t), 100 + FERRY_ACK_DELAY_MS);
+	ck_assert(ferry_ack_due(&t, 100 + FERRY_ACK_DELAY_MS));
+	ferry_ack_received(&t, 1, 3, true, 101);
+	ck_assert(ferry_ack_due(&t, 101));
+	ck_assert_uint_gt(ferry_ack_write(&t, body, sizeof(body), 101), 0);
+	ck_assert(!ferry_ack_due(&t, 101));
+	/* a hole: at once */
+	ferry_ack_received(&t, 1, 9, true, 102);
+	ck_assert(ferry_ack_due(&t, 102));
+}
+END_TEST
+
+START_TEST(malformed_refused)
+{
+	struct ferry_ack_tracker t;
+	uint8_t body[FERRY_ACK_RECORD_MAX], bad[FERRY_ACK_RECORD_MAX];
+	struct ferry_ack a;
+	size_t len;
+
+	memset(&t, 0, sizeof(t));
+	ferry_ack_received(&t, 1, 10, true, 0);
+	ferry_ack_received(&t, 1, 20, true, 0);
+	len = ferry_ack_write(&t, body, sizeof(body), 0);
+	ck_assert_uint_eq(len, FERRY_ACK_FIXED_LEN + FERRY_ACK_RANGE_LEN);
+	ck_assert_int_eq(ferry_ack_parse(body, len, &a), 0);
+	ck_assert_int_eq(ferry_ack_parse(body, len - 1, &a), -EBADMSG); /* length */
+	ck_assert_int_eq(ferry_ack_parse(body, FERRY_ACK_FIXED_LEN - 1, &a), -EBADMSG);
+	memcpy(bad, body, len);
+	bad[14] = 0; /* no range */
+	ck_assert_int_eq(ferry_ack_parse(bad, len, &a), -EBADMSG);
+	memcpy(bad, body, len);
+	bad[15] = 1; /* reserved */
+	ck_assert_int_eq(ferry_ack_parse(bad, len, &a), -EBADMSG);
+	memcpy(bad, body, len);
+	ferry_wire_put_le16(bad + FERRY_ACK_FIXED_LEN, 0); /* ranges touch */
+	ck_assert_int_eq(ferry_ack_parse(bad, len, &a), -EBADMSG);
+	memcpy(bad, body, len);
+	ferry_wire_put_le16(bad + FERRY_ACK_FIXED_LEN + 2, 11); /* below counter 0 */
+	ck_assert_int_eq(ferry_ack_parse(bad, len, &a), -EBADMSG);
+	memcpy(bad, body, len);
+	ferry_wire_put_le16(bad + 16, 21); /* first range below 0 */
+	ck_assert_int_eq(ferry_ack_parse(bad, len, &a), -EBADMSG);
+}
+END_TEST
+
+static struct ferry_ack one_range(uint32_t session, uint64_t lo, uint64_t hi)
+{
+	struct ferry_ack a = {.session = session, .largest = hi, .n = 1};
+
+	a.ranges[0] = (struct ferry_ack_range){lo, hi};
+	return a;
+}
+
+START_TEST(controller_bookkeeping)
+{
+	struct ferry_cc_config cfg = {.mode = FERRY_CC_BBR, .mss = 1500, .seed = 1};
+	struct ferry_cc cc;
+	struct ferry_cc_info info;
+	struct ferry_ack a;
+	uint64_t pn;
+
+	ck_assert_int_eq(ferry_cc_init(&cc, &cfg, 0), 0);
+	for (pn = 0; pn < 10; pn++)
+		ferry_cc_on_sent(&cc, 7, pn, 1500, FERRY_CC_TRACKED, 0);
+	ferry_cc_on_sent(&cc, 7, 10, 100, FERRY_CC_UNTRACKED, 0);
+	ferry_cc_on_sent(&cc, 7, 11, 1500, FERRY_CC_QUIET, 0);
+	ck_assert_uint_eq(cc.inflight, (uint64_t)11 * 1500);
+	/* another session's ACK is refused */
+	a = one_range(8, 0, 9);
+	ferry_cc_on_ack(&cc, &a, 20);
+	ferry_cc_info(&cc, &info);
+	ck_assert_uint_eq(info.stale_acks, 1);
+	ck_assert_uint_eq(info.acked, 0);
+	/* 0..2 and 6..7 acknowledged: 3 and 4 are lost by the packet threshold, 5 not yet */
+	a = one_range(7, 6, 7);
+	a.n = 2;
+	a.ranges[1] = (struct ferry_ack_range){0, 2};
+	ferry_cc_on_ack(&cc, &a, 20);
+	ferry_cc_info(&cc, &info);
+	ck_assert_uint_eq(info.acked, 5);
+	ck_assert_uint_eq(info.lost, 2);
+	ck_assert_uint_eq(info.min_rtt_ms, 20);
+	ck_assert_uint_eq(cc.inflight, (uint64_t)4 * 1500); /* 5, 8, 9 and the quiet parity */
+	/* late: 5, 8 and 9 are lost, the quiet parity leaves the flight without being lost */
+	ferry_cc_timer(&cc, ferry_cc_next_deadline(&cc));
+	ferry_cc_info(&cc, &info);
+	ck_assert_uint_eq(info.lost, 5);
+	ck_assert_uint_eq(cc.inflight, 0);
+	ck_assert_uint_eq(ferry_cc_next_deadline(&cc), UINT64_MAX);
+	/* an acknowledgement of a lost packet is counted as spurious */
+	a = one_range(7, 3, 3);
+	ferry_cc_on_ack(&cc, &a, 30);
+	ferry_cc_info(&cc, &info);
+	ck_assert_uint_eq(info.spurious, 1);
+	ferry_cc_destroy(&cc);
+}
+END_TEST
+
+/* A sender paced at 1,000 packets of 1,000 bytes a second over a 40 ms path, each packet
+ * acknowledged on arrival: the bandwidth estimate finds 1 MB/s and the min RTT 40 ms. */
+START_TEST(controller_finds_the_bandwidth)
+{
+	struct ferry_cc_config cfg = {.mode = FERRY_CC_BBR, .mss = 1000, .seed = 3};
+	struct ferry_cc cc;
+	struct ferry_cc_info info;
+	uint64_t now, pn = 0;
+
+	ck_assert_int_eq(ferry_cc_init(&cc, &cfg, 0), 0);
+	for (now = 0; now < 3000; now++) {
+		struct ferry_ack a;
+
+		ferry_cc_on_sent(&cc, 1, pn++, 1000, FERRY_CC_TRACKED, now);
+		if (now >= 40) {
+			a = one_range(1, pn - 41, pn - 41);
+			ferry_cc_on_ack(&cc, &a, now);
+		}
+	}
+	ferry_cc_info(&cc, &info);
+	ck_assert_uint_eq(info.min_rtt_ms, 40);
+	ck_assert_uint_ge(info.bw, 950000);
+	ck_assert_uint_le(info.bw, 1050000);
+	ck_assert_uint_eq(info.lost, 0);
+	ck_assert_uint_ge(info.rounds, 50);
+	ferry_cc_destroy(&cc);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ack");
+	TCase *tc = ferry_tcase("ack", 30);
+
+	tcase_add_test(tc, ranges_round_trip);
+	tcase_add_test(tc, due_rules);
+	tcase_add_test(tc, malformed_refused);
+	tcase_add_test(tc, controller_bookkeeping);
+	tcase_add_test(tc, controller_finds_the_bandwidth);
+	suite_add_tcase(s, tc);
+	return ferry_run_suite(s);
+}

@@ -1,0 +1,686 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The link's congestion controller. See cc.h for the theory of operation; the facts it
+ * rests on (delivery-rate samples, the gain cycle, STARTUP's exit, PROBE_RTT) are BBR's
+ * as Linux's tcp_bbr.c and draft-ietf-ccwg-bbr describe them; the treatment of random
+ * loss and the congestion signals are ferry's own.
+ *
+ * Units: bytes, bytes per second, milliseconds; gains in 1/1000.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport/cc.h"
+
+enum {
+	PKT_FREE = 0, /* never sent, untracked, or forgotten */
+	PKT_FLIGHT = 1,
+	PKT_ACKED = 2,
+	PKT_LOST = 3,
+};
+
+enum {
+	GAIN_UNIT = 1000,
+	GAIN_STARTUP = 2885, /* 2 / ln 2: doubles the delivery rate each round */
+	GAIN_DRAIN = 347,    /* 1 / 2.885 */
+	GAIN_UP = 1250,
+	GAIN_DOWN = 750,
+	GAIN_CWND = 2000,
+	CYCLE_PHASES = 8,
+	SPURIOUS_LOOKBACK = 256, /* packets below the oldest in flight an ACK is still read for */
+	TIMEOUT_SLACK_MS = 20,	 /* added to twice the loss delay before nothing-acked is lost:
+				    a busy receiver's loop turn, a scheduler's hiccup */
+};
+
+struct ferry_cc_pkt {
+	uint64_t pn;
+	uint64_t sent_ms;
+	uint64_t delivered;	/* cc->delivered when it left */
+	uint64_t delivered_ms;	/* cc->delivered_ms when it left */
+	uint64_t first_sent_ms; /* cc->first_sent_ms when it left */
+	uint32_t bytes;
+	uint8_t state;
+	bool app_limited;
+	bool quiet; /* asks for no acknowledgement: unacknowledged in time is not lost */
+};
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint64_t max64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static uint64_t rng_next(struct ferry_cc *cc)
+{
+	uint64_t x = cc->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	cc->rng = x;
+	return x * UINT64_C(2685821657736338717);
+}
+
+static struct ferry_cc_pkt *slot(const struct ferry_cc *cc, uint64_t pn)
+{
+	struct ferry_cc_pkt *p = &cc->ring[pn & cc->ring_mask];
+
+	return p->state != PKT_FREE && p->pn == pn ? p : NULL;
+}
+
+/* ------------------------------ the model's outputs -------------------------------- */
+
+static uint64_t max_bw(const struct ferry_cc *cc)
+{
+	uint64_t bw = 0;
+	int i;
+
+	for (i = 0; i < FERRY_CC_BW_ROUNDS; i++)
+		bw = max64(bw, cc->bw_round[i]);
+	return bw;
+}
+
+/* The bandwidth the sender works with: the filter's, bounded after congestion. */
+static uint64_t eff_bw(const struct ferry_cc *cc)
+{
+	uint64_t bw = max_bw(cc);
+
+	return cc->bw_lo ? min64(bw, cc->bw_lo) : bw;
+}
+
+/* bytes/s sent to have bw delivered through the random loss */
+static uint64_t through_loss(const struct ferry_cc *cc, uint64_t bw)
+{
+	uint32_t loss = cc->loss_pm < FERRY_CC_LOSS_MAX_PM ? cc->loss_pm : FERRY_CC_LOSS_MAX_PM;
+
+	return bw * 1000 / (1000 - loss);
+}
+
+static uint64_t bdp(const struct ferry_cc *cc, uint64_t bw)
+{
+	/* the receiver holds an ACK up to FERRY_ACK_DELAY_MS: that much more is in flight
+	 * before any acknowledgement can come back */
+	uint64_t rtt = max64(cc->min_rtt, 1) + FERRY_ACK_DELAY_MS;
+
+	return through_loss(cc, bw) * rtt / 1000;
+}
+
+static uint32_t pacing_gain(const struct ferry_cc *cc)
+{
+	switch (cc->state) {
+	case FERRY_CC_STARTUP:
+		return GAIN_STARTUP;
+	case FERRY_CC_DRAIN:
+		return GAIN_DRAIN;
+	case FERRY_CC_PROBE_BW:
+		return cc->cycle == 0 ? GAIN_UP : cc->cycle == 1 ? GAIN_DOWN : GAIN_UNIT;
+	case FERRY_CC_PROBE_RTT:
+		break;
+	}
+	return GAIN_UNIT;
+}
+
+static void set_outputs(struct ferry_cc *cc)
+{
+	uint64_t mss = cc->cfg.mss, bw = eff_bw(cc), rate, cwnd;
+
+	if (cc->cfg.mode != FERRY_CC_BBR) {
+		rate = cc->cfg.mode == FERRY_CC_FIXED ? cc->cfg.rate : 0;
+		if (cc->cfg.max_rate && (!rate || rate > cc->cfg.max_rate))
+			rate = cc->cfg.max_rate;
+		cc->pacing_rate = rate;
+		cc->cwnd = UINT64_MAX;
+		return;
+	}
+	if (!bw) {
+		/* no sample yet: the initial window, paced over the assumed RTT */
+		rate = (uint64_t)GAIN_STARTUP * FERRY_CC_INIT_CWND * mss / FERRY_CC_INIT_RTT_MS;
+		cwnd = FERRY_CC_INIT_CWND * mss;
+	} else {
+		rate = through_loss(cc, bw) * pacing_gain(cc) / GAIN_UNIT;
+		if (cc->state == FERRY_CC_PROBE_RTT)
+			cwnd = bdp(cc, bw) / 2;
+		else if (cc->state == FERRY_CC_STARTUP)
+			cwnd =
+			    max64(bdp(cc, bw) * GAIN_STARTUP / GAIN_UNIT, FERRY_CC_INIT_CWND * mss);
+		else
+			cwnd = bdp(cc, bw) * GAIN_CWND / GAIN_UNIT + 3 * mss;
+	}
+	/* STARTUP never slows down: a first estimate drawn from a trickle (a handshake, a few
+	 * small messages) must not hold back the transfer that follows */
+	if (cc->state == FERRY_CC_STARTUP)
+		rate = max64(rate, cc->pacing_rate);
+	rate = max64(rate, FERRY_CC_MIN_RATE);
+	if (cc->cfg.max_rate && rate > cc->cfg.max_rate)
+		rate = cc->cfg.max_rate;
+	cc->pacing_rate = rate;
+	cc->cwnd = max64(cwnd, FERRY_CC_MIN_CWND * mss);
+}
+
+/* ------------------------------ packets ----------------------------------------- */
+
+static void lose(struct ferry_cc *cc, struct ferry_cc_pkt *p)
+{
+	p->state = PKT_LOST;
+	cc->inflight -= p->bytes;
+	cc->round_lost += p->bytes;
+	cc->st.lost++;
+}
+
+/* Moves `oldest` past everything no longer in flight. */
+static void advance_oldest(struct ferry_cc *cc)
+{
+	while (cc->oldest < cc->next_pn) {
+		struct ferry_cc_pkt *p = slot(cc, cc->oldest);
+
+		if (p && p->state == PKT_FLIGHT)
+			break;
+		cc->oldest++; /* its slot stays until reused: a late ACK still finds it */
+	}
+}
+
+/* Forgets everything in flight (a new session: its counters start again). */
+static void forget(struct ferry_cc *cc)
+{
+	memset(cc->ring, 0, sizeof(*cc->ring) * (cc->ring_mask + 1));
+	cc->inflight = 0;
+	cc->oldest = cc->next_pn = 0;
+	cc->largest_acked = 0;
+	cc->any_acked = false;
+}
+
+static int grow(struct ferry_cc *cc)
+{
+	uint32_t size = (cc->ring_mask + 1) * 2;
+	struct ferry_cc_pkt *ring;
+	uint64_t pn;
+
+	if (size > FERRY_CC_RING_MAX)
+		return -ENOSPC;
+	ring = calloc(size, sizeof(*ring));
+	if (!ring)
+		return -ENOMEM;
+	for (pn = cc->oldest; pn < cc->next_pn; pn++) {
+		struct ferry_cc_pkt *p = slot(cc, pn);
+
+		if (p)
+			ring[pn & (size - 1)] = *p;
+	}
+	free(cc->ring);
+	cc->ring = ring;
+	cc->ring_mask = size - 1;
+	return 0;
+}
+
+void ferry_cc_on_sent(struct ferry_cc *cc, uint32_t session, uint64_t pn, uint32_t bytes,
+		      enum ferry_cc_track track, uint64_t now)
+{
+	bool tracked = track != FERRY_CC_UNTRACKED;
+	struct ferry_cc_pkt *p;
+
+	if (!cc->have_session || session != cc->session || pn < cc->next_pn) {
+		forget(cc);
+		cc->session = session;
+		cc->have_session = true;
+		cc->oldest = pn;
+	}
+	if (!tracked) {
+		if (cc->oldest == cc->next_pn)
+			cc->oldest = pn + 1; /* nothing in flight below it */
+		cc->next_pn = pn + 1;
+		return;
+	}
+	while (pn - cc->oldest > cc->ring_mask) {
+		if (grow(cc) == 0)
+			continue;
+		/* out of room: the oldest packet is given up for lost */
+		p = slot(cc, cc->oldest);
+		if (p && p->state == PKT_FLIGHT)
+			lose(cc, p);
+		if (p)
+			p->state = PKT_FREE;
+		cc->oldest++;
+		advance_oldest(cc);
+	}
+	if (!cc->inflight) {
+		/* after a pause, intervals start now, not when the last packet left */
+		cc->first_sent_ms = now;
+		cc->delivered_ms = now;
+	}
+	p = &cc->ring[pn & cc->ring_mask];
+	*p = (struct ferry_cc_pkt){
+	    .pn = pn,
+	    .sent_ms = now,
+	    .delivered = cc->delivered,
+	    .delivered_ms = cc->delivered_ms,
+	    .first_sent_ms = cc->first_sent_ms,
+	    .bytes = bytes,
+	    .state = PKT_FLIGHT,
+	    .app_limited = cc->app_limited_until > cc->delivered,
+	    .quiet = track == FERRY_CC_QUIET,
+	};
+	cc->inflight += bytes;
+	cc->next_pn = pn + 1;
+}
+
+void ferry_cc_app_limited(struct ferry_cc *cc)
+{
+	if (cc->inflight < cc->cwnd)
+		cc->app_limited_until = max64(cc->delivered + cc->inflight, 1);
+}
+
+/* ------------------------------ the state machine -------------------------------- */
+
+static void enter_probe_bw(struct ferry_cc *cc, uint64_t now)
+{
+	cc->state = FERRY_CC_PROBE_BW;
+	/* any phase but the drain: links sharing a bottleneck then probe out of step */
+	cc->cycle = 2 + (uint32_t)(rng_next(cc) % (CYCLE_PHASES - 2));
+	cc->cycle_stamp = now;
+}
+
+static void advance_cycle(struct ferry_cc *cc, uint64_t now)
+{
+	uint64_t phase_ms = max64(cc->min_rtt, 1);
+	bool next = now - cc->cycle_stamp >= phase_ms;
+
+	/* the drain phase also ends once the queue it was for is gone */
+	if (cc->cycle == 1 && cc->inflight <= bdp(cc, eff_bw(cc)))
+		next = true;
+	if (!next)
+		return;
+	cc->cycle = (cc->cycle + 1) % CYCLE_PHASES;
+	cc->cycle_stamp = now;
+	if (cc->cycle == 0) {
+		cc->bw_lo = 0; /* probing: see whether the bound still holds */
+		cc->queue_drained = false;
+	}
+}
+
+/* Enters the drain phase of the cycle now. */
+static void drain_now(struct ferry_cc *cc, uint64_t now)
+{
+	cc->cycle = 1;
+	cc->cycle_stamp = now;
+}
+
+/* A round in PROBE_BW that lost more than the random loss explains, or queued on our way:
+ * stop probing, drain, bound the bandwidth used by what the round delivered (never below
+ * half the filter's, so rounds in a row do not compound). */
+static void on_congestion(struct ferry_cc *cc, uint64_t round_rate, uint64_t now)
+{
+	cc->st.congested_rounds++;
+	cc->bw_lo = max64(round_rate, max_bw(cc) / 2);
+	drain_now(cc, now);
+}
+
+/* A round in PROBE_BW whose every RTT sample stood above the minimum while the peer sent
+ * much back: the queue is likely on the ACKs' way back, behind the peer's own traffic,
+ * where no rate of ours drains it; so it costs one drain phase per cycle at most and never
+ * lowers the bandwidth used. */
+static void on_queue(struct ferry_cc *cc, uint64_t now)
+{
+	cc->st.queue_rounds++;
+	if (cc->cycle >= 2 && !cc->queue_drained) {
+		cc->queue_drained = true;
+		drain_now(cc, now);
+	}
+}
+
+/* The random loss: the mean of the last rounds' loss without their highest (one
+ * congested round among them does not move it much, and the mean does not sit below
+ * the truth the way a minimum does). */
+static uint32_t loss_base(const struct ferry_cc *cc)
+{
+	uint32_t i, n = cc->loss_n < FERRY_CC_LOSS_ROUNDS ? cc->loss_n : FERRY_CC_LOSS_ROUNDS;
+	uint32_t sum = 0, top = 0;
+
+	for (i = 0; i < n; i++) {
+		sum += cc->loss_hist[i];
+		if (cc->loss_hist[i] > top)
+			top = cc->loss_hist[i];
+	}
+	if (n < 2)
+		return n ? sum : 0;
+	return (sum - top) / (n - 1);
+}
+
+/* How far above the random loss a round of `pkts` packets must be to mean congestion:
+ * FERRY_CC_LOSS_THRESH_PM, or three standard deviations of the random loss over that many
+ * packets when that is more (at 10% loss and 450 packets a round, 4.2%). */
+static uint32_t loss_margin(uint32_t base_pm, uint64_t pkts)
+{
+	double p = base_pm / 1000.0, sd = pkts ? sqrt(p * (1 - p) / (double)pkts) * 1000 : 0;
+	uint32_t m = (uint32_t)(3 * sd);
+
+	return m > FERRY_CC_LOSS_THRESH_PM ? m : FERRY_CC_LOSS_THRESH_PM;
+}
+
+/* The round that just ended: its loss, the congestion signals, STARTUP's exit. */
+static void round_end(struct ferry_cc *cc, bool app_limited, uint64_t now)
+{
+	uint64_t sent = cc->round_lost + cc->round_acked, mss = cc->cfg.mss;
+	uint64_t span = now - cc->round_start_ms;
+	uint64_t rate = span ? (cc->delivered - cc->round_start_delivered) * 1000 / span : 0;
+	bool congested = false, queue = false;
+
+	if (sent >= 16 * mss) {
+		uint32_t pm = (uint32_t)(cc->round_lost * 1000 / sent);
+		uint32_t base = cc->loss_pm;
+
+		if (cc->loss_n && pm > base + loss_margin(base, sent / mss) &&
+		    cc->round_lost >= 3 * mss)
+			congested = true;
+		cc->loss_hist[cc->loss_n++ % FERRY_CC_LOSS_ROUNDS] = (uint16_t)pm;
+		cc->loss_pm = loss_base(cc);
+	}
+	if (cc->rtt_seen && cc->round_min_rtt != UINT32_MAX &&
+	    cc->round_min_rtt > cc->min_rtt + cc->min_rtt / 4 + 2)
+		queue = true;
+	cc->st.rounds++;
+	if (cc->state == FERRY_CC_STARTUP) {
+		uint64_t bw = max_bw(cc);
+
+		if (!app_limited) {
+			if (bw >= cc->full_bw + cc->full_bw / 4) {
+				cc->full_bw = bw;
+				cc->full_bw_rounds = 0;
+			} else if (++cc->full_bw_rounds >= 3) {
+				cc->full_bw_reached = true;
+				cc->state = FERRY_CC_DRAIN;
+			}
+		}
+	} else if (congested && cc->state == FERRY_CC_PROBE_BW) {
+		on_congestion(cc, rate, now);
+	} else if (queue && cc->state == FERRY_CC_PROBE_BW) {
+		/* is the queue on our way or on the ACKs' way back? The peer sending a quarter
+		 * of our rate or more back makes the second likely */
+		uint64_t back = span ? (cc->received - cc->round_start_received) * 1000 / span : 0;
+
+		if (back * 4 < eff_bw(cc))
+			on_congestion(cc, rate, now);
+		else
+			on_queue(cc, now);
+	} else if (cc->state == FERRY_CC_PROBE_BW && !app_limited && max_bw(cc) < cc->full_bw / 2) {
+		/* the estimate decayed while the link had little to send (ACKs only, say),
+		 * and now the senders want more than it allows: find the pipe again rather
+		 * than creep up 25% per probing cycle */
+		cc->state = FERRY_CC_STARTUP;
+		cc->full_bw = 0;
+		cc->full_bw_rounds = 0;
+		cc->st.restarts++;
+	}
+	cc->round_lost = cc->round_acked = 0;
+	cc->round_min_rtt = UINT32_MAX;
+	cc->round_start_ms = now;
+	cc->round_start_delivered = cc->delivered;
+	cc->round_start_received = cc->received;
+}
+
+void ferry_cc_on_received(struct ferry_cc *cc, uint32_t bytes)
+{
+	cc->received += bytes;
+}
+
+static void update_state(struct ferry_cc *cc, uint64_t now)
+{
+	if (cc->state == FERRY_CC_DRAIN && cc->inflight <= bdp(cc, eff_bw(cc)))
+		enter_probe_bw(cc, now);
+	if (cc->state == FERRY_CC_PROBE_BW)
+		advance_cycle(cc, now);
+	if (cc->state != FERRY_CC_PROBE_RTT && cc->rtt_seen &&
+	    now - cc->min_rtt_stamp > FERRY_CC_MIN_RTT_MS) {
+		cc->state = FERRY_CC_PROBE_RTT;
+		cc->probe_rtt_until = now + FERRY_CC_PROBE_RTT_MS;
+		cc->probe_rtt_round = cc->st.rounds + 1;
+		cc->probe_min = UINT32_MAX;
+	}
+	if (cc->state == FERRY_CC_PROBE_RTT && now >= cc->probe_rtt_until &&
+	    cc->st.rounds >= cc->probe_rtt_round) {
+		if (cc->probe_min != UINT32_MAX)
+			cc->min_rtt = cc->probe_min;
+		cc->min_rtt_stamp = now;
+		if (cc->full_bw_reached)
+			enter_probe_bw(cc, now);
+		else
+			cc->state = FERRY_CC_STARTUP;
+	}
+}
+
+static void rtt_sample(struct ferry_cc *cc, uint64_t rtt64, uint64_t now)
+{
+	uint32_t rtt = rtt64 > UINT32_MAX / 16 ? UINT32_MAX / 16 : (uint32_t)rtt64;
+
+	if (!cc->rtt_seen) {
+		cc->srtt8 = rtt * 8;
+		cc->min_rtt = rtt;
+		cc->min_rtt_stamp = now;
+		cc->rtt_seen = true;
+	} else {
+		cc->srtt8 = cc->srtt8 - cc->srtt8 / 8 + rtt;
+		if (rtt <= cc->min_rtt) {
+			cc->min_rtt = rtt;
+			cc->min_rtt_stamp = now;
+		}
+	}
+	if (rtt < cc->round_min_rtt)
+		cc->round_min_rtt = rtt;
+	if (cc->state == FERRY_CC_PROBE_RTT && rtt < cc->probe_min)
+		cc->probe_min = rtt;
+}
+
+/* ------------------------------ acknowledgements -------------------------------- */
+
+/* How long after a later packet's acknowledgement a packet counts as lost: 9/8 of the
+ * smoothed RTT, but at least FERRY_ACK_DELAY_MS + 2 ms more than it (the receiver may hold
+ * an ACK that long, and the clock ticks in milliseconds). */
+static uint64_t loss_delay(const struct ferry_cc *cc)
+{
+	uint64_t srtt = cc->rtt_seen ? cc->srtt8 / 8 : 1000;
+
+	return max64(srtt + srtt / 8, srtt + FERRY_ACK_DELAY_MS + 2);
+}
+
+static void detect_losses(struct ferry_cc *cc, uint64_t now)
+{
+	uint64_t pn, delay = loss_delay(cc);
+
+	for (pn = cc->oldest; pn < cc->largest_acked; pn++) {
+		struct ferry_cc_pkt *p = slot(cc, pn);
+
+		if (!p || p->state != PKT_FLIGHT)
+			continue;
+		if (pn + FERRY_CC_REORDER <= cc->largest_acked || now - p->sent_ms >= delay)
+			lose(cc, p);
+	}
+	advance_oldest(cc);
+}
+
+void ferry_cc_on_ack(struct ferry_cc *cc, const struct ferry_ack *ack, uint64_t now)
+{
+	struct ferry_cc_pkt *newest = NULL;
+	uint32_t i;
+
+	if (!cc->have_session || ack->session != cc->session || ack->largest >= cc->next_pn) {
+		cc->st.stale_acks++;
+		return;
+	}
+	cc->st.acks++;
+	cc->feedback = true;
+	for (i = 0; i < ack->n; i++) {
+		/* what is done is skipped, but for the last SPURIOUS_LOOKBACK packets: an ACK
+		 * of one declared lost shows reordering */
+		uint64_t ring_lo = cc->next_pn > cc->ring_mask ? cc->next_pn - cc->ring_mask : 0;
+		uint64_t from = cc->oldest > SPURIOUS_LOOKBACK ? cc->oldest - SPURIOUS_LOOKBACK : 0;
+		uint64_t lo = max64(ack->ranges[i].lo, max64(ring_lo, from)),
+			 hi = ack->ranges[i].hi;
+		uint64_t pn;
+
+		for (pn = lo; pn <= hi && hi >= lo; pn++) {
+			struct ferry_cc_pkt *p = slot(cc, pn);
+
+			if (!p || p->state == PKT_ACKED)
+				continue;
+			if (p->state == PKT_LOST) {
+				cc->st.spurious++;
+				p->state = PKT_ACKED;
+				continue;
+			}
+			p->state = PKT_ACKED;
+			cc->inflight -= p->bytes;
+			cc->delivered += p->bytes;
+			cc->round_acked += p->bytes;
+			cc->st.acked++;
+			if (!newest || p->pn > newest->pn)
+				newest = p;
+		}
+	}
+	if (!newest)
+		return;
+	cc->delivered_ms = now;
+	if (!cc->any_acked || ack->largest > cc->largest_acked)
+		cc->largest_acked = ack->largest;
+	cc->any_acked = true;
+	/* an RTT sample from the largest only, if it was just acknowledged; a delay longer
+	 * than the whole round trip (clock rounding) gives none */
+	if (newest->pn == ack->largest && now - newest->sent_ms >= ack->delay_ms)
+		rtt_sample(cc, now - newest->sent_ms - ack->delay_ms, now);
+
+	/* delivery rate over the longer of the send and the ack intervals */
+	{
+		uint64_t send_ms = newest->sent_ms - newest->first_sent_ms;
+		uint64_t ack_ms = now - newest->delivered_ms;
+		uint64_t interval = max64(max64(send_ms, ack_ms), 1);
+		uint64_t rate = (cc->delivered - newest->delivered) * 1000 / interval;
+		uint32_t slot_i = (uint32_t)(cc->round % FERRY_CC_BW_ROUNDS);
+
+		cc->first_sent_ms = newest->sent_ms;
+		if (interval >= cc->min_rtt && (!newest->app_limited || rate > max_bw(cc)))
+			cc->bw_round[slot_i] = max64(cc->bw_round[slot_i], rate);
+	}
+	detect_losses(cc, now);
+	if (newest->delivered >= cc->next_round_delivered) {
+		round_end(cc, newest->app_limited, now);
+		cc->next_round_delivered = cc->delivered;
+		cc->round++;
+		cc->bw_round[cc->round % FERRY_CC_BW_ROUNDS] = 0;
+	}
+	update_state(cc, now);
+	set_outputs(cc);
+}
+
+void ferry_cc_timer(struct ferry_cc *cc, uint64_t now)
+{
+	uint64_t timeout = 2 * loss_delay(cc) + TIMEOUT_SLACK_MS;
+	uint64_t pn;
+	bool any = false;
+
+	for (pn = cc->oldest; pn < cc->next_pn; pn++) {
+		struct ferry_cc_pkt *p = slot(cc, pn);
+
+		if (!p || p->state != PKT_FLIGHT)
+			continue;
+		if (now - p->sent_ms < timeout)
+			break; /* later ones left later still */
+		any = true;
+		if (!p->quiet) {
+			lose(cc, p);
+			continue;
+		}
+		/* nothing asked for its acknowledgement: not a loss, just out of flight */
+		p->state = PKT_FREE;
+		cc->inflight -= p->bytes;
+	}
+	if (any) {
+		advance_oldest(cc);
+		set_outputs(cc);
+	}
+}
+
+uint64_t ferry_cc_next_deadline(const struct ferry_cc *cc)
+{
+	const struct ferry_cc_pkt *p;
+
+	if (!cc->inflight)
+		return UINT64_MAX;
+	p = slot(cc, cc->oldest);
+	if (!p || p->state != PKT_FLIGHT)
+		return UINT64_MAX; /* advance_oldest keeps it in flight whenever one is */
+	return p->sent_ms + 2 * loss_delay(cc) + TIMEOUT_SLACK_MS;
+}
+
+/* ------------------------------ set-up and views --------------------------------- */
+
+int ferry_cc_init(struct ferry_cc *cc, const struct ferry_cc_config *cfg, uint64_t now)
+{
+	memset(cc, 0, sizeof(*cc));
+	if (!cfg->mss || cfg->mode > FERRY_CC_OFF || (cfg->mode == FERRY_CC_FIXED && !cfg->rate))
+		return -EINVAL;
+	cc->ring = calloc(FERRY_CC_RING_MIN, sizeof(*cc->ring));
+	if (!cc->ring)
+		return -ENOMEM;
+	cc->ring_mask = FERRY_CC_RING_MIN - 1;
+	cc->cfg = *cfg;
+	cc->rng = cfg->seed | 1;
+	cc->state = FERRY_CC_STARTUP;
+	cc->round_min_rtt = UINT32_MAX;
+	cc->round_start_ms = now;
+	cc->delivered_ms = cc->first_sent_ms = now;
+	set_outputs(cc);
+	return 0;
+}
+
+void ferry_cc_destroy(struct ferry_cc *cc)
+{
+	free(cc->ring);
+	memset(cc, 0, sizeof(*cc));
+}
+
+void ferry_cc_info(const struct ferry_cc *cc, struct ferry_cc_info *out)
+{
+	*out = cc->st;
+	out->mode = cc->cfg.mode;
+	out->state = cc->state;
+	out->bw = max_bw(cc);
+	out->bw_lo = cc->bw_lo;
+	out->pacing_rate = cc->pacing_rate;
+	out->cwnd = cc->cwnd;
+	out->inflight = cc->inflight;
+	out->min_rtt_ms = cc->min_rtt;
+	out->srtt_ms = cc->srtt8 / 8;
+	out->loss_pm = cc->loss_pm;
+}
+
+const char *ferry_cc_state_name(enum ferry_cc_state state)
+{
+	switch (state) {
+	case FERRY_CC_STARTUP:
+		return "startup";
+	case FERRY_CC_DRAIN:
+		return "drain";
+	case FERRY_CC_PROBE_BW:
+		return "probe_bw";
+	case FERRY_CC_PROBE_RTT:
+		return "probe_rtt";
+	}
+	return "?";
+}
+
+const char *ferry_cc_mode_name(enum ferry_cc_mode mode)
+{
+	switch (mode) {
+	case FERRY_CC_BBR:
+		return "bbr";
+	case FERRY_CC_FIXED:
+		return "fixed";
+	case FERRY_CC_OFF:
+		return "off";
+	}
+	return "?";
+}
