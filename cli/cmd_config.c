@@ -26,9 +26,11 @@ int ferry_cmd_check_config(int argc, char **argv)
 	for (i = 0; i < diag.count; i++)
 		fprintf(stderr, "%s\n", diag.msg[i].text);
 	if (err == 0)
-		printf("%s: valid: %zu peer%s, profile %s, MTU %u, FEC %u+%u%s\n", path, cfg.npeers,
-		       cfg.npeers == 1 ? "" : "s", ferry_config_profile_name(cfg.iface.arq.profile),
-		       cfg.iface.mtu, cfg.iface.fec_data, cfg.iface.fec_parity,
+		printf("%s: valid: %zu peer%s, profile %s, MTU %u, FEC %u+%u, congestion %s%s\n",
+		       path, cfg.npeers, cfg.npeers == 1 ? "" : "s",
+		       ferry_config_profile_name(cfg.iface.arq.profile), cfg.iface.mtu,
+		       cfg.iface.fec_data, cfg.iface.fec_parity,
+		       ferry_cc_mode_name(cfg.iface.congestion),
 		       diag.warnings ? " (with warnings)" : "");
 	else if (diag.errors)
 		fprintf(stderr, "%s: %u error%s\n", path, diag.errors, diag.errors == 1 ? "" : "s");

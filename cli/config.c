@@ -230,6 +230,15 @@ static void end_interface(struct parse_ctx *ctx)
 		ferry_config_report(ctx, false, ctx->sec_line, SEC_INTERFACE, NULL,
 				    "missing PrivateKey, expected %s",
 				    ferry_config_keys[K_PRIVATE_KEY].expected);
+	if (iface->congestion == FERRY_CC_FIXED && !ctx->seen[K_RATE])
+		ferry_config_report(ctx, false, ctx->seen[K_CONGESTION], SEC_INTERFACE,
+				    ferry_config_keys[K_CONGESTION].name,
+				    "Congestion = fixed needs a Rate, expected %s",
+				    ferry_config_keys[K_RATE].expected);
+	if (iface->congestion != FERRY_CC_FIXED && ctx->seen[K_RATE])
+		ferry_config_report(
+		    ctx, false, ctx->seen[K_RATE], SEC_INTERFACE, ferry_config_keys[K_RATE].name,
+		    "only allowed with Congestion = fixed (MaxRate caps the others)");
 	if (profile != FERRY_ARQ_PROFILE_MANUAL) {
 		for (k = K_NODELAY; k <= K_NOCONGESTION; k++)
 			if (ctx->seen[k])

@@ -22,6 +22,7 @@
 #include "stack/policy.h"
 #include "transport/addr.h"
 #include "transport/arq.h"
+#include "transport/cc.h"
 #include "transport/fec.h"
 
 enum {
@@ -44,6 +45,10 @@ enum {
 	FERRY_CONFIG_FEC_DATA_MAX = FERRY_FEC_MAX_DATA,	    /* the FEC module's limits */
 	FERRY_CONFIG_FEC_PARITY_MAX = FERRY_FEC_MAX_PARITY, /* (transport/fec.h) */
 };
+
+/* Rate and MaxRate, bits per second. */
+#define FERRY_CONFIG_RATE_MIN 1000000ULL
+#define FERRY_CONFIG_RATE_MAX 100000000000ULL
 
 /* The ARQ tuning in effect. Profile names the KCP presets of transport/arq.h (normal,
  * fast, fast2 -- the default -- fast3) or manual; for a preset the four values are the
@@ -83,8 +88,11 @@ struct ferry_config_interface {
 	unsigned int mtu;
 	struct ferry_config_arq arq;
 	unsigned int fec_data;
-	unsigned int fec_parity; /* 0: FEC off */
-	uint32_t fwmark;	 /* SO_MARK of every socket ferry opens; 0: none */
+	unsigned int fec_parity;       /* 0: FEC off */
+	uint32_t fwmark;	       /* SO_MARK of every socket ferry opens; 0: none */
+	enum ferry_cc_mode congestion; /* each peer link's controller (transport/cc.h) */
+	uint64_t rate;		       /* Congestion = fixed: bits per second */
+	uint64_t max_rate;	       /* ceiling in every mode, bits per second; 0: none */
 	/* What clients of this end may reach through it (Egress lines in file order, then
 	 * the built-in denies, then allow). */
 	struct ferry_policy egress;

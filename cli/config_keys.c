@@ -324,6 +324,65 @@ static void parse_fec_parity(struct parse_ctx *ctx, const char *v)
 		ctx->cfg->iface.fec_parity = (unsigned int)n;
 }
 
+static void parse_congestion(struct parse_ctx *ctx, const char *v)
+{
+	static const enum ferry_cc_mode modes[] = {FERRY_CC_BBR, FERRY_CC_FIXED, FERRY_CC_OFF};
+	struct quoted q;
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcasecmp(v, ferry_cc_mode_name(modes[i])) == 0) {
+			ctx->cfg->iface.congestion = modes[i];
+			return;
+		}
+	}
+	ferry_config_key_error(ctx, "unknown controller %s, expected %s", ferry_config_quote(&q, v),
+			       ctx->key->expected);
+}
+
+/* A rate in bits per second: digits, then an optional k, M or G (powers of 1000) and an
+ * optional "bit/s" or "bps": "50M", "2.5G" is not accepted (whole numbers only). */
+static bool parse_rate(struct parse_ctx *ctx, const char *v, uint64_t *out)
+{
+	size_t digits = strspn(v, "0123456789");
+	const char *unit = v + digits;
+	uint64_t n, mult = 1;
+	struct quoted q;
+
+	if (!digits || digits > 12)
+		goto bad;
+	if (*unit == 'k' || *unit == 'K')
+		mult = 1000, unit++;
+	else if (*unit == 'M')
+		mult = 1000000, unit++;
+	else if (*unit == 'G')
+		mult = 1000000000, unit++;
+	if (*unit && strcasecmp(unit, "bit/s") != 0 && strcasecmp(unit, "bps") != 0)
+		goto bad;
+	n = strtoull(v, NULL, 10) * mult;
+	if (n < FERRY_CONFIG_RATE_MIN || n > FERRY_CONFIG_RATE_MAX) {
+		ferry_config_key_error(ctx, "%s is out of range, expected %s",
+				       ferry_config_quote(&q, v), ctx->key->expected);
+		return false;
+	}
+	*out = n;
+	return true;
+bad:
+	ferry_config_key_error(ctx, "%s is not a rate, expected %s", ferry_config_quote(&q, v),
+			       ctx->key->expected);
+	return false;
+}
+
+static void parse_rate_key(struct parse_ctx *ctx, const char *v)
+{
+	parse_rate(ctx, v, &ctx->cfg->iface.rate);
+}
+
+static void parse_max_rate(struct parse_ctx *ctx, const char *v)
+{
+	parse_rate(ctx, v, &ctx->cfg->iface.max_rate);
+}
+
 static void parse_fwmark(struct parse_ctx *ctx, const char *v)
 {
 	struct quoted q;
@@ -542,6 +601,12 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
 		      "0..32 (0: FEC off)"},
     [K_FWMARK] = {"FwMark", SEC_INTERFACE, false, false, parse_fwmark,
 		  "off, 0..4294967295 or 0x0..0xffffffff"},
+    [K_CONGESTION] = {"Congestion", SEC_INTERFACE, false, false, parse_congestion,
+		      "bbr, fixed or off"},
+    [K_RATE] = {"Rate", SEC_INTERFACE, false, false, parse_rate_key,
+		"a rate in bit/s like 50M, 800k or 1G (1 Mbit/s .. 100 Gbit/s)"},
+    [K_MAX_RATE] = {"MaxRate", SEC_INTERFACE, false, false, parse_max_rate,
+		    "a rate in bit/s like 50M, 800k or 1G (1 Mbit/s .. 100 Gbit/s)"},
     [K_EGRESS] = {"Egress", SEC_INTERFACE, true, false, parse_egress,
 		  "rules like \"allow|deny [tcp|udp|icmp] PREFIX|any [port N|N-M]\""},
     [K_EGRESS_TRANSPARENT] = {"EgressTransparent", SEC_INTERFACE, false, false,

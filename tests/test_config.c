@@ -400,6 +400,15 @@ static const struct bad_case bad_cases[] = {
     BAD(IFACE "FecData = 0\n", 3, "FecData: \"0\" is out of range, expected 1..64"),
     BAD(IFACE "FecParity = 33\n", 3, "FecParity: \"33\" is out of range, expected 0..32"),
     BAD(IFACE "FecData = 65\n", 3, "FecData: \"65\" is out of range, expected 1..64"),
+    /* congestion control */
+    BAD(IFACE "Congestion = cubic\n", 3,
+	"Congestion: unknown controller \"cubic\", expected bbr, fixed or off"),
+    BAD(IFACE "Congestion = fixed\n", 3, "Congestion = fixed needs a Rate, expected a rate"),
+    BAD(IFACE "Rate = 50M\n", 3, "Rate: only allowed with Congestion = fixed"),
+    BAD(IFACE "MaxRate = 12x\n", 3, "MaxRate: \"12x\" is not a rate, expected"),
+    BAD(IFACE "MaxRate = 999k\n", 3, "MaxRate: \"999k\" is out of range, expected"),
+    BAD(IFACE "MaxRate = 2.5G\n", 3, "MaxRate: \"2.5G\" is not a rate"),
+    BAD(IFACE "MaxRate = 200G\n", 3, "is out of range"),
     BAD(IFACE PEER(BOB_PUB) "PersistentKeepalive = sometimes\n", 6, "is not a number"),
     /* ARQ profile */
     BAD(IFACE "Profile = turbo\n", 3, "unknown profile \"turbo\", expected normal, fast,"),

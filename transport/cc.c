@@ -30,6 +30,8 @@ enum {
 	GAIN_CWND = 2000,
 	CYCLE_PHASES = 8,
 	SPURIOUS_LOOKBACK = 256, /* packets below the oldest in flight an ACK is still read for */
+	QUEUE_SLACK_MS = 5,	 /* above 1.25 x min RTT before a round's RTTs mean a queue: the
+				    clock's millisecond, a busy peer's loop turn */
 	TIMEOUT_SLACK_MS = 20,	 /* added to twice the loss delay before nothing-acked is lost:
 				    a busy receiver's loop turn, a scheduler's hiccup */
 };
@@ -94,11 +96,14 @@ static uint64_t eff_bw(const struct ferry_cc *cc)
 	return cc->bw_lo ? min64(bw, cc->bw_lo) : bw;
 }
 
-/* bytes/s sent to have bw delivered through the random loss */
+/* bytes/s sent to have bw delivered through the random loss; none while a queue stands
+ * (then what is lost may be our own overflow, and compensating it would feed it) */
 static uint64_t through_loss(const struct ferry_cc *cc, uint64_t bw)
 {
 	uint32_t loss = cc->loss_pm < FERRY_CC_LOSS_MAX_PM ? cc->loss_pm : FERRY_CC_LOSS_MAX_PM;
 
+	if (cc->queue_seen)
+		return bw;
 	return bw * 1000 / (1000 - loss);
 }
 
@@ -271,8 +276,9 @@ void ferry_cc_on_sent(struct ferry_cc *cc, uint32_t session, uint64_t pn, uint32
 
 void ferry_cc_app_limited(struct ferry_cc *cc)
 {
+	/* until what is in flight now, and the packet about to leave, is acknowledged */
 	if (cc->inflight < cc->cwnd)
-		cc->app_limited_until = max64(cc->delivered + cc->inflight, 1);
+		cc->app_limited_until = cc->delivered + cc->inflight + 1;
 }
 
 /* ------------------------------ the state machine -------------------------------- */
@@ -297,9 +303,15 @@ static void advance_cycle(struct ferry_cc *cc, uint64_t now)
 		return;
 	cc->cycle = (cc->cycle + 1) % CYCLE_PHASES;
 	cc->cycle_stamp = now;
+	/* the probe's packets are acknowledged a round trip after it: once that shows 15% more,
+	 * there may be more still, so probe again at once rather than cruise on (a capacity
+	 * rise is found at 25% per two or three phases, not per eight) */
+	if (cc->cycle >= 2 && max_bw(cc) >= cc->probe_start_bw + cc->probe_start_bw * 15 / 100)
+		cc->cycle = 0;
 	if (cc->cycle == 0) {
 		cc->bw_lo = 0; /* probing: see whether the bound still holds */
 		cc->queue_drained = false;
+		cc->probe_start_bw = max_bw(cc);
 	}
 }
 
@@ -311,12 +323,13 @@ static void drain_now(struct ferry_cc *cc, uint64_t now)
 }
 
 /* A round in PROBE_BW that lost more than the random loss explains, or queued on our way:
- * stop probing, drain, bound the bandwidth used by what the round delivered (never below
- * half the filter's, so rounds in a row do not compound). */
+ * stop probing, drain, bound the bandwidth used by what the round delivered, but take at
+ * most half off per round (rounds in a row compound: a capacity drop is followed in a
+ * few). */
 static void on_congestion(struct ferry_cc *cc, uint64_t round_rate, uint64_t now)
 {
 	cc->st.congested_rounds++;
-	cc->bw_lo = max64(round_rate, max_bw(cc) / 2);
+	cc->bw_lo = max64(round_rate, eff_bw(cc) / 2);
 	drain_now(cc, now);
 }
 
@@ -381,20 +394,23 @@ static void round_end(struct ferry_cc *cc, bool app_limited, uint64_t now)
 		cc->loss_pm = loss_base(cc);
 	}
 	if (cc->rtt_seen && cc->round_min_rtt != UINT32_MAX &&
-	    cc->round_min_rtt > cc->min_rtt + cc->min_rtt / 4 + 2)
+	    cc->round_min_rtt > cc->min_rtt + cc->min_rtt / 4 + QUEUE_SLACK_MS)
 		queue = true;
+	cc->queue_seen = queue;
 	cc->st.rounds++;
 	if (cc->state == FERRY_CC_STARTUP) {
 		uint64_t bw = max_bw(cc);
 
-		if (!app_limited) {
-			if (bw >= cc->full_bw + cc->full_bw / 4) {
-				cc->full_bw = bw;
-				cc->full_bw_rounds = 0;
-			} else if (++cc->full_bw_rounds >= 3) {
-				cc->full_bw_reached = true;
-				cc->state = FERRY_CC_DRAIN;
-			}
+		/* the pipe is full when the bandwidth stopped growing by a quarter: for three
+		 * rounds, or for one when a queue already stands (every RTT of the round above
+		 * the minimum: more rounds would only overflow it) */
+		if (bw >= cc->full_bw + cc->full_bw / 4) {
+			cc->full_bw = bw;
+			cc->full_bw_rounds = 0;
+		} else if (!app_limited && (++cc->full_bw_rounds >= 3 || (queue && cc->full_bw))) {
+			cc->full_bw = max64(cc->full_bw, bw);
+			cc->full_bw_reached = true;
+			cc->state = FERRY_CC_DRAIN;
 		}
 	} else if (congested && cc->state == FERRY_CC_PROBE_BW) {
 		on_congestion(cc, rate, now);
@@ -407,7 +423,9 @@ static void round_end(struct ferry_cc *cc, bool app_limited, uint64_t now)
 			on_congestion(cc, rate, now);
 		else
 			on_queue(cc, now);
-	} else if (cc->state == FERRY_CC_PROBE_BW && !app_limited && max_bw(cc) < cc->full_bw / 2) {
+	} else if (cc->state == FERRY_CC_PROBE_BW && !app_limited &&
+		   cc->round - cc->app_limited_round <= FERRY_CC_BW_ROUNDS &&
+		   max_bw(cc) < cc->full_bw / 2) {
 		/* the estimate decayed while the link had little to send (ACKs only, say),
 		 * and now the senders want more than it allows: find the pipe again rather
 		 * than creep up 25% per probing cycle */
@@ -416,6 +434,8 @@ static void round_end(struct ferry_cc *cc, bool app_limited, uint64_t now)
 		cc->full_bw_rounds = 0;
 		cc->st.restarts++;
 	}
+	if (app_limited)
+		cc->app_limited_round = cc->round;
 	cc->round_lost = cc->round_acked = 0;
 	cc->round_min_rtt = UINT32_MAX;
 	cc->round_start_ms = now;
@@ -473,6 +493,20 @@ static void rtt_sample(struct ferry_cc *cc, uint64_t rtt64, uint64_t now)
 		cc->round_min_rtt = rtt;
 	if (cc->state == FERRY_CC_PROBE_RTT && rtt < cc->probe_min)
 		cc->probe_min = rtt;
+}
+
+/* The bandwidth filter: the largest sample of each of the last FERRY_CC_BW_ROUNDS rounds
+ * that gave one. Rounds without a sample that counts (app-limited ones below the
+ * estimate) do not age it: an idle link keeps what it knew, as a running max filter
+ * that only moves on insertion does. */
+static void bw_sample(struct ferry_cc *cc, uint64_t rate)
+{
+	if (cc->round != cc->bw_last_round) {
+		cc->bw_last_round = cc->round;
+		cc->bw_slot = (cc->bw_slot + 1) % FERRY_CC_BW_ROUNDS;
+		cc->bw_round[cc->bw_slot] = 0;
+	}
+	cc->bw_round[cc->bw_slot] = max64(cc->bw_round[cc->bw_slot], rate);
 }
 
 /* ------------------------------ acknowledgements -------------------------------- */
@@ -558,18 +592,16 @@ void ferry_cc_on_ack(struct ferry_cc *cc, const struct ferry_ack *ack, uint64_t 
 		uint64_t ack_ms = now - newest->delivered_ms;
 		uint64_t interval = max64(max64(send_ms, ack_ms), 1);
 		uint64_t rate = (cc->delivered - newest->delivered) * 1000 / interval;
-		uint32_t slot_i = (uint32_t)(cc->round % FERRY_CC_BW_ROUNDS);
 
 		cc->first_sent_ms = newest->sent_ms;
 		if (interval >= cc->min_rtt && (!newest->app_limited || rate > max_bw(cc)))
-			cc->bw_round[slot_i] = max64(cc->bw_round[slot_i], rate);
+			bw_sample(cc, rate);
 	}
 	detect_losses(cc, now);
 	if (newest->delivered >= cc->next_round_delivered) {
 		round_end(cc, newest->app_limited, now);
 		cc->next_round_delivered = cc->delivered;
 		cc->round++;
-		cc->bw_round[cc->round % FERRY_CC_BW_ROUNDS] = 0;
 	}
 	update_state(cc, now);
 	set_outputs(cc);

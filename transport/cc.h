@@ -10,10 +10,10 @@
  * FEC parity. From them it keeps a model of the path:
  *
  * - bottleneck bandwidth: the largest delivery rate over the last FERRY_CC_BW_ROUNDS
- *   round trips. A delivery-rate sample is the bytes acknowledged between a packet's send
- *   and its acknowledgement over the longer of the send and the ack intervals (so ACK
- *   compression cannot inflate it); samples taken while the link had nothing to send
- *   (app-limited) only count when they raise the estimate;
+ *   round trips that gave a sample (an idle link does not forget what it knew). A delivery-rate
+ * sample is the bytes acknowledged between a packet's send and its acknowledgement over the longer
+ * of the send and the ack intervals (so ACK compression cannot inflate it); samples taken while the
+ * link had nothing to send (app-limited) only count when they raise the estimate;
  * - min RTT: the smallest RTT sample (ack delay taken off) over FERRY_CC_MIN_RTT_MS; when
  *   it grows that old, PROBE_RTT holds the flight at half a BDP for FERRY_CC_PROBE_RTT_MS
  *   so the queue empties and a fresh minimum is seen;
@@ -25,21 +25,24 @@
  *
  * Decisions: the pacing rate is gain x bandwidth / (1 - random loss); bytes in flight are
  * capped at cwnd_gain x bandwidth x (min RTT + the receiver's ACK delay). The gains follow
- * BBR's cycle: STARTUP (2.885, until the bandwidth stops growing 25% in three rounds),
+ * BBR's cycle: STARTUP (2.885, until the bandwidth stops growing 25% in three rounds, or
+ * in one whose RTTs all stood above the minimum: a queue has formed),
  * DRAIN (1/2.885, until the flight is one BDP), PROBE_BW (one round at 1.25 to look for
- * more, one at 0.75 to drain what that queued, six at 1; the cycle starts at a random
+ * more, one at 0.75 to drain what that queued, six at 1, or at once another probe if
+ * the last one found 15% more; the cycle starts at a random
  * phase so links sharing a bottleneck do not probe in step), PROBE_RTT. A link lives
- * long and idles between bursts: when its estimate has decayed below half the bandwidth
- * STARTUP last found (while it had little to send) and a round is no longer app-limited,
- * it enters STARTUP again instead of creeping up 25% per cycle.
+ * long and idles between bursts: when its estimate is below half the bandwidth STARTUP
+ * last found, an app-limited round came within the filter's window (the estimate decayed
+ * while the link had little to send, not because the capacity fell) and a round is no
+ * longer app-limited, it enters STARTUP again instead of creeping up 25% per cycle.
  *
  * Congestion is what the model does not explain: a round whose loss exceeds the random
  * loss by FERRY_CC_LOSS_THRESH_PM (BBRv3's 2%), or by three standard deviations of that
  * random loss over the round's packets if more. In PROBE_BW such a round ends a probe,
  * enters the 0.75 phase to drain, and bounds the bandwidth used (bw_lo) by what the round
- * actually delivered, never below half the filter's; the bound lifts at the next probe.
+ * actually delivered, at most half off per round; the bound lifts at the next probe.
  * A capacity drop is so followed within a round or two, not after the filter's ten. A
- * round whose smallest RTT stands above 1.25 x min RTT + 2 ms shows a standing queue and
+ * round whose smallest RTT stands above 1.25 x min RTT + 5 ms shows a standing queue and
  * counts as congestion too, unless the peer sent a quarter of our rate or more back in it:
  * then the queue is likely the ACKs' (behind the peer's own traffic), which no rate of
  * ours drains, and it only brings the drain phase forward, once per cycle.
@@ -147,7 +150,9 @@ struct ferry_cc {
 	uint64_t round_lost, round_acked;
 	uint64_t received, round_start_received; /* bytes from the peer (the way back) */
 	uint32_t round_min_rtt;
-	uint64_t bw_round[FERRY_CC_BW_ROUNDS];
+	uint64_t bw_round[FERRY_CC_BW_ROUNDS]; /* the filter: a maximum per round with samples */
+	uint64_t bw_last_round;		       /* the round bw_slot belongs to */
+	uint32_t bw_slot;
 	uint16_t loss_hist[FERRY_CC_LOSS_ROUNDS];
 	uint32_t loss_n;
 	uint32_t loss_pm;
@@ -161,7 +166,10 @@ struct ferry_cc {
 	bool full_bw_reached;
 	uint32_t cycle;
 	uint64_t cycle_stamp;
-	bool queue_drained; /* this cycle drained once for a standing queue already */
+	uint64_t probe_start_bw;    /* the estimate when the last probe began */
+	uint64_t app_limited_round; /* the last round the senders left the link idle in */
+	bool queue_drained;	    /* this cycle drained once for a standing queue already */
+	bool queue_seen;	    /* the last round's every RTT stood above the minimum */
 	uint64_t probe_rtt_until, probe_rtt_round;
 	uint64_t bw_lo;
 	uint64_t rng;
@@ -194,8 +202,8 @@ void ferry_cc_timer(struct ferry_cc *cc, uint64_t now);
 /* When ferry_cc_timer has something to do (UINT64_MAX: nothing in flight). */
 uint64_t ferry_cc_next_deadline(const struct ferry_cc *cc);
 
-/* The sender ran out of data to send: rate samples until what is in flight now is
- * acknowledged measure the application, not the path. */
+/* Call before ferry_cc_on_sent when nothing else waits to leave: the packet and the
+ * samples until what is in flight now is acknowledged measure the senders, not the path. */
 void ferry_cc_app_limited(struct ferry_cc *cc);
 
 /* Whether the flight has room for another packet. */

@@ -148,6 +148,7 @@ int ferry_fec_encoder_init(struct ferry_fec_encoder *enc,
 	    cfg->tailroom > 65536)
 		return -EINVAL;
 	enc->cfg = *cfg;
+	enc->send_full = enc->send_tail = cfg->parity_shards;
 	if (!enc->cfg.flush_ms)
 		enc->cfg.flush_ms = FERRY_FEC_FLUSH_MS_DEFAULT;
 	enc->group = cfg->first_group;
@@ -192,17 +193,19 @@ void ferry_fec_encoder_destroy(struct ferry_fec_encoder *enc)
 	enc->parity_mem = NULL;
 }
 
-/* Emits the open group's parity over the `count` shards it holds and opens the next. */
+/* Emits the open group's parity over the `count` shards it holds (the first send_full or
+ * send_tail of its P parity shards) and opens the next. */
 static void close_group(struct ferry_fec_encoder *enc)
 {
 	uint8_t d = enc->cfg.data_shards, p = enc->cfg.parity_shards;
+	uint8_t send = enc->count == d ? enc->send_full : enc->send_tail;
 	uint32_t r;
 
-	if (p > 0) {
+	if (send > 0) {
 		enc->stats.groups++;
 		if (enc->count < d)
 			enc->stats.groups_short++;
-		for (r = 0; r < p; r++) {
+		for (r = 0; r < send; r++) {
 			struct ferry_buf *b = &enc->parity[r];
 
 			b->next = NULL;
@@ -289,6 +292,14 @@ int ferry_fec_encoder_timeout(struct ferry_fec_encoder *enc, uint64_t now)
 		return 0;
 	close_group(enc);
 	return 1;
+}
+
+void ferry_fec_encoder_set_send(struct ferry_fec_encoder *enc, uint8_t full, uint8_t tail)
+{
+	uint8_t p = enc->cfg.parity_shards;
+
+	enc->send_full = full < p ? full : p;
+	enc->send_tail = tail < p ? tail : p;
 }
 
 int ferry_fec_encoder_flush(struct ferry_fec_encoder *enc)

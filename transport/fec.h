@@ -101,6 +101,8 @@ struct ferry_fec_encoder {
 	uint32_t coded_len;			       /* longest coded region of the open group */
 	uint32_t zeroed;			       /* parity bytes cleared for the open group */
 	uint64_t opened;			       /* now of the open group's first shard */
+	uint8_t send_full, send_tail;		       /* parity shards emitted of a full group
+							  and of one the timer closes (<= P) */
 	struct ferry_fec_encoder_stats stats;
 };
 
@@ -125,6 +127,13 @@ uint64_t ferry_fec_encoder_next_deadline(const struct ferry_fec_encoder *enc);
 /* Closes the open group (emits its parity over the k shards it has) if its timer has
  * fired at `now`. Returns 1 if it closed a group, 0 otherwise. */
 int ferry_fec_encoder_timeout(struct ferry_fec_encoder *enc, uint64_t now);
+
+/* How many of its P parity shards a group sends: `full` for a group of D data shards,
+ * `tail` for one the timer closes short (the end of a burst: a loss there would cost a
+ * round trip). Both are clamped to P and start at P. Each shard's header still says P, so
+ * a receiver sees unsent parity as parity lost and rebuilds from what it has; the code's
+ * rows do not depend on how many of them are sent. */
+void ferry_fec_encoder_set_send(struct ferry_fec_encoder *enc, uint8_t full, uint8_t tail);
 
 /* Closes the open group now regardless of its timer. Returns 1 if a group was closed. */
 int ferry_fec_encoder_flush(struct ferry_fec_encoder *enc);

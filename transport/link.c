@@ -359,7 +359,7 @@ int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
 	memset(&pc, 0, sizeof(pc));
 	pc.min_burst = link->sizes.udp_payload;
 	pc.queue_limit = link->cfg.pacer_queue;
-	pc.grow = FERRY_WIRE_SEAL_OVERHEAD;
+	pc.grow = FERRY_WIRE_SEAL_OVERHEAD + ferry_link_headers(link);
 	err = ferry_pacer_init(&link->pacer, &pc, now);
 	if (err)
 		goto err_cc;

@@ -186,6 +186,8 @@ struct ferry_link_config {
 	uint8_t fec_data;	       /* D; 0 = defaults for both D and P (10, 3) */
 	uint8_t fec_parity;	       /* P; 0 = no parity (headers only) when fec_data != 0 */
 	uint32_t fec_flush_ms;	       /* FEC group timer; 0 = FERRY_FEC_FLUSH_MS_DEFAULT */
+	bool fec_fixed;		       /* send all P parity shards of every group; default: as
+					  many as the measured loss needs (link_send.c) */
 	enum ferry_cc_mode congestion; /* FERRY_CC_BBR (the default), _FIXED, _OFF */
 	uint64_t rate;		       /* FIXED: the send rate, bytes/s */
 	uint64_t max_rate;	       /* ceiling on the send rate in every mode; 0 = none */

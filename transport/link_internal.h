@@ -29,6 +29,15 @@ static inline bool session_usable(const struct ferry_link *link)
 	return session_usable_at(link, link->now);
 }
 
+/* The IP and UDP headers a datagram carries on the path to the peer: what a bottleneck
+ * counts besides the message, so both the pacer and the controller count it too. */
+static inline uint32_t ferry_link_headers(const struct ferry_link *link)
+{
+	return FERRY_WIRE_UDP_HDR + (link->endpoint.len && link->endpoint.sa.sa_family == AF_INET6
+					 ? FERRY_WIRE_IPV6_HDR
+					 : FERRY_WIRE_IPV4_HDR);
+}
+
 /* ---- link.c ------------------------------------------------------------------------ */
 
 /* Recomputes the link state at link->now; a change is counted and reported to ops.state. */

@@ -116,9 +116,14 @@ static bool seal(struct ferry_link *link, struct ferry_buf *b)
 	}
 	if (track == FERRY_CC_UNTRACKED && b->len > FERRY_DATA_OVERHEAD)
 		link->stats.ack_only_out++;
+	/* nothing else waits to leave behind this one: what it measures is the senders, not
+	 * the path (a ping every 200 ms must not pass for the path's bandwidth) */
+	if (!ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW) &&
+	    !ferry_pacer_depth(&link->pacer, FERRY_PACER_HIGH))
+		ferry_cc_app_limited(&link->cc);
 	h = b->data;
 	ferry_cc_on_sent(&link->cc, ferry_wire_get_le32(h + 4), ferry_wire_get_le64(h + 8),
-			 b->len + link->cfg.ip_hdr + FERRY_WIRE_UDP_HDR, track, link->now);
+			 b->len + ferry_link_headers(link), track, link->now);
 	if (track != FERRY_CC_UNTRACKED)
 		cwnd_check(link);
 	return true;
@@ -149,13 +154,14 @@ void ferry_link_pacer_run(struct ferry_link *link)
 {
 	struct ferry_buf *b;
 
+	cwnd_check(link); /* the window may have opened without an ACK: a new session, a timer */
 	while ((b = ferry_pacer_dequeue(&link->pacer, link->now)))
 		output(link, b, true);
 }
 
 /* Sends msg now if the pacer allows, else queues it: `own` (a pool buffer of this link
  * holding msg) is handed over, otherwise msg is copied into one. `sealing`: msg is a data
- * message still to be sealed (FERRY_WIRE_SEAL_OVERHEAD bytes longer on the wire). Control
+ * message still to be sealed (the pacer charges its seal and the path's headers). Control
  * (a shard of ACKs only, see payload_elicits) and anything not sealed (a handshake message:
  * small, rare and urgent) go at once, unpaced. Returns true when own was taken. */
 bool ferry_link_transmit(struct ferry_link *link, const uint8_t *msg, uint32_t len,
@@ -212,28 +218,43 @@ void ferry_link_emit(void *ctx, struct ferry_buf *shard)
 	struct ferry_link *link = ctx;
 	bool data = shard == link->enc_cur;
 	enum ferry_pacer_class cls;
-	bool last_parity = false;
 
 	if (data) {
 		cls = link->enc_class;
+		if (shard->data[FERRY_FEC_OFF_INDEX] == 0)
+			link->group_low = false; /* a new group */
 		if (cls == FERRY_PACER_LOW)
 			link->group_low = true;
 	} else {
-		const uint8_t *h = shard->data;
-
 		/* parity never overtakes a data shard of its group that may still wait in the
 		 * LOW queue; a group of HIGH shards alone has HIGH parity */
 		cls = link->group_low ? FERRY_PACER_LOW : FERRY_PACER_HIGH;
-		last_parity = h[FERRY_FEC_OFF_INDEX] + 1 == h[FERRY_FEC_OFF_D] + h[FERRY_FEC_OFF_P];
 	}
-	if (last_parity)
-		link->group_low = false;
 	if (data)
 		link->stats.data_out++;
 	else
 		link->stats.parity_out++;
 	if (ferry_link_transmit(link, shard->data, shard->len, data ? shard : NULL, cls, true))
 		link->enc_taken = true;
+}
+
+/* Parity that follows the loss the controller measures: a full group gets as many parity
+ * shards as the loss takes data shards from it, rounded (none below 5% with D = 10: bulk
+ * is repaired more cheaply by the ARQ, which resends only what was lost). A group the
+ * timer closes short while nothing more waits to be sent is the end of a burst (the last
+ * segments of a response, a lone DNS reply): it gets one more, so a loss there costs no
+ * round trip. Up to FecParity. */
+static void fec_follow_loss(struct ferry_link *link)
+{
+	uint32_t d = link->cfg.fec_data, loss = link->cc.loss_pm;
+	uint32_t full = (d * loss + 500) / 1000;
+	bool more = ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW) > 0;
+
+	if (link->cfg.fec_fixed)
+		return; /* the encoder sends all P, as it starts */
+	if (full > 254)
+		full = 254;
+	ferry_fec_encoder_set_send(&link->enc, (uint8_t)full, (uint8_t)(more ? full : full + 1));
 }
 
 /* Sends one closed payload through FEC; the buffer is consumed. */
@@ -244,6 +265,7 @@ static void encode(struct ferry_link *link, struct ferry_buf *b, enum ferry_pace
 	link->enc_cur = b;
 	link->enc_class = cls;
 	link->enc_taken = false;
+	fec_follow_loss(link);
 	ferry_fec_encode(&link->enc, b, link->now); /* errors are counted by the encoder */
 	link->enc_cur = NULL;
 	if (!link->enc_taken)
@@ -385,22 +407,24 @@ void ferry_link_cc_apply(struct ferry_link *link)
 {
 	uint64_t rate = ferry_cc_pacing_rate(&link->cc);
 
-	if (rate != link->pacer.rate) {
+	if (rate != link->pacer.rate ||
+	    link->pacer.grow != FERRY_WIRE_SEAL_OVERHEAD + ferry_link_headers(link)) {
 		struct ferry_pacer_config pc = {
 		    .rate = rate,
 		    .burst = link->cfg.burst,
 		    .min_burst = link->sizes.udp_payload,
 		    .queue_limit = link->cfg.pacer_queue,
-		    .grow = FERRY_WIRE_SEAL_OVERHEAD,
+		    .grow = FERRY_WIRE_SEAL_OVERHEAD + ferry_link_headers(link),
 		};
 
 		if (!pc.burst && link->cfg.congestion == FERRY_CC_BBR)
 			pc.burst = (uint32_t)(rate * FERRY_LINK_BURST_MS / 1000 < UINT32_MAX
 						  ? rate * FERRY_LINK_BURST_MS / 1000
 						  : UINT32_MAX);
-		if (pc.burst && pc.burst < pc.min_burst)
-			pc.burst = pc.min_burst;
-		(void)ferry_pacer_set_rate(&link->pacer, &pc, link->now);
+		if (pc.burst && pc.burst < pc.min_burst + pc.grow)
+			pc.burst = pc.min_burst + pc.grow;
+		(void)ferry_pacer_set_rate(&link->pacer, &pc,
+					   link->now); /* valid by construction */
 	}
 	cwnd_check(link);
 	ferry_link_pacer_run(link);
@@ -457,10 +481,6 @@ void ferry_link_close_payloads(struct ferry_link *link, uint64_t now)
 	close_payload(link, FERRY_PACER_HIGH);
 	close_payload(link, FERRY_PACER_LOW);
 	ferry_link_pacer_run(link);
-	/* all sent and room to spare: what is measured now is the senders, not the path */
-	if (!ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW) &&
-	    !ferry_pacer_depth(&link->pacer, FERRY_PACER_HIGH))
-		ferry_cc_app_limited(&link->cc);
 	ferry_link_update_state(link);
 }
 

@@ -13,15 +13,17 @@
 static int configure(struct ferry_pacer *p, const struct ferry_pacer_config *cfg)
 {
 	uint64_t burst = cfg->burst;
+	/* the largest datagram as charged (grow included) must fit, or it could never leave */
+	uint64_t floor = cfg->min_burst ? (uint64_t)cfg->min_burst + cfg->grow : 0;
 
 	if (cfg->rate > FERRY_PACER_RATE_MAX)
 		return -EINVAL;
-	if (burst && cfg->min_burst && burst < cfg->min_burst)
+	if (burst && burst < floor)
 		return -EINVAL;
 	if (!burst) {
 		burst = cfg->rate * FERRY_PACER_BURST_MS / 1000;
-		if (burst < cfg->min_burst)
-			burst = cfg->min_burst;
+		if (burst < floor)
+			burst = floor;
 		if (!burst)
 			burst = 1;
 	}

@@ -39,7 +39,8 @@ enum {
 struct ferry_pacer_config {
 	uint64_t rate;	      /* bytes per second; 0 = unlimited */
 	uint32_t burst;	      /* bytes; 0 = FERRY_PACER_BURST_MS worth (at least min_burst) */
-	uint32_t min_burst;   /* floor of burst: the largest datagram (else it could never go) */
+	uint32_t min_burst;   /* floor of burst: the largest datagram, plus grow (else it could
+				 never go) */
 	uint32_t queue_limit; /* datagrams per class; 0 = FERRY_PACER_QUEUE_DEFAULT */
 	uint32_t grow;	      /* bytes a queued datagram still grows by before it is on the
 				 wire (the link seals as it dequeues): charged with it */

@@ -119,6 +119,9 @@ static int peer_up(struct ferry_daemon *d, struct ferry_daemon_peer *p,
 	    .fec_data = (uint8_t)d->cfg.iface.fec_data,
 	    .fec_parity = (uint8_t)d->cfg.iface.fec_parity,
 	    .keepalive_ms = (uint32_t)cfg->persistent_keepalive * 1000,
+	    .congestion = d->cfg.iface.congestion,
+	    .rate = d->cfg.iface.rate / 8,
+	    .max_rate = d->cfg.iface.max_rate / 8,
 	};
 	struct ferry_link_ops ops = {
 	    .segments = on_segments, .datagram = on_datagram, .state = on_state, .ctx = p};

@@ -220,12 +220,13 @@ int ferry_vnet_send(struct ferry_vnet *vn, enum ferry_vnet_dir dir, const void *
 	if (l->rate) {
 		uint64_t busy = vn->busy_until_ns[dir] > now_ns ? vn->busy_until_ns[dir] : now_ns;
 		uint64_t backlog = (busy - now_ns) * l->rate / 1000000000ULL;
+		uint64_t size = len + l->overhead;
 
-		if (l->queue_limit && backlog + len > l->queue_limit) {
+		if (l->queue_limit && backlog + size > l->queue_limit) {
 			c->dropped_queue++;
 			return 0;
 		}
-		busy += ((uint64_t)len * 1000000000ULL + l->rate - 1) / l->rate;
+		busy += (size * 1000000000ULL + l->rate - 1) / l->rate;
 		vn->busy_until_ns[dir] = busy;
 		depart_ns = busy;
 	}

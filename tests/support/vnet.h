@@ -53,6 +53,8 @@ struct ferry_vnet_link {
 	uint32_t queue_limit; /* bytes queued before the rate limiter; 0 = unbounded */
 	bool loss_first;      /* the loss model before the rate limiter (as netem and
 				 ferry-wanem order them): a lost datagram uses no capacity */
+	uint32_t overhead;    /* bytes the rate limiter adds to each datagram (the IP and
+				 UDP headers a real link carries: 28 for IPv4) */
 };
 
 struct ferry_vnet_counters {
