@@ -16,10 +16,18 @@ NETNS_PASSES=0
 
 netns_cleanup() {
 	local pid ns dir
+	local tries=50
 	for pid in "${NETNS_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
+	# a process that ignores SIGTERM must not hang the cleanup until CTest kills the
+	# whole test (which would leave its namespaces behind): 5 s, then SIGKILL
+	while [ "$tries" -gt 0 ] && netns_any_alive; do
+		sleep 0.1
+		tries=$((tries - 1))
+	done
 	for pid in "${NETNS_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
 	for ns in "${NETNS_LIST[@]}"; do
@@ -35,6 +43,15 @@ netns_cleanup() {
 	NETNS_DIRS=()
 }
 
+# netns_any_alive: true while a process of NETNS_PIDS still runs.
+netns_any_alive() {
+	local pid
+	for pid in "${NETNS_PIDS[@]}"; do
+		kill -0 "$pid" 2>/dev/null && return 0
+	done
+	return 1
+}
+
 netns_init() {
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "SKIP: namespace tests need root"
@@ -42,6 +59,23 @@ netns_init() {
 	fi
 	trap netns_cleanup EXIT
 	trap 'exit 130' INT TERM
+	netns_reap_stale
+}
+
+# netns_reap_stale: deletes the namespaces (and control socket directories) an earlier
+# test of ours left when it was killed before its cleanup could run (SIGKILL, a CTest
+# timeout): names ferry-PID-X whose PID no longer runs. Nothing else is touched.
+netns_reap_stale() {
+	local ns pid
+	for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
+		[[ "$ns" =~ ^ferry-([0-9]+)-[a-z]$ ]] || continue
+		pid=${BASH_REMATCH[1]}
+		if [ "$pid" = "$$" ] || kill -0 "$pid" 2>/dev/null; then
+			continue
+		fi
+		ip netns del "$ns" 2>/dev/null || true
+		rm -rf "/run/ferry/netns/$ns"
+	done
 }
 
 # netns_require TOOL...: skips the test (exit 77) unless every TOOL is on PATH.
