@@ -104,10 +104,11 @@ static void cwnd_check(struct ferry_link *link)
 }
 
 /* Seals a data message in b in place (a FEC shard, or empty: a keepalive) and tells the
- * controller. Returns false when it could not be sealed (counted). */
+ * controller; b->user holds how it counts (ferry_link_transmit read it from the shard).
+ * Returns false when it could not be sealed (counted). */
 static bool seal(struct ferry_link *link, struct ferry_buf *b)
 {
-	enum ferry_cc_track track = b->len ? shard_track(b->data, b->len) : FERRY_CC_UNTRACKED;
+	enum ferry_cc_track track = (enum ferry_cc_track)b->user;
 	const uint8_t *h;
 
 	if (ferry_noise_seal(&link->peer, link->now, b)) {
@@ -177,7 +178,10 @@ bool ferry_link_transmit(struct ferry_link *link, const uint8_t *msg, uint32_t l
 		}
 		memcpy(ferry_buf_put(b, len), msg, len);
 	}
-	if (!sealing || (len && shard_track(msg, len) == FERRY_CC_UNTRACKED) ||
+	/* how the controller counts it, read once from the shard: kept with the buffer for
+	 * seal(), whether it leaves now or from the pacer's queue */
+	b->user = sealing && len ? shard_track(msg, len) : FERRY_CC_UNTRACKED;
+	if (!sealing || (len && b->user == FERRY_CC_UNTRACKED) ||
 	    ferry_pacer_admit(&link->pacer, cls, len + link->pacer.grow, link->now)) {
 		output(link, b, sealing);
 		return own != NULL;
