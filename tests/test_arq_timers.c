@@ -3,7 +3,8 @@
  * When one ARQ conversation sends: RTT smoothing (RFC 6298 with the profile's
  * granularity and minimum), timeout back-off and the deadline an event loop sleeps to;
  * fast retransmission after later ACK batches; ACKs batched into shared datagrams, their
- * bounded list, ack_delay, and the repeated ACK of a segment above a hole.
+ * bounded list, ack_delay, and the repeated ACK of a segment above a hole (only while it
+ * is young, and before the new ACKs).
  *
  * Each test drives one conversation by hand on virtual milliseconds: its output goes to
  * the capture of tests/support/arqrig.h and the peer's ACKs and PUSHes are written with
@@ -203,7 +204,8 @@ START_TEST(ack_batching_bounded)
 END_TEST
 
 /* The ACK of a segment above a hole rides again in the next two ACK datagrams (una cannot
- * cover it if its ACK is lost); once the hole closes, una does and the repeats stop. */
+ * cover it if its ACK is lost), before the new ACKs; once the hole closes, una does and
+ * the repeats stop. */
 START_TEST(ack_repeat_out_of_order)
 {
 	struct ferry_arq_config cfg;
@@ -225,19 +227,64 @@ START_TEST(ack_repeat_out_of_order)
 	}
 	ck_assert_uint_eq(cap.n, 4);
 	ck_assert_uint_eq(cap.len[0], 24); /* ack 1 */
-	ck_assert_uint_eq(cap.len[1], 48); /* ack 2, repeat 1 */
-	ck_assert_uint_eq(cap.len[2], 72); /* ack 3, repeat 1, 2 */
-	ck_assert_uint_eq(cap.len[3], 72); /* ack 4, repeat 2, 3 (1 is done) */
-	ck_assert_int_eq(ferry_arq_seg_decode(cap.dg[3] + 24, 24, &h), 24);
+	ck_assert_uint_eq(cap.len[1], 48); /* repeat 1, ack 2 */
+	ck_assert_uint_eq(cap.len[2], 72); /* repeat 1, 2, ack 3 */
+	ck_assert_uint_eq(cap.len[3], 72); /* repeat 2, 3 (1 is done), ack 4 */
+	ck_assert_int_eq(ferry_arq_seg_decode(cap.dg[3], 24, &h), 24);
 	ck_assert_uint_eq(h.cmd, FERRY_ARQ_CMD_ACK);
 	ck_assert_uint_eq(h.sn, 2);
 	ck_assert_uint_eq(h.ts, 2);
+	/* The new ACK is last: kcp-go takes its RTT sample from a datagram's last ACK. */
+	ck_assert_int_eq(ferry_arq_seg_decode(cap.dg[3] + 48, 24, &h), 24);
+	ck_assert_uint_eq(h.sn, 4);
+	ck_assert_uint_eq(h.ts, 4);
 	n = ferry_arqrig_seg(dg, 1, 81, 128, 0, 0, 0, "x");
 	ck_assert_int_eq(ferry_arq_input(arq, dg, n, 5), 0);
 	ck_assert_int_eq(ferry_arq_timer(arq, 5), 0);
 	ck_assert_uint_eq(cap.len[4], 24); /* una 5 covers everything */
 	ck_assert_int_eq(ferry_arq_seg_decode(cap.dg[4], 24, &h), 24);
 	ck_assert_uint_eq(h.una, 5);
+	ferry_arq_destroy(arq);
+	ferry_ck_pool_idle(&pool);
+	ferry_pool_destroy(&pool);
+}
+END_TEST
+
+/* A repeat echoes the ts of a transmission ACKed before, and a KCP sender takes an RTT
+ * sample from every ACK: a batch is repeated only while its first ACK is at most one
+ * interval (10 ms with fast3) old, so no repeat adds more than a KCP receiver's own ACK
+ * delay to the peer's sample. */
+START_TEST(ack_repeat_only_while_young)
+{
+	struct ferry_arq_config cfg;
+	static struct ferry_arqrig_capture cap;
+	struct ferry_pool pool;
+	struct ferry_arq *arq;
+	struct ferry_arq_seg h;
+	uint8_t dg[64];
+	size_t n;
+
+	ck_assert_int_eq(ferry_pool_init(&pool, 16, 1376, 32), 0);
+	ck_assert_int_eq(ferry_arq_config_init(&cfg, FERRY_ARQ_PROFILE_FAST3), 0);
+	ck_assert_int_eq(ferry_arq_create(&arq, 1, &cfg, &pool, ferry_arqrig_capture_out, &cap), 0);
+	/* sn 1 above the hole at 0, first ACKed at 100 */
+	n = ferry_arqrig_seg(dg, 1, 81, 128, 90, 1, 0, "x");
+	ck_assert_int_eq(ferry_arq_input(arq, dg, n, 100), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 100), 0);
+	/* 50 ms later (a timeout's gap): a repeat would tell the peer the RTT grew by 50 ms */
+	n = ferry_arqrig_seg(dg, 1, 81, 128, 140, 2, 0, "y");
+	ck_assert_int_eq(ferry_arq_input(arq, dg, n, 150), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 150), 0);
+	ck_assert_uint_eq(cap.n, 2);
+	ck_assert_uint_eq(cap.len[1], 24); /* ack 2 only */
+	/* 10 ms later: sn 2's batch is young enough, sn 1's is still too old */
+	n = ferry_arqrig_seg(dg, 1, 81, 128, 150, 3, 0, "z");
+	ck_assert_int_eq(ferry_arq_input(arq, dg, n, 160), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 160), 0);
+	ck_assert_uint_eq(cap.len[2], 48); /* repeat 2, ack 3 */
+	ck_assert_int_eq(ferry_arq_seg_decode(cap.dg[2], 24, &h), 24);
+	ck_assert_uint_eq(h.sn, 2);
+	ck_assert_uint_eq(h.ts, 140);
 	ferry_arq_destroy(arq);
 	ferry_ck_pool_idle(&pool);
 	ferry_pool_destroy(&pool);
@@ -253,6 +300,7 @@ int main(void)
 	tcase_add_test(timers, fast_retransmit);
 	tcase_add_test(timers, ack_batching_bounded);
 	tcase_add_test(timers, ack_repeat_out_of_order);
+	tcase_add_test(timers, ack_repeat_only_while_young);
 	suite_add_tcase(s, timers);
 	return ferry_run_suite(s);
 }

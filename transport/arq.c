@@ -18,7 +18,10 @@
  * - Receive side: out-of-order segments sit in a ring indexed by sn & rmask until the gap
  *   closes, then move to a FIFO the application reads (nq segments). PUSH is accepted only
  *   below rcv_nxt + rcv_wnd - nq, the right edge we advertise: it never moves left, and
- *   ring plus FIFO never hold more than rcv_wnd buffers.
+ *   ring plus FIFO never hold more than rcv_wnd buffers. A PUSH past it (a KCP sender
+ *   misled by a reordered older window) is answered with the window at the next flush.
+ * - ACKs: sent at the next flush, batched; those of out-of-order segments repeated while
+ *   young (emit_ack_repeats says why only then).
  *
  * All sn, una and ts comparisons are wrap-safe (signed 32-bit differences).
  *
@@ -192,16 +195,37 @@ static void emit_acks(struct ferry_arq *arq)
 	arq->n_acks = 0;
 }
 
-/* Riding along with new ACKs only, so repeats add no ACK batch and rarely a datagram. */
-static void emit_ack_repeats(struct ferry_arq *arq)
+/* Riding along with new ACKs only, so repeats add no ACK batch and rarely a datagram.
+ *
+ * A repeat echoes the ts of a transmission that was ACKed before, and KCP senders take an
+ * RTT sample from every ACK they get (ikcp.c from each ACK segment, kcp-go from the last
+ * one of each datagram), acknowledged or not: a repeat sent a long while after the first
+ * ACK inflates their SRTT, hence their RTO and their window probes, by that while. So a
+ * batch is repeated only while its first ACK is at most one interval old (or ack_delay,
+ * if larger): no more delay than a KCP receiver, which ACKs at its next tick, or any ACK
+ * of ours may already add. That keeps the repeats of a flowing transfer, where ACK
+ * flushes follow each other within milliseconds, and drops the misleading ones, sent
+ * when traffic resumes after a pause (a timeout, a closed window, whole windows that
+ * arrive at once). They go before the new ACKs, so the last ACK of a datagram, kcp-go's
+ * sample, is a fresh one. Our own sender samples only the ACK that frees a segment
+ * (on_ack in arq_input.c), so a repeat misleads it only when the first ACK was lost, but
+ * then just as much: it gains too. docs/arq.md has the figures. */
+static void emit_ack_repeats(struct ferry_arq *arq, uint64_t now)
 {
-	uint32_t j = arq->ack_flushes, k = arq->cfg.ack_repeat, from = 0, to, i;
+	uint32_t j = arq->ack_flushes, k = arq->cfg.ack_repeat, b, from = 0, to, i;
+	uint64_t max_age =
+	    arq->cfg.ack_delay > arq->cfg.interval ? arq->cfg.ack_delay : arq->cfg.interval;
 
 	if (!k || !j)
 		return;
+	b = j > k ? j - k : 0; /* the oldest batch to repeat */
+	while (b < j && now - arq->rep_at[b % ACK_MARKS] > max_age)
+		b++;
+	if (b == j)
+		return;
 	to = arq->rep_mark[(j - 1) % ACK_MARKS];
-	if (j > k)
-		from = arq->rep_mark[(j - k - 1) % ACK_MARKS];
+	if (b > 0)
+		from = arq->rep_mark[(b - 1) % ACK_MARKS];
 	if (to - from > arq->rep_mask + 1)
 		from = to - (arq->rep_mask + 1); /* overwritten: keep the newest */
 	for (i = from; i != to; i++) {
@@ -425,8 +449,9 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 	arq->emitted = false;
 	if (arq->n_acks) {
 		arq->rep_mark[arq->ack_flushes % ACK_MARKS] = arq->rep_w;
+		arq->rep_at[arq->ack_flushes % ACK_MARKS] = now;
+		emit_ack_repeats(arq, now);
 		emit_acks(arq);
-		emit_ack_repeats(arq);
 		arq->ack_flushes++;
 	}
 	if (arq->want_wask) {

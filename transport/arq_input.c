@@ -6,8 +6,8 @@
  * cwnd; one pass per datagram over the unacked holes below the highest ACK counts skips
  * for fast retransmission. PUSH lands in the receive ring, moves to the application's
  * FIFO once in order, and is queued for an ACK (the list is kept by arq.c, which sends
- * it). ferry_arq_recv drains the FIFO and asks for a window announcement when the edge
- * we advertise moved far enough.
+ * it); a PUSH past the edge we advertise is dropped and asks for a window announcement.
+ * ferry_arq_recv drains the FIFO and asks for one when that edge moved far enough.
  */
 #include "transport/arq.h"
 #include "transport/arq_internal.h"
@@ -157,7 +157,13 @@ static void on_push(struct ferry_arq *arq, const struct ferry_arq_seg *h, const 
 		return;
 	}
 	if ((uint32_t)sdiff(h->sn, arq->rcv_nxt) >= limit) {
+		/* The peer sent past the edge we advertise: it holds a stale window (a KCP sender
+		 * takes the window of whatever segment arrived last, so one reordered older ACK
+		 * is enough). Dropping in silence would leave it believing that window and
+		 * sending into it; the next flush tells it the current one (a WINS, unless
+		 * another segment of that flush carries it). */
 		arq->st.drop_window++;
+		arq->want_wins = true;
 		return;
 	}
 	idx = h->sn & arq->rmask;

@@ -33,8 +33,9 @@ struct ack_ent {
 
 /* ACKs of out-of-order segments are repeated in the next ack_repeat flushes that send
  * ACKs: una covers an in-order segment whose ACK is lost, but nothing covers one above a
- * hole. They are recorded in a ring in arrival order; batch j (first ACKed by ACK flush j)
- * is rep[mark[j - 1] .. mark[j]), and ACK flush j also repeats batches j - k .. j - 1. */
+ * hole. They are recorded in a ring in arrival order; batch j (first ACKed by ACK flush j,
+ * at time rep_at[j]) is rep[mark[j - 1] .. mark[j]), and ACK flush j also repeats those of
+ * batches j - k .. j - 1 that are at most one interval old (see emit_ack_repeats). */
 enum {
 	ACK_REPEAT_MAX = 4,
 	ACK_MARKS = ACK_REPEAT_MAX + 2,
@@ -67,6 +68,7 @@ struct ferry_arq {
 	struct ack_ent *acks;		     /* ACKs to send, ack_max at most */
 	struct ack_ent *rep;		     /* repeat ring, rep_mask + 1 entries */
 	uint64_t ack_since;
+	uint64_t rep_at[ACK_MARKS]; /* time of the last ACK flushes (by ack_flushes) */
 
 	uint32_t conv, mss;
 	int err;

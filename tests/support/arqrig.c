@@ -63,6 +63,8 @@ static void deliver(void *ctx, enum ferry_vnet_dir dir, const uint8_t *data, siz
 {
 	struct ferry_arqrig_pair *p = ctx;
 
+	if (p->tap)
+		p->tap(p->tap_ctx, dir, data, len, now);
 	ferry_arq_input(dir == FERRY_VNET_A2B ? p->b : p->a, data, len, now);
 }
 

@@ -15,7 +15,8 @@
  * jumps to the earliest deadline. Every byte read is compared with the source; pool
  * high-water marks and refused writes are recorded for the test to assert on. A test
  * sets the reader fields (read_chunk, read_every, read_pause_until) after
- * ferry_arqrig_pair_init, and may change vn.link[] impairments between steps.
+ * ferry_arqrig_pair_init, and may change vn.link[] impairments between steps; a tap sees
+ * every datagram delivered, as the peer's estimator would.
  *
  * Failures are Check assertions: every function here runs inside a Check test. All
  * state lives in the structs; nothing here is global.
@@ -57,9 +58,16 @@ int ferry_arqrig_capture_out(void *ctx, const uint8_t *dgram, size_t len);
 size_t ferry_arqrig_seg(uint8_t *out, uint32_t conv, uint8_t cmd, uint16_t wnd, uint32_t ts,
 			uint32_t sn, uint32_t una, const char *data);
 
+/* Sees every datagram the vnet delivers (dir FERRY_VNET_A2B: to B), at its arrival time,
+ * before the engine does; ctx is the pair's tap_ctx. */
+typedef void (*ferry_arqrig_tap_fn)(void *ctx, enum ferry_vnet_dir dir, const uint8_t *dgram,
+				    size_t len, uint64_t now);
+
 /* Two engines over the virtual network, A writing and B reading. */
 struct ferry_arqrig_pair {
 	struct ferry_vnet vn;
+	ferry_arqrig_tap_fn tap; /* optional, set after ferry_arqrig_pair_init */
+	void *tap_ctx;
 	struct ferry_pool pool_a, pool_b;
 	struct ferry_arq *a, *b;
 	const uint8_t *src;

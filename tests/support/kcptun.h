@@ -37,6 +37,10 @@
  *   default); the receiver takes any u16 length. A wrong version or cmd kills the session.
  * - kcptun's handleClient copies both ways and closes both ends when either direction
  *   ends, so each stream sends its FIN only after all its echo came back.
+ * - kcp-go (kcp.go Input) takes the peer's window from every segment, the last one
+ *   winning, and one RTT sample per datagram, from the ts its last ACK segment echoes;
+ *   its writer (sess.go WriteBuffers) blocks while the segments it holds reach that
+ *   window, so a zero window stops the application behind it.
  *
  * The harness is one poll loop (ferry_kcptun_run): smux frames of seeded bytes go into
  * the ARQ until it pushes back, the ARQ runs at its next deadline, datagrams go out with
@@ -46,6 +50,20 @@
  * conv, the nonces and the PSH frame sizes). On the wire it checks as it goes: every ACK
  * either side sends must echo the ts of a transmission of the acked sn; every segment
  * kcp-go sends is decoded and counted (bad CRC, framing, conv, PUSHes, probes).
+ *
+ * Impairments a test may set after ferry_kcptun_start, before ferry_kcptun_run:
+ * - delay_ms: two delay lines (FIFOs, so no reordering) hold each datagram that long, ours
+ *   before the socket, kcp-go's between the socket and the ARQ: a path of 2 * delay_ms;
+ * - echo.rate: the echo target sends back at most that many bytes per ms, a slow producer
+ *   behind kcp-go, so kcp-go sends data as it comes instead of in whole windows;
+ * - pause_after, pause_ms: our reader stops for pause_ms once it has read pause_after
+ *   bytes (exactly: its last read before the pause is cut there);
+ * - hold_wnd: with the reader stopped, our first datagram that advertises a window of
+ *   1..hold_wnd segments is held back and sent right after the first that advertises 0
+ *   (one reordered ACK, the case where a KCP sender overruns a receiver).
+ * It also follows what kcp-go makes of us: the edge we advertise and the new segments it
+ * sends past it (peer_overrun), and its RTT estimate built from our ACKs as they reach
+ * it (peer_rtt; loopback, so its clock is ours minus the smallest offset its PUSHes show).
  *
  * kcptun-server is stopped by PID in the normal path (SIGTERM, bounded waitpid, SIGKILL);
  * if a test fails or times out, PR_SET_PDEATHSIG kills it with its parent. Needs root (the
@@ -86,7 +104,8 @@ enum {
 	FERRY_KCPTUN_SMUX_FRAME_MAX = 32768, /* smux DefaultConfig MaxFrameSize */
 
 	FERRY_KCPTUN_STREAMS_MAX = 4,
-	FERRY_KCPTUN_TS_RING = 4096, /* sn slots remembered for the ts echo check (> any window) */
+	FERRY_KCPTUN_TS_RING = 4096,  /* sn slots remembered for the ts echo check (> any window) */
+	FERRY_KCPTUN_LINE_MAX = 2048, /* datagrams a delay line holds (> two windows) */
 	FERRY_KCPTUN_ECHO_BUF = 65536,
 };
 
@@ -100,17 +119,40 @@ struct ferry_kcptun_stream {
 	bool syn_sent, fin_sent, fin_recv;
 };
 
+/* The one reordered datagram of hold_wnd, from waiting for it to having sent it. */
+enum ferry_kcptun_hold {
+	FERRY_KCPTUN_HOLD_WAIT,	    /* none held yet */
+	FERRY_KCPTUN_HOLD_HELD,	    /* held until a zero window goes out */
+	FERRY_KCPTUN_HOLD_RELEASED, /* sent after that zero window */
+};
+
+/* A datagram on a delay line, and the line (a FIFO: every datagram waits as long). */
+struct ferry_kcptun_delayed {
+	uint64_t due;
+	size_t len;
+	uint8_t d[FERRY_KCPTUN_DGRAM_MAX];
+};
+
+struct ferry_kcptun_line {
+	struct ferry_kcptun_delayed q[FERRY_KCPTUN_LINE_MAX];
+	uint32_t head, n;
+};
+
 struct ferry_kcptun_echo_conn {
 	int fd; /* -1 once closed */
 	size_t head, tail;
 	uint8_t buf[FERRY_KCPTUN_ECHO_BUF];
 };
 
-/* The target kcptun-server dials for every stream: sends back what it reads. */
+/* The target kcptun-server dials for every stream: sends back what it reads, at most
+ * `rate` bytes per ms when rate is set (a slow producer behind kcp-go). */
 struct ferry_kcptun_echo {
 	int lfd;
 	uint16_t port;
 	int accepted, closed;
+	uint32_t rate;	   /* bytes per ms, all connections together; 0: no limit */
+	size_t budget;	   /* bytes that may be sent back now (rate only) */
+	uint64_t refilled; /* when budget was last topped up */
 	struct ferry_kcptun_echo_conn c[FERRY_KCPTUN_STREAMS_MAX];
 };
 
@@ -125,6 +167,20 @@ struct ferry_kcptun_ts_ring {
 	uint64_t checked; /* ACKs whose echo was checked */
 };
 
+/* kcp-go's RTT estimate as our ACKs feed it: one sample per datagram, now - the ts that its
+ * last ACK segment echoes, whether that ACK frees anything or not (kcp-go kcp.go, Input
+ * and update_ack), smoothed as RFC 6298 does. Our side of the computation: kcp-go's clock
+ * is ours minus the smallest (our arrival time - ts) of its PUSHes (loopback: no delay). */
+struct ferry_kcptun_rtt {
+	bool seen;
+	double srtt, rttvar;
+	double srtt_max; /* after the first ten samples (the start is noisy) */
+	uint64_t samples;
+};
+
+/* Feeds one RTT sample (ms) to a KCP-style estimator (tests/test_arq_peer.c uses it too). */
+void ferry_kcptun_rtt_sample(struct ferry_kcptun_rtt *e, double r);
+
 struct ferry_kcptun {
 	pid_t kcptun;
 	int udp;
@@ -134,6 +190,9 @@ struct ferry_kcptun {
 	uint32_t conv;
 	uint64_t rng;	   /* xorshift64*: loss, nonces, frame sizes */
 	unsigned loss_pct; /* each direction */
+	uint32_t delay_ms; /* added each way by the delay lines (0: none; set before run) */
+	struct ferry_kcptun_line out_line, in_line;
+	uint64_t line_send_errors; /* delayed datagrams the socket refused */
 
 	/* the wire, as this test sees it */
 	uint64_t out_dgrams, out_lost, send_errors;
@@ -144,10 +203,29 @@ struct ferry_kcptun {
 	struct ferry_kcptun_ts_ring our_ts, peer_ts; /* PUSH transmissions of each side, by sn */
 	uint64_t peer_wask, peer_wins;		     /* kcp-go's window probes and announcements */
 	uint64_t our_zero_wnd; /* our segments that advertised a closed window */
+	uint32_t our_edge;     /* the furthest una + wnd we advertised: our receive edge */
+	uint64_t peer_overrun; /* new sn kcp-go sent at or beyond that edge */
+	struct ferry_kcptun_rtt peer_rtt; /* kcp-go's estimate from our ACKs that arrive */
+	uint32_t peer_clock_off;	  /* our ms clock minus kcp-go's (valid once set) */
+	bool peer_clock_set;
 
-	/* a reader that stops: no ferry_arq_recv for pause_ms once pause_after bytes came */
+	/* a reader that stops: no ferry_arq_recv for pause_ms once it has read pause_after
+	 * bytes of the ARQ stream (smux headers included) */
+	size_t app_read; /* bytes read from the ARQ */
 	size_t pause_after;
 	uint64_t pause_ms, pause_until;
+	uint64_t resumed_at; /* when the stopped reader read again (0: not yet) */
+	uint64_t started_at; /* when ferry_kcptun_run started (the same clock) */
+
+	/* ACK reordering at the stopped reader (hold_wnd > 0): while the reader is stopped,
+	 * our first datagram that advertises a window of at most hold_wnd segments (but not
+	 * 0) is held back and sent right after our first datagram that advertises 0, so the
+	 * older, larger window reaches kcp-go last */
+	uint16_t hold_wnd;
+	enum ferry_kcptun_hold hold_state;
+	size_t held_len;
+	uint16_t held_wnd; /* the window the held datagram advertised */
+	uint8_t held[FERRY_KCPTUN_DGRAM_MAX];
 
 	/* smux, our side */
 	struct ferry_kcptun_stream s[FERRY_KCPTUN_STREAMS_MAX];
@@ -186,9 +264,9 @@ uint64_t ferry_kcptun_run(struct ferry_kcptun *t);
 
 /* Prints the run's figures under `name` (ms from ferry_kcptun_run) and asserts what every
  * case must show: every stream echoed in full; no bad CRC, short datagram, undecodable or
- * foreign-conv segment from kcp-go; no ferry drop (truncated, malformed, conv, nobuf,
- * window); output errors only as counted sends failed; ACK echoes checked both ways; the
- * window ferry saw in 1..FERRY_KCPTUN_ARQ_WND segments. */
+ * foreign-conv segment from kcp-go; no ferry drop (truncated, malformed, conv, nobuf, and
+ * window unless hold_wnd made kcp-go overrun); output errors only as counted sends failed;
+ * ACK echoes checked both ways; the window ferry saw in 1..FERRY_KCPTUN_ARQ_WND segments. */
 void ferry_kcptun_report(const struct ferry_kcptun *t, const char *name, uint64_t ms);
 
 /* Stops kcptun-server (failing the test if it had died on its own), destroys the ARQ
