@@ -32,6 +32,7 @@ void ferry_bridge_config_default(struct ferry_bridge_config *cfg, enum ferry_arq
 	cfg->arq.dead_time = 120000; /* a conversation outlives a long outage of its link */
 	cfg->arq.dead_link = 0xfffe;
 	cfg->arq.stream = true;
+	cfg->arq.thin_copy = true; /* a request's one loss costs no timeout (arq.h) */
 	cfg->arq_buffers = 16384;
 	cfg->max_convs = 8192;
 	cfg->max_udp = 8192;
@@ -337,7 +338,8 @@ static int arq_out(void *ctx, const uint8_t *d, size_t len)
 {
 	struct br_conv *c = ctx;
 	struct ferry_bridge *b = c->peer->b;
-	int err = b->ops->send_segments(b->ctx, c->peer->link, d, len, b->now);
+	int err =
+	    b->ops->send_segments(b->ctx, c->peer->link, d, len, ferry_arq_thin(c->arq), b->now);
 
 	if (err)
 		b->stats.send_errors++;
@@ -596,13 +598,9 @@ static void conv_run(struct br_conv *c)
 	uint32_t room = b->ops->room ? b->ops->room(b->ctx, c->peer->link) : UINT32_MAX;
 	uint64_t next;
 
-	if (!room) {
-		/* the link's queue is full: try again soon rather than add to it */
-		ferry_bridge_conv_schedule(c, b->now + 1);
-		return;
-	}
-	/* the conversation sends at most what the link takes now; the rest stays in its own
-	 * send queue, so a newcomer's first bytes queue behind no one's bulk */
+	/* the conversation sends at most what the link takes now (with none, only its ACKs,
+	 * and its data if it is a thin flow: arq.h); the rest stays in its own send queue,
+	 * so a newcomer's first bytes queue behind no one's bulk */
 	ferry_arq_set_credit(c->arq, room);
 	/* What the end gave this turn leaves now, a partial segment too: the application's
 	 * own TCP already coalesced its writes, and waiting the ARQ's interval for more would

@@ -80,7 +80,8 @@ struct ferry_bridge_ops {
 	/* Queue one ARQ datagram / one datagram-channel message on the peer's link (its
 	 * `link` pointer, as given to ferry_bridge_peer_add). Return 0 or a negative errno
 	 * (counted; the ARQ retransmits, a datagram is lost). */
-	int (*send_segments)(void *ctx, void *link, const uint8_t *segs, size_t len, uint64_t now);
+	int (*send_segments)(void *ctx, void *link, const uint8_t *segs, size_t len, bool thin,
+			     uint64_t now);
 	int (*send_datagram)(void *ctx, void *link, uint32_t flow_id, const uint8_t *data,
 			     size_t len, uint64_t now);
 	/* How many more ARQ datagrams the link takes now (ferry_link_room): a conversation

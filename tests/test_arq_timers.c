@@ -291,6 +291,75 @@ START_TEST(ack_repeat_only_while_young)
 }
 END_TEST
 
+/* A thin flow (arq.h): without credit its segment still leaves, and with thin_copy a copy
+ * follows FERRY_ARQ_THIN_COPY_MS later echoing a ts of its own; an ACK before then cancels
+ * the copy. A bulk backlog gets nothing without credit, and no copies. */
+START_TEST(thin_flow)
+{
+	static uint8_t bulk[1376 * 8];
+	struct ferry_arq_config cfg;
+	static struct ferry_arqrig_capture cap;
+	struct ferry_arq_stats st;
+	struct ferry_arq_seg h;
+	struct ferry_pool pool;
+	struct ferry_arq *arq;
+	uint8_t dg[64];
+	size_t n;
+
+	memset(&cap, 0, sizeof(cap));
+	ck_assert_int_eq(ferry_pool_init(&pool, 32, 1376, 32), 0);
+	ck_assert_int_eq(ferry_arq_config_init(&cfg, FERRY_ARQ_PROFILE_FAST3), 0);
+	cfg.thin_copy = true;
+	ck_assert_int_eq(ferry_arq_create(&arq, 1, &cfg, &pool, ferry_arqrig_capture_out, &cap), 0);
+	ferry_arq_set_credit(arq, 0);
+
+	/* a request: out at once, its copy 2 ms later with its own ts */
+	ck_assert_int_eq(ferry_arq_send(arq, "req", 3), 3);
+	ck_assert(ferry_arq_thin(arq));
+	ck_assert_int_eq(ferry_arq_flush(arq, 100), 0);
+	ck_assert_uint_eq(cap.n, 1);
+	ck_assert_uint_eq(ferry_arq_next_deadline(arq, 100), 100 + FERRY_ARQ_THIN_COPY_MS);
+	ck_assert_int_eq(ferry_arq_timer(arq, 101), 0);
+	ck_assert_uint_eq(cap.n, 1);
+	ck_assert_int_eq(ferry_arq_timer(arq, 102), 0);
+	ck_assert_uint_eq(cap.n, 2);
+	ck_assert_int_eq(ferry_arq_seg_decode(cap.dg[1], cap.len[1], &h), 24 + 3);
+	ck_assert_uint_eq(h.cmd, FERRY_ARQ_CMD_PUSH);
+	ck_assert_uint_eq(h.sn, 0);
+	ck_assert_uint_eq(h.ts, 102);
+
+	/* a second one, acknowledged (with the first) before its copy is due: no copy */
+	ck_assert_int_eq(ferry_arq_send(arq, "two", 3), 3);
+	ck_assert_int_eq(ferry_arq_flush(arq, 200), 0);
+	ck_assert_uint_eq(cap.n, 3);
+	n = ferry_arqrig_seg(dg, 1, FERRY_ARQ_CMD_ACK, 128, 200, 1, 2, NULL);
+	ck_assert_int_eq(ferry_arq_input(arq, dg, n, 201), 0);
+	ck_assert_int_eq(ferry_arq_timer(arq, 202), 0);
+	ck_assert_uint_eq(cap.n, 3);
+	ferry_arq_stats(arq, &st);
+	ck_assert_uint_eq(st.segs_copied, 1);
+	ck_assert_uint_eq(st.inflight, 0);
+
+	/* bulk: eight segments queued are no thin flow; nothing leaves without credit, and
+	 * what credit lets go is not copied */
+	ck_assert_int_eq(ferry_arq_send(arq, bulk, sizeof(bulk)), sizeof(bulk));
+	ck_assert(!ferry_arq_thin(arq));
+	ck_assert_int_eq(ferry_arq_flush(arq, 300), 0);
+	ck_assert_uint_eq(cap.n, 3);
+	ck_assert(ferry_arq_wants_credit(arq));
+	ferry_arq_set_credit(arq, 3);
+	ck_assert_int_eq(ferry_arq_flush(arq, 300), 0);
+	ck_assert_uint_eq(cap.n, 6);
+	ck_assert_int_eq(ferry_arq_timer(arq, 310), 0);
+	ferry_arq_stats(arq, &st);
+	ck_assert_uint_eq(st.segs_sent, 5);
+	ck_assert_uint_eq(st.segs_copied, 1);
+	ferry_arq_destroy(arq);
+	ferry_ck_pool_idle(&pool);
+	ferry_pool_destroy(&pool);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("arq_timers");
@@ -301,6 +370,7 @@ int main(void)
 	tcase_add_test(timers, ack_batching_bounded);
 	tcase_add_test(timers, ack_repeat_out_of_order);
 	tcase_add_test(timers, ack_repeat_only_while_young);
+	tcase_add_test(timers, thin_flow);
 	suite_add_tcase(s, timers);
 	return ferry_run_suite(s);
 }

@@ -49,9 +49,11 @@ START_TEST(wire_arithmetic)
 
 		memset(segs, 0, sizeof(segs));
 		ck_assert_int_eq(ferry_arq_seg_encode(segs, sizeof(segs), &h, segs + 24), 1407);
-		ck_assert_int_eq(ferry_link_send_segments(&w->s[0].link, segs, 1407, w->vn.now), 0);
-		ck_assert_int_eq(ferry_link_send_segments(&w->s[0].link, segs, 1408, w->vn.now),
-				 -EMSGSIZE);
+		ck_assert_int_eq(
+		    ferry_link_send_segments(&w->s[0].link, segs, 1407, false, w->vn.now), 0);
+		ck_assert_int_eq(
+		    ferry_link_send_segments(&w->s[0].link, segs, 1408, false, w->vn.now),
+		    -EMSGSIZE);
 		ferry_link_flush(&w->s[0].link, w->vn.now);
 		ck_assert_uint_eq(w->s[0].link.stats.bytes_out - bytes, 1500 - 40 - 8);
 		ck_assert_uint_eq(ferry_link_datagram_max(&w->s[0].link), 1403);
@@ -60,7 +62,8 @@ START_TEST(wire_arithmetic)
 		bytes = w->s[0].link.stats.data_out;
 		h.len = 100;
 		ck_assert_int_eq(ferry_arq_seg_encode(segs, sizeof(segs), &h, segs + 24), 124);
-		ck_assert_int_eq(ferry_link_send_segments(&w->s[0].link, segs, 124, w->vn.now), 0);
+		ck_assert_int_eq(
+		    ferry_link_send_segments(&w->s[0].link, segs, 124, false, w->vn.now), 0);
 		ck_assert_int_eq(ferry_linkrig_send_dg(&w->s[0], 9, 200), 0);
 		ferry_link_flush(&w->s[0].link, w->vn.now);
 		ck_assert_uint_eq(w->s[0].link.stats.data_out - bytes, 1); /* (parity aside) */

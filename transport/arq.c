@@ -416,13 +416,19 @@ static bool window_open(const struct ferry_arq *arq)
 	       arq->snd_nxt - arq->snd_una < arq->smask + 1;
 }
 
+/* A thin flow: a few segments in flight and queued (arq.h). */
+static bool thin(const struct ferry_arq *arq)
+{
+	return arq->inflight + arq->sq_len <= FERRY_ARQ_THIN;
+}
+
 /* Whether the head of the send queue may leave now (a lone partial stream segment waits
  * up to one interval for more bytes). */
 static bool head_ready(const struct ferry_arq *arq, uint64_t now, bool force)
 {
 	const struct ferry_buf *b = arq->sq_head;
 
-	if (!b || !arq->credit || !window_open(arq))
+	if (!b || !(arq->credit || thin(arq)) || !window_open(arq))
 		return false;
 	return force || !arq->cfg.stream || b->len == arq->mss || b->next ||
 	       now >= arq->sq_partial_since + arq->cfg.interval;
@@ -438,6 +444,29 @@ static void transmit(struct ferry_arq *arq, struct sslot *s, uint64_t now)
 	if (s->resend_at < arq->rto_bound)
 		arq->rto_bound = s->resend_at;
 	emit(arq, FERRY_ARQ_CMD_PUSH, s->frg, s->ts, s->sn, s->buf);
+}
+
+/* Sends the copies of thin segments that are due, unless their segment was acknowledged
+ * or retransmitted meanwhile. A copy echoes its own ts, so the ACK it draws is a true RTT
+ * sample. */
+static void emit_copies(struct ferry_arq *arq, uint64_t now)
+{
+	uint32_t i = 0, k;
+
+	while (i < arq->n_copy && arq->copy_at[i] <= now) {
+		const struct sslot *s = &arq->sring[arq->copy_sn[i] & arq->smask];
+
+		if (s->buf && s->sn == arq->copy_sn[i] && s->xmit == 1) {
+			emit(arq, FERRY_ARQ_CMD_PUSH, s->frg, (uint32_t)now, s->sn, s->buf);
+			arq->st.segs_copied++;
+		}
+		i++;
+	}
+	for (k = i; k < arq->n_copy; k++) {
+		arq->copy_sn[k - i] = arq->copy_sn[k];
+		arq->copy_at[k - i] = arq->copy_at[k];
+	}
+	arq->n_copy -= i;
 }
 
 static void flush(struct ferry_arq *arq, uint64_t now, bool force)
@@ -488,6 +517,7 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 		struct ferry_buf *buf = arq->sq_head;
 		uint32_t idx = arq->snd_nxt & arq->smask;
 		struct sslot *s = &arq->sring[idx];
+		bool copy = arq->cfg.thin_copy && thin(arq) && arq->n_copy < FERRY_ARQ_THIN;
 
 		arq->sq_head = buf->next;
 		if (!arq->sq_head)
@@ -509,10 +539,15 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 		arq->ul_tail = idx;
 		arq->inflight++;
 		arq->st.segs_sent++;
-		if (arq->credit != UINT32_MAX)
+		if (arq->credit != UINT32_MAX && arq->credit)
 			arq->credit--;
 		transmit(arq, s, now);
+		if (copy) {
+			arq->copy_sn[arq->n_copy] = s->sn;
+			arq->copy_at[arq->n_copy++] = now + FERRY_ARQ_THIN_COPY_MS;
+		}
 	}
+	emit_copies(arq, now);
 	if (arq->want_wins && !arq->emitted) {
 		emit(arq, FERRY_ARQ_CMD_WINS, 0, (uint32_t)now, 0, NULL);
 		arq->st.wins_sent++;
@@ -608,7 +643,9 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now)
 		return now;
 	if (arq->n_acks)
 		d = arq->ack_since + arq->cfg.ack_delay;
-	if (arq->sq_head && arq->credit && window_open(arq)) {
+	if (arq->n_copy)
+		d = min64(d, arq->copy_at[0]);
+	if (arq->sq_head && (arq->credit || thin(arq)) && window_open(arq)) {
 		const struct ferry_buf *b = arq->sq_head;
 
 		if (!arq->cfg.stream || b->len == arq->mss || b->next)
@@ -628,6 +665,11 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now)
 void ferry_arq_set_credit(struct ferry_arq *arq, uint32_t segments)
 {
 	arq->credit = segments;
+}
+
+bool ferry_arq_thin(const struct ferry_arq *arq)
+{
+	return thin(arq);
 }
 
 uint32_t ferry_arq_credit(const struct ferry_arq *arq)

@@ -25,6 +25,14 @@
  * application (reassembly plus unread), so a reader that stops reading pins at most
  * rcv_wnd pool buffers. With nc = 0 a KCP-like congestion window also limits flight.
  *
+ * Thin flows: a conversation with at most FERRY_ARQ_THIN segments in flight and queued (a
+ * request, a response's last bytes, keystrokes) is thin. It needs no credit (below): the
+ * link's room keeps bulk from queueing, and a thin flow's few segments do not wait behind
+ * it. With thin_copy, each of its new segments leaves a second time FERRY_ARQ_THIN_COPY_MS
+ * later: one loss would cost it a whole retransmission timeout, as nothing follows to
+ * trigger a fast retransmission, and a copy costs a thin flow little (the idea of TCP's
+ * thin-stream redundancy; Linux's tcp_stream_is_thin draws the line at 4 packets too).
+ *
  * Memory: one allocation at create (rings, ACK list, datagram scratch); every segment's
  * payload lives in one buffer of the caller's pool, nothing is allocated per segment.
  * The pool's buffers must hold MSS = mtu - 24 bytes; with at least 24 bytes of headroom a
@@ -51,6 +59,8 @@ enum {
 	FERRY_ARQ_RTO_MIN_NODELAY = 30, /* ms, minimum RTO with nodelay = 1 */
 	FERRY_ARQ_PROBE_INIT = 1000,	/* ms before the first zero-window probe */
 	FERRY_ARQ_PROBE_MAX = 60000,	/* ms, probe interval ceiling */
+	FERRY_ARQ_THIN = 4,		/* segments in flight and queued: a thin flow at most */
+	FERRY_ARQ_THIN_COPY_MS = 2,	/* how long after a thin flow's segment its copy leaves */
 };
 
 /* One segment header as decoded from or encoded to the wire. */
@@ -112,6 +122,7 @@ struct ferry_arq_config {
 	uint32_t rmt_wnd_init;	/* peer window assumed before its first segment */
 	uint32_t initial_sn;	/* first sn both ends use (0 on the wire with KCP peers) */
 	bool stream;		/* byte stream (frg 0) instead of messages */
+	bool thin_copy;		/* a thin flow's segments are each sent twice (see above) */
 };
 
 struct ferry_arq_stats {
@@ -120,6 +131,7 @@ struct ferry_arq_stats {
 	uint64_t segs_sent;		  /* first transmissions of PUSH segments */
 	uint64_t segs_rto;		  /* retransmissions on timeout */
 	uint64_t segs_fast;		  /* fast retransmissions */
+	uint64_t segs_copied;		  /* copies of a thin flow's segments (thin_copy) */
 	uint64_t acks_sent, acks_recv;	  /* ACK segments */
 	uint64_t acks_repeated;		  /* repeated ACKs of out-of-order segments */
 	uint64_t segs_recv;		  /* valid PUSH segments received */
@@ -199,11 +211,16 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now);
 
 /* Limits how many data segments the next flushes may send (UINT32_MAX, the initial value:
  * no limit); each retransmission and each new segment uses one up, retransmissions first.
- * ACKs and window messages need none. A caller that shares one link among conversations
- * gives each the link's room before running it; a conversation out of credit keeps its
- * segments (due retransmissions in order) and reports no deadline for them, so the
- * caller runs it again once the link has room (ferry_arq_wants_credit). */
+ * ACKs, window messages and the new segments of a thin flow (and their copies) need none. A caller
+ * that shares one link among conversations gives each the link's room before running it; a
+ * conversation out of credit keeps its segments (due retransmissions in order) and reports no
+ * deadline for them, so the caller runs it again once the link has room (ferry_arq_wants_credit).
+ */
 void ferry_arq_set_credit(struct ferry_arq *arq, uint32_t segments);
+
+/* Whether the conversation is a thin flow now (above): what it outputs may go ahead of
+ * bulk data. */
+bool ferry_arq_thin(const struct ferry_arq *arq);
 
 /* The credit left. */
 uint32_t ferry_arq_credit(const struct ferry_arq *arq);

@@ -61,6 +61,7 @@ struct ferry_arq {
 	uint64_t last_progress;		     /* last time an ACK or una freed a segment */
 	uint64_t probe_at;
 	uint64_t last_rx;
+	uint64_t copy_at[FERRY_ARQ_THIN]; /* thin_copy: when each pending copy leaves ... */
 
 	/* receive side */
 	struct ferry_buf **rring;	     /* out of order, by sn & rmask */
@@ -83,6 +84,8 @@ struct ferry_arq {
 	uint32_t srtt8, rttvar8, rto;	   /* srtt and rttvar in 1/8 ms */
 	uint32_t probe_wait;
 	uint32_t credit; /* datagrams of data this conversation may still send (the link's room) */
+	uint32_t copy_sn[FERRY_ARQ_THIN]; /* ... and of which segment, oldest first */
+	uint32_t n_copy;
 	/* receive side */
 	uint32_t rmask, rcv_nxt;
 	uint32_t held; /* segments in rring plus rq */

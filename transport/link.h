@@ -320,9 +320,10 @@ uint32_t ferry_link_arq_mtu(const struct ferry_link *link);
 uint32_t ferry_link_datagram_max(const struct ferry_link *link);
 
 /* Queues one ARQ output datagram (whole segments, normally of one conversation) as a
- * record. Returns 0, -EMSGSIZE above ferry_link_arq_mtu, -ENOBUFS when no buffer or
- * queue space is left (counted; the ARQ will retransmit). */
-int ferry_link_send_segments(struct ferry_link *link, const uint8_t *segs, size_t len,
+ * record; a thin flow's (ferry_arq_thin) goes ahead of bulk data, with ACKs and the
+ * datagram channel. Returns 0, -EMSGSIZE above ferry_link_arq_mtu, -ENOBUFS when no
+ * buffer or queue space is left (counted; the ARQ will retransmit). */
+int ferry_link_send_segments(struct ferry_link *link, const uint8_t *segs, size_t len, bool thin,
 			     uint64_t now);
 
 /* Queues one unreliable datagram of flow flow_id, ahead of ARQ data. Returns 0,

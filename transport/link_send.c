@@ -436,7 +436,8 @@ void ferry_link_cc_apply(struct ferry_link *link)
 
 /* ------------------------------ records in -------------------------------------- */
 
-int ferry_link_send_segments(struct ferry_link *link, const uint8_t *segs, size_t len, uint64_t now)
+int ferry_link_send_segments(struct ferry_link *link, const uint8_t *segs, size_t len, bool thin,
+			     uint64_t now)
 {
 	enum ferry_pacer_class cls;
 	int err;
@@ -446,7 +447,8 @@ int ferry_link_send_segments(struct ferry_link *link, const uint8_t *segs, size_
 		link->stats.record_too_big++;
 		return -EMSGSIZE;
 	}
-	cls = ferry_mux_arq_is_control(segs, len) ? FERRY_PACER_HIGH : FERRY_PACER_LOW;
+	/* ACKs and window messages, and a thin flow's few segments, go ahead of bulk data */
+	cls = thin || ferry_mux_arq_is_control(segs, len) ? FERRY_PACER_HIGH : FERRY_PACER_LOW;
 	err = add_record(link, cls, FERRY_REC_ARQ, 0, segs, len);
 	ferry_link_update_state(link);
 	return err;

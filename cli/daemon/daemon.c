@@ -216,10 +216,11 @@ static int d_tun_write(void *ctx, const uint8_t *pkt, size_t len)
 	return ferry_daemon_tun_write(ctx, pkt, len);
 }
 
-static int d_send_segments(void *ctx, void *link, const uint8_t *segs, size_t len, uint64_t now)
+static int d_send_segments(void *ctx, void *link, const uint8_t *segs, size_t len, bool thin,
+			   uint64_t now)
 {
 	(void)ctx;
-	return ferry_link_send_segments(link, segs, len, now);
+	return ferry_link_send_segments(link, segs, len, thin, now);
 }
 
 static int d_send_datagram(void *ctx, void *link, uint32_t flow_id, const uint8_t *data, size_t len,

@@ -5,6 +5,7 @@
  */
 #include "tests/support/linkrig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,13 +48,14 @@ static void output_one(struct ferry_linkrig_side *s, const uint8_t *msg, size_t 
 		w->held_len[w->nheld++] = len;
 		return;
 	}
-	if (s->id == 1 && !ferry_linkrig_addr_same(to, &w->s[0].addr)) {
+	if ((s->id & 1) && !ferry_linkrig_addr_same(to, &w->s[s->id ^ 1].addr)) {
 		w->misaddressed++;
 		if (w->drop_misaddressed)
 			return;
 	}
+	w->vn.send_tag = (uint32_t)s->id / 2; /* the pair */
 	ck_assert_int_eq(
-	    ferry_vnet_send(&w->vn, s->id == 0 ? FERRY_VNET_A2B : FERRY_VNET_B2A, msg, len), 0);
+	    ferry_vnet_send(&w->vn, (s->id & 1) ? FERRY_VNET_B2A : FERRY_VNET_A2B, msg, len), 0);
 }
 
 static unsigned on_output(void *ctx, struct ferry_buf *const *bufs, const struct ferry_sockaddr *to,
@@ -127,9 +129,10 @@ static void on_state(void *ctx, struct ferry_link *link, enum ferry_link_state s
 
 static int arq_out(void *ctx, const uint8_t *d, size_t len)
 {
-	struct ferry_linkrig_side *s = ctx;
+	const struct ferry_linkrig_conv *c = ctx;
+	struct ferry_linkrig_side *s = c->side;
 
-	return ferry_link_send_segments(&s->link, d, len, s->now);
+	return ferry_link_send_segments(&s->link, d, len, ferry_arq_thin(s->arq[c->i]), s->now);
 }
 
 static void deliver(void *ctx, enum ferry_vnet_dir dir, const uint8_t *data, size_t len,
@@ -137,8 +140,9 @@ static void deliver(void *ctx, enum ferry_vnet_dir dir, const uint8_t *data, siz
 {
 	struct ferry_linkrig *w = ctx;
 	uint8_t *storage = w->rx_storage;
-	struct ferry_linkrig_side *from = &w->s[dir == FERRY_VNET_A2B ? 0 : 1];
-	struct ferry_linkrig_side *to = &w->s[dir == FERRY_VNET_A2B ? 1 : 0];
+	uint32_t a = 2 * w->vn.deliver_tag; /* the pair's A side */
+	struct ferry_linkrig_side *from = &w->s[dir == FERRY_VNET_A2B ? a : a + 1];
+	struct ferry_linkrig_side *to = &w->s[dir == FERRY_VNET_A2B ? a + 1 : a];
 	struct ferry_buf buf = {.head = storage, .end = storage + sizeof(w->rx_storage)};
 
 	if (!to->active)
@@ -159,6 +163,7 @@ static void side_defaults(struct ferry_linkrig_side *s)
 	s->arq_cfg.rcv_wnd = 512;
 	s->arq_cfg.snd_queue_max = 256;
 	s->arq_cfg.dead_time = 0;
+	s->arq_cfg.thin_copy = true; /* as the daemon runs them (stack/bridge.c) */
 	memset(&s->noise_cfg, 0, sizeof(s->noise_cfg));
 	memset(&s->link_cfg, 0, sizeof(s->link_cfg));
 }
@@ -166,7 +171,7 @@ static void side_defaults(struct ferry_linkrig_side *s)
 /* Starts (or restarts) a side: its set, its link to the other side, its ARQ pool. */
 void ferry_linkrig_side_start(struct ferry_linkrig_side *s, uint64_t now)
 {
-	struct ferry_linkrig_side *o = &s->w->s[1 - s->id];
+	struct ferry_linkrig_side *o = &s->w->s[s->id ^ 1];
 	struct ferry_link_set_config sc = {
 	    .now = now,
 	    .realtime_ns = FERRY_LINKRIG_REALTIME0 + now * 1000000ULL,
@@ -219,8 +224,11 @@ void ferry_linkrig_conv_open(struct ferry_linkrig_side *s, uint32_t conv, size_t
 	uint32_t i = s->nconv++;
 
 	ck_assert_uint_lt(i, FERRY_LINKRIG_MAX_CONVS);
-	ck_assert_int_eq(ferry_arq_create(&s->arq[i], conv, &s->arq_cfg, &s->arq_pool, arq_out, s),
-			 0);
+	s->conv_ctx[i].side = s;
+	s->conv_ctx[i].i = i;
+	ck_assert_int_eq(
+	    ferry_arq_create(&s->arq[i], conv, &s->arq_cfg, &s->arq_pool, arq_out, &s->conv_ctx[i]),
+	    0);
 	s->conv_id[i] = conv;
 	s->total[i] = send;
 	s->sent[i] = s->recvd[i] = 0;
@@ -233,10 +241,14 @@ void ferry_linkrig_convs_open(struct ferry_linkrig *w, uint32_t first, uint32_t 
 {
 	uint32_t i;
 
-	for (i = 0; i < n; i++) {
-		ferry_linkrig_conv_open(&w->s[0], first + i, a_bytes, b_bytes);
-		ferry_linkrig_conv_open(&w->s[1], first + i, b_bytes, a_bytes);
-	}
+	uint32_t p;
+
+	for (p = 0; p < w->npairs; p++)
+		for (i = 0; i < n; i++) {
+			ferry_linkrig_conv_open(&w->s[(size_t)2 * p], first + i, a_bytes, b_bytes);
+			ferry_linkrig_conv_open(&w->s[(size_t)2 * p + 1], first + i, b_bytes,
+						a_bytes);
+		}
 }
 
 struct ferry_linkrig *ferry_linkrig_new(uint64_t seed, const struct ferry_vnet_link *a2b,
@@ -247,27 +259,41 @@ struct ferry_linkrig *ferry_linkrig_new(uint64_t seed, const struct ferry_vnet_l
 
 	ck_assert_ptr_nonnull(w);
 	ck_assert_int_eq(ferry_vnet_init(&w->vn, seed, 1000, a2b, b2a, 16384, deliver, w), 0);
-	for (i = 0; i < 2; i++) {
+	w->npairs = 1;
+	for (i = 0; i < FERRY_LINKRIG_MAX_SIDES; i++) {
+		char ip[16];
+
 		w->s[i].w = w;
 		w->s[i].id = i;
 		ck_assert_int_eq(ferry_noise_keygen(w->s[i].priv, w->s[i].pub), 0);
 		side_defaults(&w->s[i]);
+		snprintf(ip, sizeof(ip), "127.0.0.%d", i + 1);
+		ferry_linkrig_addr_set(&w->s[i].addr, ip, (uint16_t)(5001 + i));
 	}
-	ferry_linkrig_addr_set(&w->s[0].addr, "127.0.0.1", 5001);
-	ferry_linkrig_addr_set(&w->s[1].addr, "127.0.0.2", 5002);
 	return w;
+}
+
+static uint32_t nsides(const struct ferry_linkrig *w)
+{
+	return 2 * w->npairs;
 }
 
 void ferry_linkrig_start(struct ferry_linkrig *w)
 {
-	ferry_linkrig_side_start(&w->s[0], w->vn.now);
-	ferry_linkrig_side_start(&w->s[1], w->vn.now);
+	uint32_t i;
+
+	ck_assert_uint_ge(w->npairs, 1);
+	ck_assert_uint_le(w->npairs, FERRY_LINKRIG_MAX_SIDES / 2);
+	for (i = 0; i < nsides(w); i++)
+		ferry_linkrig_side_start(&w->s[i], w->vn.now);
 }
 
 void ferry_linkrig_free(struct ferry_linkrig *w)
 {
-	ferry_linkrig_side_stop(&w->s[0]);
-	ferry_linkrig_side_stop(&w->s[1]);
+	uint32_t i;
+
+	for (i = 0; i < nsides(w); i++)
+		ferry_linkrig_side_stop(&w->s[i]);
 	ferry_vnet_destroy(&w->vn);
 	free(w);
 }
@@ -302,6 +328,7 @@ static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
 		return UINT64_MAX;
 	s->now = now;
 	for (i = 0; i < s->nconv; i++) {
+		s->wrote[i] = false;
 		while (s->sent[i] < s->total[i]) {
 			size_t n = s->total[i] - s->sent[i], k;
 			uint8_t *p = rbuf;
@@ -314,18 +341,19 @@ static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
 			if (r <= 0)
 				break;
 			s->sent[i] += (size_t)r;
+			s->wrote[i] = true;
 		}
 	}
-	/* as the bridge runs conversations: each sends what the link has room for, and one
-	 * left with data but no room comes back a millisecond later */
+	/* as the bridge runs conversations: each sends what the link has room for (what was
+	 * written this turn at once, a partial segment too), and one left with data but no
+	 * room comes back a millisecond later */
 	for (i = 0; i < s->nconv; i++) {
 		room = ferry_link_room(&s->link);
-		if (!room) {
-			next = min64(next, now + 1);
-			continue;
-		}
-		ferry_arq_set_credit(s->arq[i], room);
-		ferry_arq_timer(s->arq[i], now);
+		ferry_arq_set_credit(s->arq[i], room); /* 0: ACKs and thin flows only */
+		if (s->wrote[i])
+			ferry_arq_flush(s->arq[i], now);
+		else
+			ferry_arq_timer(s->arq[i], now);
 		next = min64(next, ferry_arq_next_deadline(s->arq[i], now));
 		if (!ferry_arq_credit(s->arq[i]) && ferry_arq_wants_credit(s->arq[i]))
 			next = min64(next, now + 1);
@@ -353,22 +381,33 @@ static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
 }
 
 /* Runs both loops until both sides are done (or `until` virtual ms). */
+static bool all_done(const struct ferry_linkrig *w)
+{
+	uint32_t i;
+
+	for (i = 0; i < nsides(w); i++)
+		if (!side_done(&w->s[i]))
+			return false;
+	return true;
+}
+
 bool ferry_linkrig_run(struct ferry_linkrig *w, uint64_t until, bool stop_when_done)
 {
-	uint32_t steps;
+	uint32_t steps, i;
 
 	for (steps = 0; steps < STEP_LIMIT; steps++) {
-		uint64_t now = w->vn.now, next;
+		uint64_t now = w->vn.now, next = UINT64_MAX;
 
-		next = min64(side_turn(&w->s[0], now), side_turn(&w->s[1], now));
-		if (stop_when_done && side_done(&w->s[0]) && side_done(&w->s[1]))
+		for (i = 0; i < nsides(w); i++)
+			next = min64(next, side_turn(&w->s[i], now));
+		if (stop_when_done && all_done(w))
 			return true;
 		next = min64(next, ferry_vnet_next_event(&w->vn));
 		if (next >= until) {
 			ferry_vnet_advance(&w->vn, until);
-			side_turn(&w->s[0], until);
-			side_turn(&w->s[1], until);
-			return stop_when_done ? side_done(&w->s[0]) && side_done(&w->s[1]) : true;
+			for (i = 0; i < nsides(w); i++)
+				side_turn(&w->s[i], until);
+			return stop_when_done ? all_done(w) : true;
 		}
 		ferry_vnet_advance(&w->vn, next > now ? next : now);
 	}
@@ -427,10 +466,12 @@ int ferry_linkrig_inject(struct ferry_linkrig_side *s, const uint8_t *msg, size_
 /* Runs a short transfer so both sides hold a confirmed session. */
 void ferry_linkrig_warm(struct ferry_linkrig *w)
 {
+	uint32_t i;
+
 	ferry_linkrig_convs_open(w, FERRY_LINKRIG_CONV_BASE, 1, 64 << 10, 16 << 10);
 	ck_assert(ferry_linkrig_run(w, w->vn.now + 20 * FERRY_LINKRIG_SEC, true));
-	ferry_linkrig_check_streams(&w->s[0]);
-	ferry_linkrig_check_streams(&w->s[1]);
+	for (i = 0; i < nsides(w); i++)
+		ferry_linkrig_check_streams(&w->s[i]);
 }
 
 /* Queues a datagram of len pattern bytes on flow on side s. */

@@ -2,7 +2,8 @@
 /*
  * The two-peer link test rig: two ferry instances A and B (a link set and one link each)
  * on the deterministic virtual network of vnet.h, carrying ARQ conversations and
- * datagrams. tests/test_link_*.c share it.
+ * datagrams; optionally a second pair, C and D, whose traffic shares A and B's way (its
+ * bottleneck) but not their links. tests/test_link_*.c share it.
  *
  * The harness is one event loop over both sides with the vnet's virtual clock: each turn
  * the applications write and read, conversations run (each sending as much as the link
@@ -34,13 +35,21 @@ enum {
 	FERRY_LINKRIG_MAX_CONVS = 8,   /* conversations per side */
 	FERRY_LINKRIG_MAX_HOLD = 16,   /* DATA messages the hold tap keeps */
 	FERRY_LINKRIG_CONV_BASE = 100, /* the first conversation id tests use */
+	FERRY_LINKRIG_MAX_SIDES = 4,   /* two pairs of peers */
 };
 
 struct ferry_linkrig;
+struct ferry_linkrig_side;
+
+/* What a conversation's output callback is given: its side and its index there. */
+struct ferry_linkrig_conv {
+	struct ferry_linkrig_side *side;
+	uint32_t i;
+};
 
 struct ferry_linkrig_side {
 	struct ferry_linkrig *w;
-	int id; /* 0 = A, 1 = B */
+	int id; /* 0 = A, 1 = B; 2 and 3 the second pair's A and B */
 	bool active;
 	uint8_t priv[32], pub[32];
 	struct ferry_link_set set;
@@ -48,12 +57,14 @@ struct ferry_linkrig_side {
 	struct ferry_sockaddr addr; /* the source address the other side sees */
 	struct ferry_pool arq_pool;
 	struct ferry_arq *arq[FERRY_LINKRIG_MAX_CONVS];
+	struct ferry_linkrig_conv conv_ctx[FERRY_LINKRIG_MAX_CONVS];
 	uint32_t conv_id[FERRY_LINKRIG_MAX_CONVS];
 	uint32_t nconv;
 	size_t total[FERRY_LINKRIG_MAX_CONVS]; /* bytes this side sends on each conversation */
 	size_t sent[FERRY_LINKRIG_MAX_CONVS];
 	size_t recvd[FERRY_LINKRIG_MAX_CONVS];
 	size_t expect[FERRY_LINKRIG_MAX_CONVS]; /* bytes this side must receive */
+	bool wrote[FERRY_LINKRIG_MAX_CONVS];	/* written this loop turn: flushed at once */
 	uint64_t bad_bytes, unknown_conv;
 	uint64_t now;
 	uint64_t outputs;	       /* datagrams handed to output */
@@ -75,7 +86,11 @@ struct ferry_linkrig_side {
 
 struct ferry_linkrig {
 	struct ferry_vnet vn;
-	struct ferry_linkrig_side s[2];
+	/* s[2p] and s[2p + 1] are pair p's A and B: every pair's A sends through the vnet's
+	 * A->B way (sharing its bottleneck), every B through B->A. Tests use pair 0 unless
+	 * they set npairs to 2 before ferry_linkrig_start. */
+	struct ferry_linkrig_side s[FERRY_LINKRIG_MAX_SIDES];
+	uint32_t npairs;
 	/* taps on A's output: hold back (for reordering) and capture copies */
 	size_t held_len[FERRY_LINKRIG_MAX_HOLD];
 	size_t captured_len;
@@ -101,9 +116,10 @@ void ferry_linkrig_addr_set(struct ferry_sockaddr *a, const char *ip, uint16_t p
 /* True if a and b are the same IPv4 address and port. */
 bool ferry_linkrig_addr_same(const struct ferry_sockaddr *a, const struct ferry_sockaddr *b);
 
-/* A rig on a vnet seeded with seed and impaired by a2b and b2a: fresh keys for A and B,
- * default ARQ (FAST3, wide windows) and link configurations, A at 127.0.0.1:5001 and B at
- * 127.0.0.2:5002, neither started. Asserts every step; never returns NULL. */
+/* A rig on a vnet seeded with seed and impaired by a2b and b2a: fresh keys for every side,
+ * default ARQ (FAST3, wide windows) and link configurations, side i at 127.0.0.(i+1) port
+ * 5001 + i (A at 127.0.0.1:5001, B at 127.0.0.2:5002), one pair, none started. Asserts
+ * every step; never returns NULL. */
 struct ferry_linkrig *ferry_linkrig_new(uint64_t seed, const struct ferry_vnet_link *a2b,
 					const struct ferry_vnet_link *b2a);
 
@@ -127,7 +143,8 @@ void ferry_linkrig_close_convs(struct ferry_linkrig_side *s);
 void ferry_linkrig_conv_open(struct ferry_linkrig_side *s, uint32_t conv, size_t send,
 			     size_t expect);
 
-/* Both sides open `n` conversations from id first: A sends a_bytes on each, B b_bytes. */
+/* Both sides of every pair open `n` conversations from id first: A (and C) send a_bytes on
+ * each, B (and D) b_bytes. */
 void ferry_linkrig_convs_open(struct ferry_linkrig *w, uint32_t first, uint32_t n, size_t a_bytes,
 			      size_t b_bytes);
 

@@ -105,9 +105,11 @@ static int wan_send(void *ctx, uint8_t kind, uint32_t id, const uint8_t *data, s
 	return 0;
 }
 
-static int br_send_segments(void *ctx, void *link, const uint8_t *segs, size_t len, uint64_t now)
+static int br_send_segments(void *ctx, void *link, const uint8_t *segs, size_t len, bool thin,
+			    uint64_t now)
 {
 	(void)link;
+	(void)thin;
 	(void)now;
 	return wan_send(ctx, K_SEGMENTS, 0, segs, len);
 }

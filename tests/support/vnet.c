@@ -18,6 +18,7 @@ struct ferry_vnet_dgram {
 	uint64_t due;
 	uint64_t seq;
 	uint32_t len;
+	uint32_t tag;
 	uint8_t dir;
 	uint8_t data[FERRY_VNET_MAX_DGRAM];
 };
@@ -172,6 +173,7 @@ static void schedule(struct ferry_vnet *vn, enum ferry_vnet_dir dir, const void 
 	d->due = (arrive_ns + 999999) / 1000000;
 	d->seq = vn->seq++;
 	d->dir = (uint8_t)dir;
+	d->tag = vn->send_tag;
 	d->len = (uint32_t)len;
 	memcpy(d->data, data, len);
 	if (len && chance(vn, l->corrupt)) {
@@ -263,6 +265,7 @@ uint32_t ferry_vnet_advance(struct ferry_vnet *vn, uint64_t now)
 
 		vn->count[dir].delivered++;
 		vn->count[dir].bytes_delivered += d->len;
+		vn->deliver_tag = d->tag;
 		vn->deliver(vn->ctx, dir, d->data, d->len, vn->now);
 		d->next_free = vn->free;
 		vn->free = d;

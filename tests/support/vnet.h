@@ -90,6 +90,9 @@ struct ferry_vnet {
 	struct ferry_vnet_dgram **heap; /* by (due, seq) */
 	uint32_t n_heap, capacity;
 	uint64_t seq;
+	/* Several endpoints may share one side (pairs of peers behind one bottleneck): a
+	 * datagram keeps the send_tag it was sent with, and deliver finds it in deliver_tag. */
+	uint32_t send_tag, deliver_tag;
 };
 
 /* Sets up the link with its own PRNG seeded from seed; the clock starts at start_ms.
