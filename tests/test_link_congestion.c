@@ -124,9 +124,9 @@ static struct result bulk(const struct path *p, uint64_t seed, uint32_t secs)
 
 /* Issue 11's goals, on the virtual network: goodput at 5% random loss >= 88 Mbit/s of
  * 100 and >= 17 of 20 at 200 ms and 2%; on a clean path <= 1% of datagrams dropped at the
- * bottleneck and <= 1.10 wire bytes per payload byte. The queue's goal (RTT p95 <= 1.3 x)
- * is not met yet (1.4 to 1.55 x, by the probing phase the link draws at random): the
- * bound here is 1.6 x. */
+ * bottleneck, <= 1.10 wire bytes per payload byte and an RTT p95 <= 1.3 x the path's.
+ * Under random loss the queue's bound is 1.4 x: the bandwidth filter's maximum of noisier
+ * samples overestimates by about 2% there (1.30 to 1.36 x measured). */
 START_TEST(bulk_clean_path)
 {
 	struct path p = {100, 50, 0};
@@ -137,7 +137,7 @@ START_TEST(bulk_clean_path)
 	ck_assert_double_ge(r.goodput_mbit, 88); /* ... and filled */
 	ck_assert_double_le(r.queue_drop, 0.01); /* without flooding it */
 	ck_assert_double_le(r.wire_per_byte, 1.10);
-	ck_assert_double_le(r.qdelay_p95_rtt, 1.6);
+	ck_assert_double_le(r.qdelay_p95_rtt, 1.3);
 }
 END_TEST
 
@@ -158,7 +158,7 @@ START_TEST(bulk_random_loss)
 		ck_assert_double_le(r.cc.loss_pm, losses[i] * 1000 * 1.4);
 		ck_assert_double_ge(r.goodput_mbit, goodput[i]);
 		ck_assert_double_le(r.queue_drop, 0.01);
-		ck_assert_double_le(r.qdelay_p95_rtt, 1.6);
+		ck_assert_double_le(r.qdelay_p95_rtt, 1.4);
 	}
 }
 END_TEST
@@ -232,6 +232,140 @@ START_TEST(capacity_steps)
 }
 END_TEST
 
+/* Two links (pairs A-B and C-D, each its own peers and controller) share one bottleneck:
+ * the second starts while the first already fills it, and after some seconds the two
+ * converge to fair shares. */
+START_TEST(two_links_share)
+{
+	struct path p = {100, 50, 0};
+	struct ferry_vnet_link l = vlink(&p);
+	struct ferry_linkrig *w = ferry_linkrig_new(21, &l, &l);
+	struct ferry_linkrig_side *a = &w->s[0], *b = &w->s[1], *c = &w->s[2], *d = &w->s[3];
+	uint64_t rx_b, rx_d, qd0, sent0;
+	double x1, x2, jain, drops;
+	int i;
+
+	w->npairs = 2;
+	for (i = 0; i < FERRY_LINKRIG_MAX_SIDES; i++) {
+		w->s[i].arq_cfg.snd_wnd = 2048;
+		w->s[i].arq_cfg.rcv_wnd = 2048;
+		w->s[i].arq_cfg.snd_queue_max = 512;
+	}
+	ferry_linkrig_start(w);
+	ferry_linkrig_warm(w);
+	ferry_linkrig_conv_open(a, FERRY_LINKRIG_CONV_BASE + 1, (size_t)1 << 40, 0);
+	ferry_linkrig_conv_open(b, FERRY_LINKRIG_CONV_BASE + 1, 0, (size_t)1 << 40);
+	ck_assert(ferry_linkrig_run(w, w->vn.now + 3 * FERRY_LINKRIG_SEC, false));
+	ferry_linkrig_conv_open(c, FERRY_LINKRIG_CONV_BASE + 1, (size_t)1 << 40, 0);
+	ferry_linkrig_conv_open(d, FERRY_LINKRIG_CONV_BASE + 1, 0, (size_t)1 << 40);
+	/* time to converge, then the shares measured */
+	ck_assert(ferry_linkrig_run(w, w->vn.now + 10 * FERRY_LINKRIG_SEC, false));
+	rx_b = b->recvd[b->nconv - 1];
+	rx_d = d->recvd[d->nconv - 1];
+	qd0 = w->vn.count[FERRY_VNET_A2B].dropped_queue;
+	sent0 = w->vn.count[FERRY_VNET_A2B].sent;
+	ck_assert(ferry_linkrig_run(w, w->vn.now + 10 * FERRY_LINKRIG_SEC, false));
+	x1 = (double)(b->recvd[b->nconv - 1] - rx_b) * 8 / 10 / 1e6;
+	x2 = (double)(d->recvd[d->nconv - 1] - rx_d) * 8 / 10 / 1e6;
+	jain = (x1 + x2) * (x1 + x2) / (2 * (x1 * x1 + x2 * x2));
+	drops = (double)(w->vn.count[FERRY_VNET_A2B].dropped_queue - qd0) /
+		(double)(w->vn.count[FERRY_VNET_A2B].sent - sent0 + 1);
+	printf("two links, 100 Mbit/s, 50 ms: %.1f and %.1f Mbit/s, Jain index %.3f, together "
+	       "%.1f, bottleneck drops %.2f%%\n",
+	       x1, x2, jain, x1 + x2, drops * 100);
+	fflush(stdout);
+	ck_assert_double_ge(jain, 0.95);
+	ck_assert_double_ge(x1 + x2, 85);
+	ck_assert_double_le(drops, 0.01);
+	ck_assert_uint_eq(b->bad_bytes + d->bad_bytes, 0);
+	ferry_linkrig_free(w);
+}
+END_TEST
+
+struct rr_result {
+	double p50_rtt, p99_rtt; /* request to reply, in round trips of the path */
+	uint32_t n;
+};
+
+/* `count` 64-byte requests from A, each answered by 64 bytes from B on their own
+ * conversation, one at a time, the next 10 ms after a reply; their latency percentiles. */
+static struct rr_result rr_run(struct ferry_linkrig *w, uint32_t conv, uint32_t rtt_ms,
+			       uint32_t count)
+{
+	struct ferry_linkrig_side *a = &w->s[0], *b = &w->s[1];
+	const uint32_t size = 64;
+	uint32_t *lat = calloc(count, sizeof(*lat)), n = 0, ia, ib;
+	uint64_t start = 0, next_at = w->vn.now, answered = 0, deadline;
+	bool waiting = false;
+	struct rr_result r;
+
+	ck_assert_ptr_nonnull(lat);
+	ferry_linkrig_conv_open(a, conv, 0, 0);
+	ferry_linkrig_conv_open(b, conv, 0, 0);
+	ia = a->nconv - 1;
+	ib = b->nconv - 1;
+	deadline = w->vn.now + (uint64_t)count * (10 + 20 * rtt_ms);
+	while (n < count) {
+		ck_assert_uint_lt(w->vn.now, deadline);
+		if (!waiting && w->vn.now >= next_at) {
+			a->total[ia] += size;
+			a->expect[ia] += size;
+			start = w->vn.now;
+			waiting = true;
+		}
+		if (b->recvd[ib] >= answered + size) { /* a whole request: answer it */
+			answered += size;
+			b->total[ib] += size;
+			b->expect[ib] += size;
+		}
+		ck_assert(ferry_linkrig_run(w, w->vn.now + 1, false));
+		if (waiting && a->recvd[ia] == a->expect[ia]) {
+			lat[n++] = (uint32_t)(w->vn.now - start);
+			waiting = false;
+			next_at = w->vn.now + 10;
+		}
+	}
+	qsort(lat, n, sizeof(*lat), cmp_u32);
+	r.n = n;
+	ia = n / 2;	   /* the median's index ... */
+	ib = n * 99 / 100; /* ... and the 99th percentile's */
+	r.p50_rtt = (double)lat[ia] / rtt_ms;
+	r.p99_rtt = (double)lat[ib] / rtt_ms;
+	free(lat);
+	ck_assert_uint_eq(a->bad_bytes + b->bad_bytes, 0);
+	return r;
+}
+
+/* A 64-byte request/response over 100 Mbit/s, 50 ms, 5% random loss each way: on an idle
+ * link, and beside a bulk conversation on the same link that fills the bottleneck. */
+START_TEST(request_response_latency)
+{
+	struct path p = {100, 50, 0.05};
+	struct ferry_linkrig *w = rig(31, &p);
+	struct ferry_linkrig_side *a = &w->s[0], *b = &w->s[1];
+	struct rr_result idle, loaded;
+	uint64_t rx0, t0;
+	double mbit;
+
+	idle = rr_run(w, FERRY_LINKRIG_CONV_BASE + 7, p.rtt_ms, 400);
+	ferry_linkrig_conv_open(a, FERRY_LINKRIG_CONV_BASE + 1, (size_t)1 << 40, 0);
+	ferry_linkrig_conv_open(b, FERRY_LINKRIG_CONV_BASE + 1, 0, (size_t)1 << 40);
+	ck_assert(ferry_linkrig_run(w, w->vn.now + 3 * FERRY_LINKRIG_SEC, false));
+	rx0 = b->recvd[b->nconv - 1];
+	t0 = w->vn.now;
+	loaded = rr_run(w, FERRY_LINKRIG_CONV_BASE + 8, p.rtt_ms, 400);
+	mbit = (double)(b->recvd[b->nconv - 2] - rx0) * 8 / (double)(w->vn.now - t0) / 1e3;
+	printf("request/response, 100 Mbit/s, 50 ms, 5%% loss: idle p50 %.2f p99 %.2f x RTT; "
+	       "beside bulk (%.1f Mbit/s) p50 %.2f p99 %.2f x RTT\n",
+	       idle.p50_rtt, idle.p99_rtt, mbit, loaded.p50_rtt, loaded.p99_rtt);
+	fflush(stdout);
+	ck_assert_double_le(idle.p99_rtt, 1.3);
+	ck_assert_double_le(loaded.p99_rtt, 1.5);
+	ck_assert_double_ge(mbit, 80);
+	ferry_linkrig_free(w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("link_congestion");
@@ -241,6 +375,8 @@ int main(void)
 	tcase_add_test(tc, bulk_random_loss);
 	tcase_add_test(tc, bulk_long_path);
 	tcase_add_test(tc, capacity_steps);
+	tcase_add_test(tc, two_links_share);
+	tcase_add_test(tc, request_response_latency);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
 }

@@ -29,6 +29,8 @@ enum {
 	GAIN_DOWN = 750,
 	GAIN_CWND = 2000,
 	CYCLE_PHASES = 8,
+	DRAIN_PHASES_MAX = 3,	 /* round trips the 0.75 phase lasts at most */
+	CRUISE_SKIP_MAX = 5,	 /* cruise phases a cycle may skip, at random */
 	SPURIOUS_LOOKBACK = 256, /* packets below the oldest in flight an ACK is still read for */
 	QUEUE_SLACK_MS = 5,	 /* above 1.25 x min RTT before a round's RTTs mean a queue: the
 				    clock's millisecond, a busy peer's loop turn */
@@ -107,13 +109,22 @@ static uint64_t through_loss(const struct ferry_cc *cc, uint64_t bw)
 	return bw * 1000 / (1000 - loss);
 }
 
+/* How long the receiver holds an acknowledgement at rate bw: until FERRY_ACK_EVERY
+ * messages came, FERRY_ACK_DELAY_MS at most. That much more is in flight before any
+ * acknowledgement can come back; counting the whole FERRY_ACK_DELAY_MS at 100 Mbit/s would
+ * keep 4 ms of queue standing. */
+static uint64_t ack_wait_ms(const struct ferry_cc *cc, uint64_t bw)
+{
+	uint64_t ms = bw ? (uint64_t)FERRY_ACK_EVERY * cc->cfg.mss * 1000 / bw : FERRY_ACK_DELAY_MS;
+
+	return min64(ms, FERRY_ACK_DELAY_MS);
+}
+
 static uint64_t bdp(const struct ferry_cc *cc, uint64_t bw)
 {
-	/* the receiver holds an ACK up to FERRY_ACK_DELAY_MS: that much more is in flight
-	 * before any acknowledgement can come back */
-	uint64_t rtt = max64(cc->min_rtt, 1) + FERRY_ACK_DELAY_MS;
+	uint64_t lbw = through_loss(cc, bw);
 
-	return through_loss(cc, bw) * rtt / 1000;
+	return lbw * (max64(cc->min_rtt, 1) + ack_wait_ms(cc, bw)) / 1000;
 }
 
 static uint32_t pacing_gain(const struct ferry_cc *cc)
@@ -296,13 +307,21 @@ static void advance_cycle(struct ferry_cc *cc, uint64_t now)
 	uint64_t phase_ms = max64(cc->min_rtt, 1);
 	bool next = now - cc->cycle_stamp >= phase_ms;
 
-	/* the drain phase also ends once the queue it was for is gone */
-	if (cc->cycle == 1 && cc->inflight <= bdp(cc, eff_bw(cc)))
-		next = true;
+	/* the drain phase lasts until the queue is gone, not a fixed time (a queue left
+	 * behind would stand through the whole cycle), but never more than DRAIN_PHASES_MAX
+	 * round trips: a receiver acknowledging late keeps more in flight than the model says */
+	if (cc->cycle == 1)
+		next = cc->inflight <= bdp(cc, eff_bw(cc)) ||
+		       now - cc->cycle_stamp >= DRAIN_PHASES_MAX * phase_ms;
 	if (!next)
 		return;
 	cc->cycle = (cc->cycle + 1) % CYCLE_PHASES;
 	cc->cycle_stamp = now;
+	/* cruise a random two to six phases after a drain: links that drained together (one
+	 * congested round seen by all) would otherwise probe in step forever, each growing by
+	 * the same factor, and keep whatever unequal shares they had */
+	if (cc->cycle == 2)
+		cc->cycle += (uint32_t)(rng_next(cc) % CRUISE_SKIP_MAX);
 	/* the probe's packets are acknowledged a round trip after it: once that shows 15% more,
 	 * there may be more still, so probe again at once rather than cruise on (a capacity
 	 * rise is found at 25% per two or three phases, not per eight) */
@@ -323,13 +342,15 @@ static void drain_now(struct ferry_cc *cc, uint64_t now)
 }
 
 /* A round in PROBE_BW that lost more than the random loss explains, or queued on our way:
- * stop probing, drain, bound the bandwidth used by what the round delivered, but take at
- * most half off per round (rounds in a row compound: a capacity drop is followed in a
- * few). */
-static void on_congestion(struct ferry_cc *cc, uint64_t round_rate, uint64_t now)
+ * stop probing, drain, bound the bandwidth used by what the round delivered. One signal
+ * alone takes at most half off per round (rounds in a row compound); both at once (a
+ * queue stood through the round and overflowed) mean the bottleneck was busy all round,
+ * so what it delivered is its rate for us, taken as it is: a capacity drop is then
+ * followed in one round, not three, however far it fell. */
+static void on_congestion(struct ferry_cc *cc, uint64_t round_rate, bool busy, uint64_t now)
 {
 	cc->st.congested_rounds++;
-	cc->bw_lo = max64(round_rate, eff_bw(cc) / 2);
+	cc->bw_lo = busy ? max64(round_rate, FERRY_CC_MIN_RATE) : max64(round_rate, eff_bw(cc) / 2);
 	drain_now(cc, now);
 }
 
@@ -413,14 +434,14 @@ static void round_end(struct ferry_cc *cc, bool app_limited, uint64_t now)
 			cc->state = FERRY_CC_DRAIN;
 		}
 	} else if (congested && cc->state == FERRY_CC_PROBE_BW) {
-		on_congestion(cc, rate, now);
+		on_congestion(cc, rate, queue && !app_limited, now);
 	} else if (queue && cc->state == FERRY_CC_PROBE_BW) {
 		/* is the queue on our way or on the ACKs' way back? The peer sending a quarter
 		 * of our rate or more back makes the second likely */
 		uint64_t back = span ? (cc->received - cc->round_start_received) * 1000 / span : 0;
 
 		if (back * 4 < eff_bw(cc))
-			on_congestion(cc, rate, now);
+			on_congestion(cc, rate, false, now);
 		else
 			on_queue(cc, now);
 	} else if (cc->state == FERRY_CC_PROBE_BW && !app_limited &&
