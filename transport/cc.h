@@ -24,13 +24,15 @@
  * before its bottleneck still has the bottleneck filled.
  *
  * Decisions: the pacing rate is gain x bandwidth / (1 - random loss); bytes in flight are
- * capped at cwnd_gain x bandwidth x (min RTT + the receiver's ACK delay). The gains follow
+ * capped at cwnd_gain x bandwidth x (min RTT + the time the receiver holds an ACK at that
+ * rate). The gains follow
  * BBR's cycle: STARTUP (2.885, until the bandwidth stops growing 25% in three rounds, or
  * in one whose RTTs all stood above the minimum: a queue has formed),
  * DRAIN (1/2.885, until the flight is one BDP), PROBE_BW (one round at 1.25 to look for
- * more, one at 0.75 to drain what that queued, six at 1, or at once another probe if
- * the last one found 15% more; the cycle starts at a random
- * phase so links sharing a bottleneck do not probe in step), PROBE_RTT. A link lives
+ * more, 0.75 until the flight is one BDP again (three rounds at most), so no queue
+ * outlives a cycle, then two to six rounds at 1, drawn at random so links that drained
+ * together do not probe in step, or at once another probe if the last one found 15%
+ * more), PROBE_RTT. A link lives
  * long and idles between bursts: when its estimate is below half the bandwidth STARTUP
  * last found, an app-limited round came within the filter's window (the estimate decayed
  * while the link had little to send, not because the capacity fell) and a round is no
@@ -40,9 +42,11 @@
  * loss by FERRY_CC_LOSS_THRESH_PM (BBRv3's 2%), or by three standard deviations of that
  * random loss over the round's packets if more. In PROBE_BW such a round ends a probe,
  * enters the 0.75 phase to drain, and bounds the bandwidth used (bw_lo) by what the round
- * actually delivered, at most half off per round; the bound lifts at the next probe.
- * A capacity drop is so followed within a round or two, not after the filter's ten. A
- * round whose smallest RTT stands above 1.25 x min RTT + 5 ms shows a standing queue and
+ * actually delivered, at most half off per round, or all of it at once when the round
+ * also kept a standing queue (the bottleneck was busy all round, so what it delivered is
+ * its rate for us); the bound lifts at the next probe. A capacity drop is so followed
+ * within a round or two, not after the filter's ten. A
+ * round whose smallest RTT stands above 1.125 x min RTT + 3 ms shows a standing queue and
  * counts as congestion too, unless the peer sent a quarter of our rate or more back in it:
  * then the queue is likely the ACKs' (behind the peer's own traffic), which no rate of
  * ours drains, and it only brings the drain phase forward, once per cycle.
