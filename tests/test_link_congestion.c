@@ -259,14 +259,14 @@ START_TEST(two_links_share)
 	ferry_linkrig_conv_open(c, FERRY_LINKRIG_CONV_BASE + 1, (size_t)1 << 40, 0);
 	ferry_linkrig_conv_open(d, FERRY_LINKRIG_CONV_BASE + 1, 0, (size_t)1 << 40);
 	/* time to converge, then the shares measured */
-	ck_assert(ferry_linkrig_run(w, w->vn.now + 10 * FERRY_LINKRIG_SEC, false));
+	ck_assert(ferry_linkrig_run(w, w->vn.now + 15 * FERRY_LINKRIG_SEC, false));
 	rx_b = b->recvd[b->nconv - 1];
 	rx_d = d->recvd[d->nconv - 1];
 	qd0 = w->vn.count[FERRY_VNET_A2B].dropped_queue;
 	sent0 = w->vn.count[FERRY_VNET_A2B].sent;
-	ck_assert(ferry_linkrig_run(w, w->vn.now + 10 * FERRY_LINKRIG_SEC, false));
-	x1 = (double)(b->recvd[b->nconv - 1] - rx_b) * 8 / 10 / 1e6;
-	x2 = (double)(d->recvd[d->nconv - 1] - rx_d) * 8 / 10 / 1e6;
+	ck_assert(ferry_linkrig_run(w, w->vn.now + 15 * FERRY_LINKRIG_SEC, false));
+	x1 = (double)(b->recvd[b->nconv - 1] - rx_b) * 8 / 15 / 1e6;
+	x2 = (double)(d->recvd[d->nconv - 1] - rx_d) * 8 / 15 / 1e6;
 	jain = (x1 + x2) * (x1 + x2) / (2 * (x1 * x1 + x2 * x2));
 	drops = (double)(w->vn.count[FERRY_VNET_A2B].dropped_queue - qd0) /
 		(double)(w->vn.count[FERRY_VNET_A2B].sent - sent0 + 1);

@@ -32,7 +32,7 @@ enum {
 	DRAIN_PHASES_MAX = 3,	 /* round trips the 0.75 phase lasts at most */
 	CRUISE_SKIP_MAX = 5,	 /* cruise phases a cycle may skip, at random */
 	SPURIOUS_LOOKBACK = 256, /* packets below the oldest in flight an ACK is still read for */
-	QUEUE_SLACK_MS = 3,	 /* above 1.125 x min RTT before a round's RTTs mean a queue: the
+	QUEUE_SLACK_MS = 5,	 /* above 1.25 x min RTT before a round's RTTs mean a queue: the
 				    clock's millisecond, a busy peer's loop turn */
 	TIMEOUT_SLACK_MS = 20,	 /* added to twice the loss delay before nothing-acked is lost:
 				    a busy receiver's loop turn, a scheduler's hiccup */
@@ -415,7 +415,7 @@ static void round_end(struct ferry_cc *cc, bool app_limited, uint64_t now)
 		cc->loss_pm = loss_base(cc);
 	}
 	if (cc->rtt_seen && cc->round_min_rtt != UINT32_MAX &&
-	    cc->round_min_rtt > cc->min_rtt + cc->min_rtt / 8 + QUEUE_SLACK_MS)
+	    cc->round_min_rtt > cc->min_rtt + cc->min_rtt / 4 + QUEUE_SLACK_MS)
 		queue = true;
 	cc->queue_seen = queue;
 	cc->st.rounds++;

@@ -46,7 +46,7 @@
  * also kept a standing queue (the bottleneck was busy all round, so what it delivered is
  * its rate for us); the bound lifts at the next probe. A capacity drop is so followed
  * within a round or two, not after the filter's ten. A
- * round whose smallest RTT stands above 1.125 x min RTT + 3 ms shows a standing queue and
+ * round whose smallest RTT stands above 1.25 x min RTT + 5 ms shows a standing queue and
  * counts as congestion too, unless the peer sent a quarter of our rate or more back in it:
  * then the queue is likely the ACKs' (behind the peer's own traffic), which no rate of
  * ours drains, and it only brings the drain phase forward, once per cycle.

@@ -344,7 +344,10 @@ int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
 		link->ops = *ops;
 	if (endpoint)
 		link->endpoint = *endpoint;
-	randombytes_buf(&link->rng, sizeof(link->rng));
+	if (link->cfg.seed)
+		link->rng = link->cfg.seed;
+	else
+		randombytes_buf(&link->rng, sizeof(link->rng));
 	link->rng |= 1;
 
 	memset(&cc, 0, sizeof(cc));

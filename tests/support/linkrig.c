@@ -166,6 +166,8 @@ static void side_defaults(struct ferry_linkrig_side *s)
 	s->arq_cfg.thin_copy = true; /* as the daemon runs them (stack/bridge.c) */
 	memset(&s->noise_cfg, 0, sizeof(s->noise_cfg));
 	memset(&s->link_cfg, 0, sizeof(s->link_cfg));
+	/* a run repeats exactly: the links' own randomness follows the rig's seed */
+	s->link_cfg.seed = ferry_vnet_rand(&s->w->vn) | 1;
 }
 
 /* Starts (or restarts) a side: its set, its link to the other side, its ARQ pool. */
