@@ -12,9 +12,11 @@ programs have no equivalent. Every mode exits non-zero on failure.
       read to OUT.
   rr-server HOST PORT
       answers every 64-byte request with 64 bytes, on each connection, until killed.
-  rr HOST PORT COUNT [OUT]
-      COUNT 64-byte requests, one at a time, over one connection; prints (and writes to
-      OUT) p50= p99= max= in milliseconds.
+  rr HOST PORT COUNT [OUT [GAP_MS [SECONDS]]]
+      up to COUNT 64-byte requests, one at a time, over one connection (TCP_NODELAY);
+      each after GAP_MS of quiet since the previous reply (default 0, back to back); no
+      new request once SECONDS have passed (default no limit); prints (and writes to OUT)
+      p50= p99= max= in milliseconds (nearest rank) and n= the requests answered.
   capture IFACE PORT COUNT DIR
       (AF_PACKET, IPv4) writes the UDP payloads of COUNT datagrams to PORT seen on IFACE,
       as DIR/0, DIR/1, ...; gives up after 20 s.
@@ -117,20 +119,32 @@ def rr_server(host, port):
             pass
 
 
-def rr(host, port, count, out=None):
+def percentile(ordered, q):
+    """the nearest-rank q-quantile of a sorted, non-empty list"""
+    return ordered[max(0, -(-len(ordered) * q // 100) - 1)]
+
+
+def rr(host, port, count, out=None, gap_ms=0, seconds=None):
     times = []
+    end = time.monotonic() + float(seconds) if seconds else None
     with socket.create_connection((host, int(port)), timeout=30) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         req = bytes(range(REQ))
-        for _ in range(int(count)):
+        for i in range(int(count)):
+            if i and float(gap_ms) > 0:
+                time.sleep(float(gap_ms) / 1000)
+            if end is not None and time.monotonic() >= end:
+                break
             t = time.monotonic()
             s.sendall(req)
             if recv_exact(s, REQ) != req:
                 raise ValueError("reply differs from request")
             times.append((time.monotonic() - t) * 1000)
+    if not times:
+        sys.exit("rr: no request answered")
     times.sort()
-    line = "p50=%.1f p99=%.1f max=%.1f" % (
-        times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))], times[-1])
+    line = "p50=%.1f p99=%.1f max=%.1f n=%d" % (
+        percentile(times, 50), percentile(times, 99), times[-1], len(times))
     print(line)
     if out:
         with open(out, "w", encoding="ascii") as f:
