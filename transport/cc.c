@@ -29,15 +29,13 @@ enum {
 	GAIN_DOWN = 750,
 	GAIN_CWND = 2000,
 	CYCLE_PHASES = 8,
-	DRAIN_PHASES_MAX = 3,	  /* round trips the 0.75 phase lasts at most */
-	CRUISE_SKIP_MAX = 5,	  /* cruise phases a cycle may skip, at random */
-	FOREIGN_QUEUE_ROUNDS = 4, /* rounds in a row a queue may stand, our drains
-				     notwithstanding, before it is taken for someone else's */
-	SPURIOUS_LOOKBACK = 256,  /* packets below the oldest in flight an ACK is still read for */
-	QUEUE_SLACK_MS = 5,	  /* above 1.25 x min RTT before a round's RTTs mean a queue: the
-				     clock's millisecond, a busy peer's loop turn */
-	TIMEOUT_SLACK_MS = 20,	  /* added to twice the loss delay before nothing-acked is lost:
-				     a busy receiver's loop turn, a scheduler's hiccup */
+	DRAIN_PHASES_MAX = 3,	 /* round trips the 0.75 phase lasts at most */
+	CRUISE_SKIP_MAX = 5,	 /* cruise phases a cycle may skip, at random */
+	SPURIOUS_LOOKBACK = 256, /* packets below the oldest in flight an ACK is still read for */
+	QUEUE_SLACK_MS = 5,	 /* above 1.25 x min RTT before a round's RTTs mean a queue: the
+				    clock's millisecond, a busy peer's loop turn */
+	TIMEOUT_SLACK_MS = 20,	 /* added to twice the loss delay before nothing-acked is lost:
+				    a busy receiver's loop turn, a scheduler's hiccup */
 };
 
 struct ferry_cc_pkt {
@@ -420,7 +418,6 @@ static void round_end(struct ferry_cc *cc, bool app_limited, uint64_t now)
 	    cc->round_min_rtt > cc->min_rtt + cc->min_rtt / 4 + QUEUE_SLACK_MS)
 		queue = true;
 	cc->queue_seen = queue;
-	cc->queue_run = queue ? cc->queue_run + 1 : 0;
 	cc->st.rounds++;
 	if (cc->state == FERRY_CC_STARTUP) {
 		uint64_t bw = max_bw(cc);
@@ -443,7 +440,7 @@ static void round_end(struct ferry_cc *cc, bool app_limited, uint64_t now)
 		 * of our rate or more back makes the second likely */
 		uint64_t back = span ? (cc->received - cc->round_start_received) * 1000 / span : 0;
 
-		if (back * 4 < eff_bw(cc) && cc->queue_run <= FOREIGN_QUEUE_ROUNDS)
+		if (back * 4 < eff_bw(cc))
 			on_congestion(cc, rate, false, now);
 		else
 			on_queue(cc, now);

@@ -47,9 +47,7 @@
  * its rate for us); the bound lifts at the next probe. A capacity drop is so followed
  * within a round or two, not after the filter's ten. A
  * round whose smallest RTT stands above 1.25 x min RTT + 5 ms shows a standing queue and
- * counts as congestion too, for four rounds in a row at most (a queue our drains leave
- * standing is someone else's: a loss-based flow's), unless the peer sent a quarter of our
- * rate or more back in it:
+ * counts as congestion too, unless the peer sent a quarter of our rate or more back in it:
  * then the queue is likely the ACKs' (behind the peer's own traffic), which no rate of
  * ours drains, and it only brings the drain phase forward, once per cycle.
  *
@@ -176,7 +174,6 @@ struct ferry_cc {
 	uint64_t app_limited_round; /* the last round the senders left the link idle in */
 	bool queue_drained;	    /* this cycle drained once for a standing queue already */
 	bool queue_seen;	    /* the last round's every RTT stood above the minimum */
-	uint32_t queue_run;	    /* rounds in a row that did */
 	uint64_t probe_rtt_until, probe_rtt_round;
 	uint64_t bw_lo;
 	uint64_t rng;
