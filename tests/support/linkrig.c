@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "tests/support/fixture.h"
 
 #define STEP_LIMIT 4000000u /* event loop turns before a run counts as stuck */
@@ -253,6 +255,51 @@ void ferry_linkrig_convs_open(struct ferry_linkrig *w, uint32_t first, uint32_t 
 		}
 }
 
+/* ------------------------------- randomness --------------------------------------- */
+
+/* libsodium's randomness (keys, session indexes, cookie secrets) drawn from the rig's
+ * seed, so that a rig's run repeats exactly: a ChaCha20 keystream, one nonce per draw. */
+static struct {
+	uint8_t key[crypto_stream_chacha20_KEYBYTES];
+	uint64_t draws;
+} rig_random;
+
+static const char *rig_random_name(void)
+{
+	return "ferry-linkrig";
+}
+
+static void rig_random_buf(void *const buf, const size_t size)
+{
+	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+
+	memcpy(nonce, &rig_random.draws, sizeof(nonce));
+	rig_random.draws++;
+	crypto_stream_chacha20(buf, size, nonce, rig_random.key);
+}
+
+static uint32_t rig_random_u32(void)
+{
+	uint32_t v;
+
+	rig_random_buf(&v, sizeof(v));
+	return v;
+}
+
+static struct randombytes_implementation rig_random_impl = {
+    .implementation_name = rig_random_name,
+    .random = rig_random_u32,
+    .buf = rig_random_buf,
+};
+
+static void rig_random_seed(uint64_t seed)
+{
+	ck_assert_int_ge(sodium_init(), 0);
+	memset(&rig_random, 0, sizeof(rig_random));
+	memcpy(rig_random.key, &seed, sizeof(seed));
+	ck_assert_int_eq(randombytes_set_implementation(&rig_random_impl), 0);
+}
+
 struct ferry_linkrig *ferry_linkrig_new(uint64_t seed, const struct ferry_vnet_link *a2b,
 					const struct ferry_vnet_link *b2a)
 {
@@ -260,6 +307,7 @@ struct ferry_linkrig *ferry_linkrig_new(uint64_t seed, const struct ferry_vnet_l
 	int i;
 
 	ck_assert_ptr_nonnull(w);
+	rig_random_seed(seed);
 	ck_assert_int_eq(ferry_vnet_init(&w->vn, seed, 1000, a2b, b2a, 16384, deliver, w), 0);
 	w->npairs = 1;
 	for (i = 0; i < FERRY_LINKRIG_MAX_SIDES; i++) {
