@@ -308,6 +308,79 @@ START_TEST(namespaces_and_veth)
 }
 END_TEST
 
+static bool rule_eq(const struct ferry_nl_rule *a, const struct ferry_nl_rule *b)
+{
+	return a->family == b->family && a->priority == b->priority && a->table == b->table &&
+	       a->match_mark == b->match_mark && a->invert == b->invert && a->mark == b->mark &&
+	       a->suppress_prefixlen == b->suppress_prefixlen && a->protocol == b->protocol;
+}
+
+/* Policy routing as full-device mode uses it: rules with [not] fwmark, suppress_prefixlength
+ * and a protocol of their own are added, found again by that protocol (and only theirs),
+ * deleted exactly; routes are counted per table. */
+START_TEST(rules_and_tables)
+{
+	static const uint8_t any4[4] = {0}, any6[16] = {0}, addr[4] = {10, 7, 0, 1};
+	const struct ferry_nl_rule mine[] = {
+	    {AF_INET, 30001, 52820, true, true, 52820, -1, 77},
+	    {AF_INET, 30000, 254, false, false, 0, 0, 77},
+	    {AF_INET6, 30001, 52820, true, true, 52820, -1, 77},
+	    {AF_INET, 30002, 300, true, false, 5, -1, 0}, /* someone else's */
+	};
+	struct ferry_nl_rule got[8];
+	struct ferry_tun tun;
+	struct ferry_nl nl;
+	size_t i, n, k;
+
+	enter_private_netns();
+	ck_assert_int_eq(ferry_tun_open(&tun, "rt0"), 0);
+	ck_assert_int_eq(ferry_nl_open(&nl), 0);
+	ck_assert_int_eq(ferry_nl_link_set(&nl, tun.ifindex, 1, 1400), 0);
+	ck_assert_int_eq(ferry_nl_addr_add(&nl, tun.ifindex, AF_INET, addr, 24), 0);
+	for (i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
+		ck_assert_int_eq(ferry_nl_rule_add(&nl, &mine[i]), 0);
+	ck_assert_int_eq(ferry_nl_rule_add(&nl, &mine[0]), -EEXIST);
+
+	ck_assert_int_eq(ferry_nl_rule_list(&nl, AF_INET, 77, got, 8, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	for (i = 0; i < 2; i++) {
+		for (k = 0; k < n && !rule_eq(&mine[i], &got[k]); k++)
+			;
+		ck_assert_msg(k < n, "rule %zu is listed as it was made", i);
+	}
+	ck_assert_int_eq(ferry_nl_rule_list(&nl, AF_INET6, 77, got, 8, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(rule_eq(&mine[2], &got[0]));
+	ck_assert_int_eq(ferry_nl_rule_list(&nl, AF_INET, 0, got, 1, &n), 0);
+	ck_assert_uint_ge(n, 6); /* the kernel's three, ours two, the other one; cap 1 */
+
+	ck_assert_int_eq(ferry_nl_route_count(&nl, AF_INET, 52820, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(ferry_nl_route_add(&nl, tun.ifindex, AF_INET, any4, 0, 52820), 0);
+	ck_assert_int_eq(ferry_nl_route_add(&nl, tun.ifindex, AF_INET6, any6, 0, 52820), 0);
+	ck_assert_int_eq(ferry_nl_route_count(&nl, AF_INET, 52820, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(ferry_nl_route_count(&nl, AF_INET6, 52820, &n), 0);
+	ck_assert_uint_eq(n, 1);
+
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(ferry_nl_rule_del(&nl, &mine[i]), 0);
+	ck_assert_int_eq(ferry_nl_rule_del(&nl, &mine[0]), -ENOENT);
+	ck_assert_int_eq(ferry_nl_rule_list(&nl, AF_INET, 77, got, 8, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(ferry_nl_rule_list(&nl, AF_INET, 0, got, 8, &n), 0);
+	ck_assert_uint_eq(n, 4); /* the other one stays */
+
+	/* the device's routes go with it */
+	ferry_tun_close(&tun);
+	ck_assert_int_eq(ferry_nl_route_count(&nl, AF_INET, 52820, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(ferry_nl_route_count(&nl, AF_INET6, 52820, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ferry_nl_close(&nl);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tun");
@@ -321,6 +394,7 @@ int main(void)
 	tcase_add_test(tc, ipv6_udp_round_trip);
 	tcase_add_test(tc, errors_are_specific);
 	tcase_add_test(tc, namespaces_and_veth);
+	tcase_add_test(tc, rules_and_tables);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
 }

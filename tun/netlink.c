@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/veth.h>
@@ -74,9 +75,18 @@ static void keep_ext_ack(struct ferry_nl *nl, const struct nlmsghdr *nlh)
 	}
 }
 
+/* One exchange's callbacks see this: the socket (for the error text) and the caller's own
+ * callback for the answer's messages. */
+struct exchange {
+	struct ferry_nl *nl;
+	mnl_cb_t cb;
+	void *data;
+};
+
 static int on_error(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
+	struct exchange *x = data;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err))) {
 		errno = EBADMSG;
@@ -84,21 +94,40 @@ static int on_error(const struct nlmsghdr *nlh, void *data)
 	}
 	if (err->error == 0)
 		return MNL_CB_STOP;
-	keep_ext_ack(data, nlh);
+	keep_ext_ack(x->nl, nlh);
 	errno = -err->error;
 	return MNL_CB_ERROR;
 }
 
-/* Sends nlh and waits for its acknowledgement. Returns 0 or the kernel's negative errno. */
-static int request(struct ferry_nl *nl, struct nlmsghdr *nlh)
+static int on_done(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_STOP;
+}
+
+static int on_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct exchange *x = data;
+
+	return x->cb ? x->cb(nlh, x->data) : MNL_CB_OK;
+}
+
+/* Sends nlh with `flags` (NLM_F_ACK or NLM_F_DUMP) and reads the answer until its end (the
+ * acknowledgement, or a dump's NLMSG_DONE), handing every other message to cb. Returns 0
+ * or the kernel's negative errno. */
+static int exchange(struct ferry_nl *nl, struct nlmsghdr *nlh, uint16_t flags, mnl_cb_t cb,
+		    void *data)
 {
 	char buf[NL_BUF_SIZE];
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = on_error};
+	/* a control type left out of the table would be skipped: the end too */
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = on_error, [NLMSG_DONE] = on_done};
+	struct exchange x = {.nl = nl, .cb = cb, .data = data};
 	ssize_t n;
 	int ret;
 
 	nl->error[0] = '\0';
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_flags |= NLM_F_REQUEST | flags;
 	nlh->nlmsg_seq = ++nl->seq;
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
@@ -106,10 +135,22 @@ static int request(struct ferry_nl *nl, struct nlmsghdr *nlh)
 		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
-		ret = mnl_cb_run2(buf, (size_t)n, nlh->nlmsg_seq, nl->portid, NULL, nl, ctl,
+		ret = mnl_cb_run2(buf, (size_t)n, nlh->nlmsg_seq, nl->portid, on_message, &x, ctl,
 				  NLMSG_MIN_TYPE);
 	} while (ret == MNL_CB_OK);
 	return ret == MNL_CB_ERROR ? -errno : 0;
+}
+
+/* Sends nlh and waits for its acknowledgement. Returns 0 or the kernel's negative errno. */
+static int request(struct ferry_nl *nl, struct nlmsghdr *nlh)
+{
+	return exchange(nl, nlh, NLM_F_ACK, NULL, NULL);
+}
+
+/* Sends the dump request nlh and runs cb on every message of the answer. */
+static int dump(struct ferry_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	return exchange(nl, nlh, NLM_F_DUMP, cb, data);
 }
 
 static size_t addr_len(int family)
@@ -228,4 +269,153 @@ int ferry_nl_route_add(struct ferry_nl *nl, unsigned int ifindex, int family, co
 	if (table >= 256)
 		mnl_attr_put_u32(nlh, RTA_TABLE, table);
 	return request(nl, nlh);
+}
+
+struct route_count {
+	uint32_t table;
+	size_t n;
+};
+
+static int on_route(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct route_count *rc = data;
+	const struct nlattr *attr;
+	uint32_t table;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)))
+		return MNL_CB_OK;
+	table = rtm->rtm_table;
+	mnl_attr_for_each(attr, nlh, sizeof(*rtm))
+	{
+		if (mnl_attr_get_type(attr) == RTA_TABLE &&
+		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			table = mnl_attr_get_u32(attr);
+	}
+	if (table == rc->table)
+		rc->n++;
+	return MNL_CB_OK;
+}
+
+int ferry_nl_route_count(struct ferry_nl *nl, int family, uint32_t table, size_t *count)
+{
+	char buf[NL_BUF_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct route_count rc = {.table = table};
+	struct rtmsg *rtm;
+	int err;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	err = dump(nl, nlh, on_route, &rc);
+	*count = rc.n;
+	return err;
+}
+
+/* Builds an RTM_NEWRULE or RTM_DELRULE request for r in buf. */
+static struct nlmsghdr *rule_msg(char *buf, uint16_t type, const struct ferry_nl_rule *r)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = type;
+	if (type == RTM_NEWRULE)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = (uint8_t)r->family;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = r->table < 256 ? (uint8_t)r->table : RT_TABLE_UNSPEC;
+	if (r->match_mark && r->invert)
+		frh->flags |= FIB_RULE_INVERT;
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, r->priority);
+	mnl_attr_put_u32(nlh, FRA_TABLE, r->table);
+	if (r->match_mark) {
+		mnl_attr_put_u32(nlh, FRA_FWMARK, r->mark);
+		mnl_attr_put_u32(nlh, FRA_FWMASK, UINT32_MAX);
+	}
+	if (r->suppress_prefixlen >= 0)
+		mnl_attr_put_u32(nlh, FRA_SUPPRESS_PREFIXLEN, (uint32_t)r->suppress_prefixlen);
+	if (r->protocol)
+		mnl_attr_put_u8(nlh, FRA_PROTOCOL, r->protocol);
+	return nlh;
+}
+
+int ferry_nl_rule_add(struct ferry_nl *nl, const struct ferry_nl_rule *r)
+{
+	char buf[NL_BUF_SIZE];
+
+	if (r->family != AF_INET && r->family != AF_INET6)
+		return -EINVAL;
+	return request(nl, rule_msg(buf, RTM_NEWRULE, r));
+}
+
+int ferry_nl_rule_del(struct ferry_nl *nl, const struct ferry_nl_rule *r)
+{
+	char buf[NL_BUF_SIZE];
+
+	if (r->family != AF_INET && r->family != AF_INET6)
+		return -EINVAL;
+	return request(nl, rule_msg(buf, RTM_DELRULE, r));
+}
+
+struct rule_list {
+	uint8_t protocol;
+	struct ferry_nl_rule *out;
+	size_t cap, n;
+};
+
+static int on_rule(const struct nlmsghdr *nlh, void *data)
+{
+	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	struct rule_list *rl = data;
+	struct ferry_nl_rule r = {.suppress_prefixlen = -1};
+	const struct nlattr *attr;
+
+	if (nlh->nlmsg_type != RTM_NEWRULE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*frh)))
+		return MNL_CB_OK;
+	r.family = frh->family;
+	r.table = frh->table;
+	mnl_attr_for_each(attr, nlh, sizeof(*frh))
+	{
+		uint16_t type = mnl_attr_get_type(attr);
+
+		if (type == FRA_PROTOCOL && mnl_attr_validate(attr, MNL_TYPE_U8) == 0)
+			r.protocol = mnl_attr_get_u8(attr);
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) != 0)
+			continue;
+		if (type == FRA_PRIORITY)
+			r.priority = mnl_attr_get_u32(attr);
+		else if (type == FRA_TABLE)
+			r.table = mnl_attr_get_u32(attr);
+		else if (type == FRA_FWMARK) {
+			r.match_mark = true;
+			r.mark = mnl_attr_get_u32(attr);
+		} else if (type == FRA_SUPPRESS_PREFIXLEN && mnl_attr_get_u32(attr) <= 128)
+			r.suppress_prefixlen = (int)mnl_attr_get_u32(attr);
+	}
+	r.invert = r.match_mark && (frh->flags & FIB_RULE_INVERT);
+	if (rl->protocol && r.protocol != rl->protocol)
+		return MNL_CB_OK;
+	if (rl->n < rl->cap)
+		rl->out[rl->n] = r;
+	rl->n++;
+	return MNL_CB_OK;
+}
+
+int ferry_nl_rule_list(struct ferry_nl *nl, int family, uint8_t protocol, struct ferry_nl_rule *out,
+		       size_t cap, size_t *n)
+{
+	char buf[NL_BUF_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rule_list rl = {.protocol = protocol, .out = out, .cap = cap};
+	struct fib_rule_hdr *frh;
+	int err;
+
+	nlh->nlmsg_type = RTM_GETRULE;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = (uint8_t)family;
+	err = dump(nl, nlh, on_rule, &rl);
+	*n = rl.n;
+	return err;
 }

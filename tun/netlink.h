@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rtnetlink through libmnl: links, addresses and routes.
+ * rtnetlink through libmnl: links, addresses, routes and policy routing rules.
  *
  * Every request asks for an acknowledgement (NLM_F_ACK) with a fresh sequence number and
  * waits for it, so a failure is never lost; with NETLINK_EXT_ACK the kernel's own text for
@@ -9,6 +9,8 @@
 #ifndef FERRY_TUN_NETLINK_H
 #define FERRY_TUN_NETLINK_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -50,5 +52,32 @@ int ferry_nl_addr_add(struct ferry_nl *nl, unsigned int ifindex, int family, con
  * (0: main). Returns 0, -EEXIST if present, or another negative errno. */
 int ferry_nl_route_add(struct ferry_nl *nl, unsigned int ifindex, int family, const void *dst,
 		       uint8_t prefixlen, uint32_t table);
+
+/* Counts the routes of family in routing table `table` (main: 254). 0 or negative errno. */
+int ferry_nl_route_count(struct ferry_nl *nl, int family, uint32_t table, size_t *count);
+
+/* A policy routing rule that sends what it matches to a table: `ip rule` with
+ * [not] fwmark, suppress_prefixlength and the protocol of whoever made it. */
+struct ferry_nl_rule {
+	int family; /* AF_INET or AF_INET6 */
+	uint32_t priority;
+	uint32_t table;
+	bool match_mark; /* fwmark `mark` (all 32 bits) ... */
+	bool invert;	 /* ... or, with invert, not fwmark `mark` */
+	uint32_t mark;
+	int suppress_prefixlen; /* -1: none */
+	uint8_t protocol;	/* FRA_PROTOCOL: who made the rule (0: unspecified) */
+};
+
+/* Adds rule r. Returns 0 or a negative errno. */
+int ferry_nl_rule_add(struct ferry_nl *nl, const struct ferry_nl_rule *r);
+
+/* Deletes the first rule that matches r in every field. 0, -ENOENT or a negative errno. */
+int ferry_nl_rule_del(struct ferry_nl *nl, const struct ferry_nl_rule *r);
+
+/* Lists the rules of family made by protocol (0: all) into out (up to cap; *n gets the
+ * number found, which may exceed cap). Returns 0 or a negative errno. */
+int ferry_nl_rule_list(struct ferry_nl *nl, int family, uint8_t protocol, struct ferry_nl_rule *out,
+		       size_t cap, size_t *n);
 
 #endif
