@@ -30,7 +30,10 @@ enum {
 	FERRY_CONFIG_MAX_FILE = 1024 * 1024, /* bytes per file */
 	FERRY_CONFIG_MAX_PEERS = 1024,	     /* [Peer] sections per file */
 	FERRY_CONFIG_MAX_PREFIXES = 16384,   /* entries per Address or AllowedIPs list */
-	FERRY_CONFIG_MAX_HOST = 253,	     /* characters of an Endpoint host name */
+	FERRY_CONFIG_MAX_HOST = 253,	     /* characters of an Endpoint host or DNS domain */
+	FERRY_CONFIG_MAX_LABEL = 63,	     /* characters of one label of such a name */
+	FERRY_CONFIG_MAX_DNS_SERVERS = 3,    /* glibc's resolver reads no more (MAXNS) */
+	FERRY_CONFIG_MAX_DNS_SEARCH = 6,     /* search domains, resolv.conf's classic limit */
 	FERRY_CONFIG_MAX_MSGS = 50,	     /* messages kept in a diag, the last a note */
 	FERRY_CONFIG_MSG_LEN = 256,	     /* bytes per message, NUL included */
 	FERRY_CONFIG_DEFAULT_MTU = 1400,     /* TUN MTU when MTU is not given */
@@ -79,6 +82,18 @@ struct ferry_config_endpoint {
 	uint16_t port;
 };
 
+/* The DNS key: servers and search domains, each list in file order. */
+struct ferry_config_dns {
+	unsigned int nservers;
+	struct {
+		uint8_t family;	  /* AF_INET or AF_INET6 */
+		uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
+	} servers[FERRY_CONFIG_MAX_DNS_SERVERS];
+	unsigned int nsearch;
+	char search[FERRY_CONFIG_MAX_DNS_SEARCH][FERRY_CONFIG_MAX_HOST + 1]; /* no trailing dot */
+	unsigned int line; /* of the first DNS line; 0: no DNS key */
+};
+
 struct ferry_config_interface {
 	unsigned int line; /* of the [Interface] header */
 	uint8_t private_key[FERRY_KEY_LEN];
@@ -97,6 +112,7 @@ struct ferry_config_interface {
 	 * the built-in denies, then allow). */
 	struct ferry_policy egress;
 	bool egress_transparent; /* connect from the application's own source address */
+	struct ferry_config_dns dns;
 };
 
 struct ferry_config_peer {

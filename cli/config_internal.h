@@ -30,6 +30,7 @@ enum key_id {
 	K_PRIVATE_KEY,
 	K_LISTEN_PORT,
 	K_ADDRESS,
+	K_DNS,
 	K_MTU,
 	K_PROFILE,
 	K_NODELAY,
@@ -84,6 +85,9 @@ struct parse_ctx {
 	bool have_iface;
 	size_t peer_cap;
 	bool holds_keys;
+	/* Lines of the DNS servers and search domains kept, for "already listed at line". */
+	unsigned int dns_server_line[FERRY_CONFIG_MAX_DNS_SERVERS];
+	unsigned int dns_search_line[FERRY_CONFIG_MAX_DNS_SEARCH];
 	bool oom;
 
 	struct ferry_config *cfg;

@@ -234,6 +234,107 @@ static void parse_prefix_list(struct parse_ctx *ctx, const char *v, struct ferry
 	}
 }
 
+/* ---- DNS servers and search domains ---- */
+
+/* A search domain, its trailing dot dropped: dot-separated labels of 1..63 letters, digits
+ * and '-', none beginning or ending with '-', 1..253 characters in all. A last label of
+ * digits only is refused as well: no top-level domain is all-numeric (RFC 3696 section 2),
+ * so "10.0.0.300" is a mistyped server, not a name. */
+static bool is_domain(const char *name)
+{
+	size_t len = strlen(name), label = 0, i;
+	bool numeric = true;
+
+	if (len == 0 || len > FERRY_CONFIG_MAX_HOST)
+		return false;
+	for (i = 0; i <= len; i++) {
+		char c = name[i];
+
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > FERRY_CONFIG_MAX_LABEL || name[i - 1] == '-' ||
+			    name[i - label] == '-')
+				return false;
+			label = 0;
+			if (c == '.')
+				numeric = true;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return false;
+		if (c < '0' || c > '9')
+			numeric = false;
+		label++;
+	}
+	return !numeric;
+}
+
+/* Appends a server (len bytes of address) unless it is listed already or the list is full. */
+static void dns_add_server(struct parse_ctx *ctx, const char *entry, int family, const void *addr,
+			   size_t len)
+{
+	struct ferry_config_dns *dns = &ctx->cfg->iface.dns;
+	char text[INET6_ADDRSTRLEN];
+	uint8_t bytes[16] = {0};
+	struct quoted q;
+	unsigned int i;
+
+	memcpy(bytes, addr, len);
+	for (i = 0; i < dns->nservers; i++) {
+		if (dns->servers[i].family == family &&
+		    memcmp(dns->servers[i].addr, bytes, sizeof(bytes)) == 0) {
+			inet_ntop(family, addr, text, sizeof(text));
+			ferry_config_key_error(ctx, "%s is already listed at line %u", text,
+					       ctx->dns_server_line[i]);
+			return;
+		}
+	}
+	if (dns->nservers >= FERRY_CONFIG_MAX_DNS_SERVERS) {
+		ferry_config_key_error(ctx,
+				       "%s: more than %d servers, glibc's resolver reads no more",
+				       ferry_config_quote(&q, entry), FERRY_CONFIG_MAX_DNS_SERVERS);
+		return;
+	}
+	ctx->dns_server_line[dns->nservers] = ctx->line;
+	dns->servers[dns->nservers].family = (uint8_t)family;
+	memcpy(dns->servers[dns->nservers++].addr, bytes, sizeof(bytes));
+}
+
+/* Appends a search domain (any entry that is not an address, as in wg-quick) unless it is
+ * not a domain name, is listed already (in any case) or the list is full. */
+static void dns_add_search(struct parse_ctx *ctx, const char *entry)
+{
+	struct ferry_config_dns *dns = &ctx->cfg->iface.dns;
+	char name[FERRY_CONFIG_MAX_LINE + 1];
+	size_t len = strlen(entry);
+	struct quoted q;
+	unsigned int i;
+
+	memcpy(name, entry, len + 1);
+	if (len && name[len - 1] == '.')
+		name[--len] = '\0';
+	if (!is_domain(name)) {
+		ferry_config_key_error(ctx,
+				       "%s is neither an IP address nor a domain name, expected %s",
+				       ferry_config_quote(&q, entry), ctx->key->expected);
+		return;
+	}
+	for (i = 0; i < dns->nsearch; i++) {
+		if (strcasecmp(dns->search[i], name) == 0) {
+			ferry_config_key_error(ctx, "%s is already listed at line %u", name,
+					       ctx->dns_search_line[i]);
+			return;
+		}
+	}
+	if (dns->nsearch >= FERRY_CONFIG_MAX_DNS_SEARCH) {
+		ferry_config_key_error(ctx, "%s: more than %d search domains",
+				       ferry_config_quote(&q, entry), FERRY_CONFIG_MAX_DNS_SEARCH);
+		return;
+	}
+	ctx->dns_search_line[dns->nsearch] = ctx->line;
+	memcpy(dns->search[dns->nsearch++], name, len + 1);
+}
+
 /* ---- the keys ---- */
 
 static void parse_private_key(struct parse_ctx *ctx, const char *v)
@@ -253,6 +354,32 @@ static void parse_listen_port(struct parse_ctx *ctx, const char *v)
 static void parse_address(struct parse_ctx *ctx, const char *v)
 {
 	parse_prefix_list(ctx, v, &ctx->cfg->iface.addresses, true);
+}
+
+/* "server, domain, ...", wg-quick's DNS: an IPv4 or IPv6 literal is a server, anything
+ * else a search domain; repeated lines add up. */
+static void parse_dns(struct parse_ctx *ctx, const char *v)
+{
+	struct ferry_config_dns *dns = &ctx->cfg->iface.dns;
+	char buf[FERRY_CONFIG_MAX_LINE + 1];
+	const char *pos = v;
+
+	if (!dns->line)
+		dns->line = ctx->line;
+	while (next_entry(&pos, buf)) {
+		struct in6_addr a6;
+		struct in_addr a4;
+
+		if (!buf[0])
+			ferry_config_key_error(ctx, "empty entry in the list, expected %s",
+					       ctx->key->expected);
+		else if (inet_pton(AF_INET, buf, &a4) == 1)
+			dns_add_server(ctx, buf, AF_INET, &a4, sizeof(a4));
+		else if (inet_pton(AF_INET6, buf, &a6) == 1)
+			dns_add_server(ctx, buf, AF_INET6, &a6, sizeof(a6));
+		else
+			dns_add_search(ctx, buf);
+	}
 }
 
 static void parse_mtu(struct parse_ctx *ctx, const char *v)
@@ -482,7 +609,7 @@ static const char *check_host(const char *h)
 		if (c == '.' || c == '\0') {
 			if (label == 0 && !(c == '\0' && i > 0 && h[i - 1] == '.'))
 				return "has an empty label in the host name";
-			if (label > 63)
+			if (label > FERRY_CONFIG_MAX_LABEL)
 				return "has a host name label longer than 63 characters";
 			if (label && (h[i - 1] == '-' || h[i - label] == '-'))
 				return "has a host name label that begins or ends with '-'";
@@ -588,6 +715,9 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
 		       "0..65535 (0: any free port)"},
     [K_ADDRESS] = {"Address", SEC_INTERFACE, true, false, parse_address,
 		   PREFIXES("10.0.0.2/24", "fd00::2/64")},
+    [K_DNS] = {"DNS", SEC_INTERFACE, true, false, parse_dns,
+	       "IP addresses of DNS servers and search domains, like 10.0.0.1, fd00::1, "
+	       "example.org"},
     [K_MTU] = {"MTU", SEC_INTERFACE, false, false, parse_mtu, "576..65535"},
     [K_PROFILE] = {"Profile", SEC_INTERFACE, false, false, parse_profile,
 		   "normal, fast, fast2, fast3 or manual"},

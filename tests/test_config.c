@@ -99,6 +99,9 @@ START_TEST(minimal_file_gets_defaults)
 	ck_assert_uint_eq(f.cfg.iface.fec_data, 10);
 	ck_assert_uint_eq(f.cfg.iface.fec_parity, 3);
 	ck_assert_uint_eq(f.cfg.npeers, 0);
+	ck_assert_uint_eq(f.cfg.iface.dns.nservers, 0);
+	ck_assert_uint_eq(f.cfg.iface.dns.nsearch, 0);
+	ck_assert_uint_eq(f.cfg.iface.dns.line, 0);
 	ferry_key_to_base64(text, f.cfg.iface.public_key);
 	ck_assert_str_eq(text, ALICE_PUB);
 	ferry_config_free(&f.cfg);
@@ -326,6 +329,131 @@ START_TEST(egress_rule_limit)
 	ck_assert_uint_eq(f.diag.errors, 1);
 	expect_msg(&f, 3 + FERRY_POLICY_RULES_MAX, false, "Egress: more than 256 rules");
 	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+/* wg-quick's DNS: addresses are servers, other entries search domains, in file order
+ * across lines; a trailing dot is dropped, the case kept. */
+START_TEST(dns_servers_and_search_domains)
+{
+	static const uint8_t v4[16] = {10, 99, 0, 1}, v4b[16] = {10, 99, 0, 2},
+			     v6[16] = {0xfd, 0x99, [15] = 1};
+	const struct ferry_config_dns *dns;
+	struct fixture f;
+
+	if (parse(&f, IFACE "DNS = 10.99.0.1, fd99::1, corp.example\n"	     /* 3 */
+			    "Address = 10.99.0.2/24\n"			     /* 4 */
+			    "dns =Lab.Example. ,10.99.0.2 # the lab's own\n" /* 5 */
+			    "DNS = " /* 6: a label of 63, the longest */
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+			    "x-1.b0\n") != 0)
+		dump(&f);
+	ck_assert_uint_eq(f.diag.errors, 0);
+	dns = &f.cfg.iface.dns;
+	ck_assert_uint_eq(dns->line, 3);
+	ck_assert_uint_eq(dns->nservers, 3);
+	ck_assert_uint_eq(dns->servers[0].family, AF_INET);
+	ck_assert_mem_eq(dns->servers[0].addr, v4, 16);
+	ck_assert_uint_eq(dns->servers[1].family, AF_INET6);
+	ck_assert_mem_eq(dns->servers[1].addr, v6, 16);
+	ck_assert_uint_eq(dns->servers[2].family, AF_INET);
+	ck_assert_mem_eq(dns->servers[2].addr, v4b, 16);
+	ck_assert_uint_eq(dns->nsearch, 3);
+	ck_assert_str_eq(dns->search[0], "corp.example");
+	ck_assert_str_eq(dns->search[1], "Lab.Example");
+	ck_assert_str_eq(dns->search[2],
+			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x-1.b0");
+	ferry_config_free(&f.cfg);
+
+	/* Search domains alone; the limits exactly. */
+	ck_assert_int_eq(parse(&f, IFACE "DNS = a.example, b, c, d.\nDNS = e, f\n"), 0);
+	ck_assert_uint_eq(f.cfg.iface.dns.nservers, 0);
+	ck_assert_uint_eq(f.cfg.iface.dns.nsearch, FERRY_CONFIG_MAX_DNS_SEARCH);
+	ck_assert_str_eq(f.cfg.iface.dns.search[3], "d");
+	ck_assert_str_eq(f.cfg.iface.dns.search[5], "f");
+	ck_assert_uint_eq(f.cfg.iface.dns.line, 3);
+	ferry_config_free(&f.cfg);
+	ck_assert_int_eq(parse(&f, IFACE "DNS = 1.1.1.1\nDNS = 8.8.8.8, 2001:4860:4860::8888\n"),
+			 0);
+	ck_assert_uint_eq(f.cfg.iface.dns.nservers, FERRY_CONFIG_MAX_DNS_SERVERS);
+	ck_assert_uint_eq(f.cfg.iface.dns.nsearch, 0);
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
+#define DNS_EXPECTED                                                                          \
+	", expected IP addresses of DNS servers and search domains, like 10.0.0.1, fd00::1, " \
+	"example.org"
+#define LABEL64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+/* Each bad DNS value gives exactly one error, this one. */
+START_TEST(dns_errors)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} cases[] = {
+	    {IFACE "DNS = 10.99.0.1, bad_name!\n",
+	     "t.conf:3: [Interface] DNS: \"bad_name!\" is neither an IP address nor a domain "
+	     "name" DNS_EXPECTED},
+	    {IFACE "DNS = 10.0.0.1, 10.0.0.2\nDNS = fd00::1, 10.0.0.4\n",
+	     "t.conf:4: [Interface] DNS: \"10.0.0.4\": more than 3 servers, glibc's resolver "
+	     "reads no more"},
+	    {IFACE "DNS = a.example, b.example, c.example, d.example, e.example, f.example, "
+		   "g.example\n",
+	     "t.conf:3: [Interface] DNS: \"g.example\": more than 6 search domains"},
+	    {IFACE "DNS = 10.0.0.1\nDNS = fd00::1, 10.0.0.1\n",
+	     "t.conf:4: [Interface] DNS: 10.0.0.1 is already listed at line 3"},
+	    {IFACE "DNS = fd00::1, fd00:0:0::0001\n",
+	     "t.conf:3: [Interface] DNS: fd00::1 is already listed at line 3"},
+	    {IFACE "DNS = corp.example\nMTU = 1400\nDNS = CORP.example.\n",
+	     "t.conf:5: [Interface] DNS: CORP.example is already listed at line 3"},
+	    {IFACE "DNS = 10.0.0.1,,corp.example\n",
+	     "t.conf:3: [Interface] DNS: empty entry in the list" DNS_EXPECTED},
+	    {IFACE "DNS = 10.0.0.1,\n",
+	     "t.conf:3: [Interface] DNS: empty entry in the list" DNS_EXPECTED},
+	    {IFACE "DNS = " LABEL64 "\n",
+	     "t.conf:3: [Interface] DNS: \"" LABEL64 "\" is neither an IP address nor a domain "
+	     "name" DNS_EXPECTED},
+	    {IFACE "DNS = -corp.example\n",
+	     "t.conf:3: [Interface] DNS: \"-corp.example\" is neither an IP address nor a domain "
+	     "name" DNS_EXPECTED},
+	    {IFACE "DNS = corp.-x.example\n", "\"corp.-x.example\" is neither"},
+	    {IFACE "DNS = corp-.example\n", "\"corp-.example\" is neither"},
+	    {IFACE "DNS = corp..example\n", "\"corp..example\" is neither"},
+	    {IFACE "DNS = corp.example..\n", "\"corp.example..\" is neither"},
+	    {IFACE "DNS = .corp.example\n", "\".corp.example\" is neither"},
+	    {IFACE "DNS = .\n", "\".\" is neither"},
+	    {IFACE "DNS = corp_x.example\n", "\"corp_x.example\" is neither"},
+	    {IFACE "DNS = 10.0.0.300\n", "\"10.0.0.300\" is neither"},
+	    {IFACE "DNS = 10.0.0.1/32\n", "\"10.0.0.1/32\" is neither"},
+	    {IFACE "DNS = 10.0.0.1:53\n", "\"10.0.0.1:53\" is neither"},
+	    {IFACE "DNS = [fd00::1]\n", "\"[fd00::1]\" is neither"},
+	    {IFACE "DNS = fe80::1%eth0\n", "\"fe80::1%eth0\" is neither"},
+	    {IFACE "DNS = 10.0.0.1 10.0.0.2\n", "\"10.0.0.1 10.0.0.2\" is neither"},
+	    {IFACE "DNS =\n", "t.conf:3: [Interface] DNS: missing value" DNS_EXPECTED},
+	    {IFACE PEER(BOB_PUB) "DNS = 10.0.0.1\n", "key DNS belongs in [Interface]"},
+	};
+	struct fixture f;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *text;
+		int ret;
+
+		ret = parse(&f, cases[i].text);
+		text = f.diag.count ? f.diag.msg[0].text : "";
+		if (ret != -EINVAL || f.diag.errors != 1 || !strstr(text, cases[i].msg))
+			dump(&f);
+		ck_assert_msg(ret == -EINVAL, "case %zu: returned %d", i, ret);
+		ck_assert_msg(f.diag.errors == 1, "case %zu: %u errors", i, f.diag.errors);
+		/* Whole messages are compared whole, the rest by the part that varies. */
+		if (strncmp(cases[i].msg, "t.conf:", 7) == 0)
+			ck_assert_str_eq(text, cases[i].msg);
+		else
+			ck_assert_msg(strstr(text, cases[i].msg), "case %zu: %s", i, text);
+		ferry_config_free(&f.cfg);
+	}
 }
 END_TEST
 
@@ -687,9 +815,11 @@ int main(void)
 	tcase_add_test(good, allowed_ips_host_bits_warn_and_normalize);
 	tcase_add_test(good, egress_keys);
 	tcase_add_test(good, egress_rule_limit);
+	tcase_add_test(good, dns_servers_and_search_domains);
 	suite_add_tcase(s, good);
 
 	tcase_add_test(bad, bad_input);
+	tcase_add_test(bad, dns_errors);
 	tcase_add_test(bad, all_errors_reported_in_line_order);
 	tcase_add_test(bad, too_many_errors_are_counted_not_kept);
 	tcase_add_test(bad, secret_values_are_not_echoed);
