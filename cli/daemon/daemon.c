@@ -418,6 +418,8 @@ static void teardown(struct ferry_daemon *d)
 	ferry_daemon_peers_down(d); /* the links */
 	ferry_link_set_destroy(&d->set);
 	ferry_daemon_net_down(d);
+	ferry_daemon_dns_down(d);
+	ferry_daemon_fulldev_down(d); /* before the TUN: its rules, then its table */
 	if (d->tun.fd >= 0) {
 		ferry_loop_del(&d->loop, &d->tun_io);
 		ferry_daemon_device_down(d);
@@ -451,6 +453,7 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 		return FERRY_EXIT_FAIL;
 	}
 	d->log.name = d->name;
+	ferry_daemon_fulldev_plan(d); /* the mark, before the sockets open */
 	err = ferry_loop_init(&d->loop);
 	if (err) {
 		ferry_config_free(&d->cfg);
@@ -469,6 +472,8 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 		err = ferry_daemon_peers_up(d);
 	if (!err)
 		err = ferry_daemon_device_up(d);
+	if (!err)
+		err = ferry_daemon_dns_up(d);
 	if (!err) {
 		d->tun_io = (struct ferry_io){.fd = d->tun.fd,
 					      .events = EPOLLIN,

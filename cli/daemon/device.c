@@ -8,8 +8,9 @@
  *
  * Routes: one per prefix of every peer's AllowedIPs, in the main table. A prefix the
  * kernel already routes into the device (the subnet of an Address) is fine as it is. A /0
- * is not routed here: a default route into the TUN would also carry the tunnel's own
- * packets to the peer; full-device routing (its own table and rules) is a separate mode.
+ * is not routed here: a default route in the main table would also carry the tunnel's
+ * own packets to the peer; it turns on full-device mode instead (fulldev.c: a table and
+ * rules of its own).
  *
  * Reading: the TUN is drained in batches of up to FERRY_DAEMON_TUN_BATCH packets per turn
  * into buffers of MTU + 1 bytes (a packet that fills one was cut: counted and dropped),
@@ -61,14 +62,8 @@ static int add_routes(struct ferry_daemon *d, struct ferry_nl *nl)
 			int err;
 
 			ferry_prefix_format(text, p);
-			if (p->len == 0) {
-				ferry_log(
-				    &d->log, FERRY_LOG_WARN,
-				    "AllowedIPs %s (line %u): not routed into %s; full-device "
-				    "routing is not done by this mode",
-				    text, l->v[k].line, d->name);
-				continue;
-			}
+			if (p->len == 0)
+				continue; /* full-device mode's */
 			err = ferry_nl_route_add(nl, d->tun.ifindex, p->family, p->addr, p->len, 0);
 			if (err && err != -EEXIST) {
 				snprintf(what, sizeof(what), "route %s", text);
@@ -113,6 +108,8 @@ int ferry_daemon_device_up(struct ferry_daemon *d)
 	err = add_addresses(d, &nl);
 	if (!err)
 		err = add_routes(d, &nl);
+	if (!err)
+		err = ferry_daemon_fulldev_up(d, &nl);
 	if (err)
 		goto close_nl;
 	ferry_nl_close(&nl);

@@ -5,6 +5,8 @@
  *              descriptors, signals
  *   device.c   the TUN device: creation, MTU, addresses, routes, queue length; reading
  *              it in batches and writing to it
+ *   fulldev.c  full-device mode: ferry's routing table, its rules, the sysctl it needs
+ *   dns.c      the DNS servers of the configuration in /etc/resolv.conf while up
  *   net.c      the link's UDP sockets: receiving in batches, sending the links' batches
  *   peers.c    the peers: their links, endpoints, AllowedIPs routing, link callbacks
  *   control.c  the control socket: status and down
@@ -39,7 +41,32 @@ enum {
 	FERRY_DAEMON_SAMPLE_MS = 1000,	  /* rates are measured over this */
 };
 
+/* Full-device mode (fulldev.c): the table and mark, the rules' priorities (the first
+ * suppresses the main table's default, the next sends the rest into the table) and the
+ * protocol number that marks ferry's rules as its own. */
+#define FERRY_FULLDEV_TABLE	 52820u
+#define FERRY_FULLDEV_PRIORITY	 32764u
+#define FERRY_FULLDEV_RULE_PROTO 77
+#define FERRY_FULLDEV_MAIN	 254u /* RT_TABLE_MAIN */
+
 struct ferry_daemon;
+
+/* What full-device mode added, to take away again. */
+struct ferry_daemon_fulldev {
+	bool on;	     /* a peer's AllowedIPs hold a /0 */
+	uint32_t table;	     /* the table, and the mark of ferry's own sockets */
+	unsigned int nrules; /* rules added, in order */
+	struct ferry_nl_rule rules[4];
+	int src_valid_mark; /* the sysctl's value before; -1: not changed */
+};
+
+/* What dns.c changed in the resolver's file, to put back. */
+struct ferry_daemon_dns {
+	bool set;    /* resolv.conf holds ferry's servers */
+	char *saved; /* its content before */
+	size_t saved_len;
+	char backup_path[128]; /* the same, on disk, for a start after a kill */
+};
 
 /* One peer: its secure link, its bridge peer, its AllowedIPs, its rates. */
 struct ferry_daemon_peer {
@@ -122,6 +149,9 @@ struct ferry_daemon {
 	bool stopping;
 	bool warned_ping; /* the ping_group_range warning is logged once */
 
+	struct ferry_daemon_fulldev fulldev;
+	struct ferry_daemon_dns dns;
+
 	struct ferry_daemon_stats stats;
 };
 
@@ -137,6 +167,24 @@ int ferry_daemon_tun_write(struct ferry_daemon *d, const uint8_t *pkt, size_t le
 /* The TUN is readable: a batch of packets to the stack. */
 void ferry_daemon_tun_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t events,
 			 uint64_t now);
+
+/* fulldev.c */
+/* Decides whether full-device mode is on (a /0 in some AllowedIPs) and, if so, gives the
+ * configuration its mark (FwMark, else FERRY_FULLDEV_TABLE) before any socket opens. */
+void ferry_daemon_fulldev_plan(struct ferry_daemon *d);
+/* Routes everything into the TUN (its table, its rules, src_valid_mark), after removing
+ * what a killed ferry left. Undoes itself on failure. 0 or a negative errno (logged). */
+int ferry_daemon_fulldev_up(struct ferry_daemon *d, struct ferry_nl *nl);
+/* Takes away every rule it added and puts the sysctl back. Safe when nothing was added. */
+void ferry_daemon_fulldev_down(struct ferry_daemon *d);
+
+/* dns.c */
+/* Writes the configuration's DNS servers and search domains to the resolver's file,
+ * keeping what was there (in memory and, for a start after a kill, next to the control
+ * socket). Puts back a file a killed ferry left changed first. 0 or a negative errno. */
+int ferry_daemon_dns_up(struct ferry_daemon *d);
+/* Puts the file back as it was. Safe when nothing was changed. */
+void ferry_daemon_dns_down(struct ferry_daemon *d);
 
 /* net.c */
 /* Opens the IPv4 and IPv6 sockets on ListenPort (either may be missing, not both).

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Full-device mode: a client whose peer has AllowedIPs = 0.0.0.0/0, ::/0 sends everything
+# through the tunnel -- to a host beyond the server, for IPv4, IPv6 and DNS -- while the
+# tunnel's own datagrams keep the real route; ferry down, SIGTERM and a start after
+# SIGKILL leave rules, routes (every table, both families), nftables and resolv.conf
+# exactly as they were. With only 0.0.0.0/0, IPv6 is blocked, not leaked.
+#
+# The server forwards between its WAN and its LAN, so a packet that leaked around the
+# tunnel would arrive too -- from the client's own WAN address. Through the tunnel it
+# arrives from the server's LAN address (ferry's egress opens the connection), which is
+# what the checks look for.
+#
+# Usage: fulldevice.sh FERRY-BINARY
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=netns-tests/lib.sh
+. "$here/lib.sh"
+ferry=${1:?usage: fulldevice.sh FERRY-BINARY}
+
+netns_init
+netns_require socat dig dnsmasq ethtool nft python3
+
+TUN_DIRECT=1 tunnel_wire
+tunnel_configs
+d=$tun_dir
+LAN_S4=192.0.2.1 LAN_S6=2001:db8:5::1
+
+# the plain routes a machine has: the client's default goes to the server, which forwards.
+# The client's addresses are host addresses, so that only the default route reaches the
+# server: were the server on-link, the main table's subnet route would carry the tunnel's
+# datagrams whatever ferry did, and a loop could not show.
+C ip addr del "$WAN_C4/24" dev c0
+C ip addr add "$WAN_C4/32" dev c0
+C ip -6 addr del "$WAN_C6/64" dev c0
+C ip -6 addr add "$WAN_C6/128" dev c0 nodad
+C ip route add default via "$WAN_S4" dev c0 onlink
+C ip -6 route add default via "$WAN_S6" dev c0 onlink
+S sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+L ip route add default via "$LAN_S4"
+L ip -6 route add default via "$LAN_S6"
+
+# the client's own resolv.conf: `ip netns exec` mounts this one over /etc/resolv.conf
+mkdir -p "/etc/netns/$c"
+NETNS_DIRS+=("/etc/netns/$c")
+printf '# the client namespace'"'"'s own\nnameserver 127.0.0.53\noptions edns0\n' \
+	>"/etc/netns/$c/resolv.conf"
+
+full_config() { # full_config ALLOWEDIPS: the client's file, everything to the server
+	(
+		umask 077
+		cat >"$d/tc0.conf" <<-EOF
+			[Interface]
+			PrivateKey = $(cat "$d/c.key")
+			Address = $TUN_C4/24, $TUN_C6/64
+			DNS = $LAN4, ferry.test
+
+			[Peer]
+			PublicKey = $(cat "$d/s.pub")
+			Endpoint = $WAN_S4:$TUN_PORT
+			AllowedIPs = $1
+		EOF
+	)
+}
+
+state() { # the client's routing state, as the before/after comparison reads it
+	C ip -4 rule show
+	C ip -6 rule show
+	C ip -4 route show table all
+	C ip -6 route show table all
+	C nft list ruleset
+	C cat /etc/resolv.conf
+	C sysctl -n net.ipv4.conf.all.src_valid_mark
+}
+
+# services on the LAN host: who is asking (TCP, both families), and DNS
+netns_bg "$l" socat TCP4-LISTEN:9000,bind="$LAN4",reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
+netns_bg "$l" socat TCP6-LISTEN:9000,bind="[$LAN6]",reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
+netns_bg "$l" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+	--listen-address="$LAN4" --user=root --pid-file="$d/dnsmasq.pid" \
+	--address=/ferry.test/"$LAN4" --log-queries --log-facility="$d/dns.log"
+wait_until 5 L sh -c "ss -Hltn 'sport = :9000' | grep -q ."
+wait_until 5 L sh -c "ss -Hlun 'sport = :53' | grep -q ."
+
+# the address the LAN host saw (socat writes IPv6 in full, in brackets), or nothing
+seen() { python3 -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.stdin.read().strip().strip("[]")))' 2>/dev/null || true; }
+asker4() { C socat -T 3 - TCP4:"$LAN4":9000 </dev/null 2>/dev/null | seen; }
+asker6() { C socat -T 3 - TCP6:"[$LAN6]":9000 </dev/null 2>/dev/null | seen; }
+
+# ---- before: the wire alone reaches the LAN host, from the client's own address ----------
+check "without ferry the LAN host sees the client's WAN address (a leak would show)" \
+	test "$(asker4)" = "$WAN_C4"
+check "... and over IPv6 too" test "$(asker6)" = "$WAN_C6"
+# the link-local address finishes its duplicate detection in the background: wait for it,
+# or the comparisons below would see it arrive
+wait_until 5 sh -c "ip -n '$c' -6 route show table local | grep -q '^local fe80'"
+state >"$d/before"
+
+# ---- up, everything through the tunnel ----------------------------------------------------
+full_config "0.0.0.0/0, ::/0"
+ferry_start s
+ferry_start c
+check "the tunnel comes up in full-device mode (a ping crosses)" \
+	wait_until 10 C ping -c 1 -W 1 "$TUN_S4"
+check "ferry's rules: main without its default, then everything unmarked to table 52820" \
+	sh -c "ip netns exec '$c' ip rule show | grep -q '^32764:.*lookup main suppress_prefixlength 0 proto 77' &&
+		ip netns exec '$c' ip rule show | grep -q '^32765:.*not from all fwmark 0xce54 lookup 52820 proto 77' &&
+		ip netns exec '$c' ip -6 rule show | grep -q '^32765:.*not from all fwmark 0xce54 lookup 52820 proto 77'"
+check "table 52820 sends both families into tc0" \
+	sh -c "ip -n '$c' route show table 52820 | grep -q '^default dev tc0' &&
+		ip -n '$c' -6 route show table 52820 | grep -q '^default dev tc0'"
+check "a host beyond the server is reached through the tunnel (it sees the server's LAN address)" \
+	test "$(asker4)" = "$LAN_S4"
+check "... over IPv6 too" test "$(asker6)" = "$LAN_S6"
+check "the tunnel's own datagrams keep the real route (marked: c0, unmarked: tc0)" \
+	sh -c "ip -n '$c' route get $WAN_S4 mark 0xce54 | grep -q 'dev c0' &&
+		ip -n '$c' route get $WAN_S4 | grep -q 'dev tc0'"
+check "the link's socket carries the mark" \
+	sh -c "ip netns exec '$c' ss -Huanpe | grep 'ferry' | grep -q 'fwmark:0xce54'"
+check "resolv.conf holds the configuration's server and search domain while up" \
+	sh -c "ip netns exec '$c' cat /etc/resolv.conf | grep -qx 'nameserver $LAN4' &&
+		ip netns exec '$c' cat /etc/resolv.conf | grep -qx 'search ferry.test'"
+check "a name resolves through the tunnel (the DNS server sees the server's address)" \
+	sh -c "test \"\$(ip netns exec '$c' dig +short +tries=2 +timeout=2 www.ferry.test)\" = '$LAN4' &&
+		grep -q 'query\\[A\\] www.ferry.test from $LAN_S4' '$d/dns.log'"
+check "src_valid_mark is on while up" test "$(C sysctl -n net.ipv4.conf.all.src_valid_mark)" = 1
+
+# ---- down: exactly as before ---------------------------------------------------------------
+C "$ferry" down tc0 >/dev/null
+wait "$ferry_c_pid" 2>/dev/null || true
+state >"$d/after-down"
+check "after ferry down: rules, routes, nftables, resolv.conf and sysctl exactly as before" \
+	diff -u "$d/before" "$d/after-down"
+diff -u "$d/before" "$d/after-down" || true
+check "... and the LAN host sees the client's WAN address again" test "$(asker4)" = "$WAN_C4"
+
+# ---- SIGKILL leaves rules and resolv.conf; the next start puts them right ------------------
+ferry_start c
+wait_until 10 C ping -c 1 -W 1 "$TUN_S4" || true
+ferry_stop c KILL
+check "a killed ferry leaves its rules behind (the kernel cannot know)" \
+	sh -c "ip netns exec '$c' ip rule show | grep -q 'proto 77'"
+ferry_start c
+check "the next start takes them over: tunnel up again" wait_until 10 C ping -c 1 -W 1 "$TUN_S4"
+check "... it said what it removed" grep -q "removed 4 rules left by a ferry that was killed" "$d/c.log"
+check "... it put resolv.conf back before writing its own" \
+	grep -q "put back /etc/resolv.conf as it was" "$d/c.log"
+check "... and it has exactly its own two rules per family" \
+	test "$(C ip rule show | grep -c 'proto 77')" = 2
+ferry_stop c TERM
+state >"$d/after-kill"
+check "after SIGKILL, restart and SIGTERM: exactly as before" diff -u "$d/before" "$d/after-kill"
+diff -u "$d/before" "$d/after-kill" || true
+
+# ---- only 0.0.0.0/0: IPv6 is blocked, never leaked -------------------------------------------
+full_config "0.0.0.0/0"
+ferry_start c
+check "IPv4-only full-device: IPv4 goes through the tunnel" \
+	wait_until 10 sh -c "ip netns exec '$c' socat -T 3 - TCP4:$LAN4:9000 </dev/null | grep -qx '$LAN_S4'"
+check "... IPv6 is refused by ferry, not sent around the tunnel" \
+	sh -c "! ip netns exec '$c' socat -T 3 - TCP6:[$LAN6]:9000 </dev/null"
+ferry_stop c TERM
+state >"$d/after-v4"
+check "... and afterwards exactly as before" diff -u "$d/before" "$d/after-v4"
+
+# ---- a second full-device ferry on the same table is refused, the first untouched ---------
+full_config "0.0.0.0/0, ::/0"
+ferry_start c
+sed 's/^Address = .*/Address = 10.98.0.2\/24/' "$d/tc0.conf" >"$d/tc1.conf"
+chmod 600 "$d/tc1.conf"
+check "a second full-device ferry is refused while the first runs" \
+	sh -c "! timeout 10 ip netns exec '$c' '$ferry' up '$d/tc1.conf' 2>'$d/c1.log'"
+check "... saying why" grep -q "table 52820 is in use by another ferry" "$d/c1.log"
+check "... and the first still carries traffic" test "$(asker4)" = "$LAN_S4"
+ferry_stop c TERM
+ferry_stop s TERM
+state >"$d/after-all"
+check "at the end: exactly as before" diff -u "$d/before" "$d/after-all"
+check "the logs hold no error (nor a sanitizer's report)" logs_clean "$d/c.log" "$d/s.log"
+
+netns_finish
