@@ -26,6 +26,7 @@
 #include "tests/support/fixture.h"
 #include "tun/netlink.h"
 #include "tun/netns.h"
+#include "tun/nft.h"
 #include "tun/tun.h"
 
 #define SKIP_STATUS 77
@@ -381,6 +382,36 @@ START_TEST(rules_and_tables)
 }
 END_TEST
 
+/* nftables scripts run whole or not at all, and a refusal comes with nftables' own words. */
+START_TEST(nft_scripts)
+{
+	char out[4096], error[FERRY_NFT_ERROR_MAX];
+
+	enter_private_netns();
+	ck_assert_int_eq(ferry_nft_run("add table inet ferry-t\n"
+				       "add chain inet ferry-t out { type filter hook output "
+				       "priority 0; policy accept; }\n"
+				       "add rule inet ferry-t out meta mark 0xce54 accept\n",
+				       NULL, 0, error),
+			 0);
+	ck_assert_int_eq(ferry_nft_run("list table inet ferry-t", out, sizeof(out), error), 0);
+	ck_assert_msg(strstr(out, "meta mark 0x0000ce54 accept") != NULL, "listed: %s", out);
+
+	/* the second command is wrong: the first must not have been applied either */
+	ck_assert_int_eq(ferry_nft_run("add table inet ferry-u\nadd rule inet ferry-u nosuch drop",
+				       NULL, 0, error),
+			 -EINVAL);
+	ck_assert_msg(strncmp(error, "Error:", 6) == 0, "error text: %s", error);
+	ck_assert_ptr_null(strchr(error, '\n'));
+	ck_assert_int_eq(ferry_nft_run("list table inet ferry-u", out, sizeof(out), error),
+			 -EINVAL);
+
+	ck_assert_int_eq(ferry_nft_run("delete table inet ferry-t", NULL, 0, NULL), 0);
+	ck_assert_int_eq(ferry_nft_run("list ruleset", out, sizeof(out), error), 0);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tun");
@@ -395,6 +426,7 @@ int main(void)
 	tcase_add_test(tc, errors_are_specific);
 	tcase_add_test(tc, namespaces_and_veth);
 	tcase_add_test(tc, rules_and_tables);
+	tcase_add_test(tc, nft_scripts);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
 }
