@@ -583,6 +583,23 @@ static void check_duplicate_prefixes(struct parse_ctx *ctx)
 	free(refs);
 }
 
+/* A kill switch belongs to full-device mode: it is the mode's guard while it runs. */
+static void check_kill_switch(struct parse_ctx *ctx)
+{
+	const struct ferry_config *cfg = ctx->cfg;
+	size_t i, j;
+
+	if (!cfg->iface.kill_switch)
+		return;
+	for (i = 0; i < cfg->npeers; i++)
+		for (j = 0; j < cfg->peers[i].allowed_ips.n; j++)
+			if (cfg->peers[i].allowed_ips.v[j].prefix.len == 0)
+				return;
+	ferry_config_report(ctx, false, cfg->iface.kill_switch_line, SEC_INTERFACE, "KillSwitch",
+			    "needs full-device mode, expected a peer with AllowedIPs 0.0.0.0/0 "
+			    "or ::/0");
+}
+
 static void check_whole_file(struct parse_ctx *ctx)
 {
 	struct ferry_config *cfg = ctx->cfg;
@@ -616,6 +633,7 @@ static void check_whole_file(struct parse_ctx *ctx)
 		}
 	}
 	check_duplicate_prefixes(ctx);
+	check_kill_switch(ctx);
 }
 
 /* ---- entry points ---- */

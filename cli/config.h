@@ -113,6 +113,8 @@ struct ferry_config_interface {
 	struct ferry_policy egress;
 	bool egress_transparent; /* connect from the application's own source address */
 	struct ferry_config_dns dns;
+	bool kill_switch; /* full-device mode: nothing but the tunnel leaves while it runs */
+	unsigned int kill_switch_line;
 };
 
 struct ferry_config_peer {

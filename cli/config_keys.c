@@ -575,6 +575,12 @@ static void parse_egress_transparent(struct parse_ctx *ctx, const char *v)
 	parse_bool(ctx, v, &ctx->cfg->iface.egress_transparent);
 }
 
+static void parse_kill_switch(struct parse_ctx *ctx, const char *v)
+{
+	parse_bool(ctx, v, &ctx->cfg->iface.kill_switch);
+	ctx->cfg->iface.kill_switch_line = ctx->line;
+}
+
 static void parse_public_key(struct parse_ctx *ctx, const char *v)
 {
 	parse_key(ctx, v, ctx->peer->public_key);
@@ -741,6 +747,7 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
 		  "rules like \"allow|deny [tcp|udp|icmp] PREFIX|any [port N|N-M]\""},
     [K_EGRESS_TRANSPARENT] = {"EgressTransparent", SEC_INTERFACE, false, false,
 			      parse_egress_transparent, BOOLS},
+    [K_KILL_SWITCH] = {"KillSwitch", SEC_INTERFACE, false, false, parse_kill_switch, BOOLS},
     [K_PUBLIC_KEY] = {"PublicKey", SEC_PEER, false, false, parse_public_key,
 		      KEY_B64 " from \"ferry pubkey\""},
     [K_PRESHARED_KEY] = {"PresharedKey", SEC_PEER, false, true, parse_preshared_key,

@@ -3,7 +3,9 @@
 # through the tunnel -- to a host beyond the server, for IPv4, IPv6 and DNS -- while the
 # tunnel's own datagrams keep the real route; ferry down, SIGTERM and a start after
 # SIGKILL leave rules, routes (every table, both families), nftables and resolv.conf
-# exactly as they were. With only 0.0.0.0/0, IPv6 is blocked, not leaked.
+# exactly as they were. With only 0.0.0.0/0, IPv6 is blocked, not leaked. Packets from
+# the WAN addressed to the tunnel's address are dropped; with KillSwitch = on not even a
+# socket bound to the WAN interface gets out, also while the server is down.
 #
 # The server forwards between its WAN and its LAN, so a packet that leaked around the
 # tunnel would arrive too -- from the client's own WAN address. Through the tunnel it
@@ -45,7 +47,7 @@ NETNS_DIRS+=("/etc/netns/$c")
 printf '# the client namespace'"'"'s own\nnameserver 127.0.0.53\noptions edns0\n' \
 	>"/etc/netns/$c/resolv.conf"
 
-full_config() { # full_config ALLOWEDIPS: the client's file, everything to the server
+full_config() { # full_config ALLOWEDIPS [KILLSWITCH]: the client's file
 	(
 		umask 077
 		cat >"$d/tc0.conf" <<-EOF
@@ -53,6 +55,7 @@ full_config() { # full_config ALLOWEDIPS: the client's file, everything to the s
 			PrivateKey = $(cat "$d/c.key")
 			Address = $TUN_C4/24, $TUN_C6/64
 			DNS = $LAN4, ferry.test
+			KillSwitch = ${2:-off}
 
 			[Peer]
 			PublicKey = $(cat "$d/s.pub")
@@ -123,6 +126,22 @@ check "a name resolves through the tunnel (the DNS server sees the server's addr
 	sh -c "test \"\$(ip netns exec '$c' dig +short +tries=2 +timeout=2 www.ferry.test)\" = '$LAN4' &&
 		grep -q 'query\\[A\\] www.ferry.test from $LAN_S4' '$d/dns.log'"
 check "src_valid_mark is on while up" test "$(C sysctl -n net.ipv4.conf.all.src_valid_mark)" = 1
+check "without the kill switch, a socket bound to the WAN interface still gets out" \
+	C ping -c 1 -W 2 -I c0 "$WAN_S4"
+
+# a packet from the WAN addressed to the tunnel's address: dropped before routing
+# (the server routes the client's tunnel address into its own TUN: a rule of the test's
+# sends its pings over the WAN instead, for the moment)
+S ip route add "$TUN_C4/32" via "$WAN_C4" dev s0 table 100
+S ip rule add to "$TUN_C4" table 100 priority 100
+S ping -c 3 -i 0.2 -W 1 "$TUN_C4" >/dev/null 2>&1 || true
+S ip rule del to "$TUN_C4" table 100 priority 100
+S ip route del "$TUN_C4/32" via "$WAN_C4" dev s0 table 100
+check "packets from the WAN to the tunnel's address are dropped (3 counted in the raw chain)" \
+	sh -c "ip netns exec '$c' nft list table inet ferry-tc0 |
+		grep -q 'iifname != \"tc0\" ip daddr $TUN_C4 fib saddr type != local counter packets 3 '"
+check "... for IPv6 too (the rule is there)" \
+	sh -c "ip netns exec '$c' nft list table inet ferry-tc0 | grep -q 'ip6 daddr $TUN_C6 fib saddr type != local'"
 
 # ---- down: exactly as before ---------------------------------------------------------------
 C "$ferry" down tc0 >/dev/null
@@ -162,15 +181,41 @@ ferry_stop c TERM
 state >"$d/after-v4"
 check "... and afterwards exactly as before" diff -u "$d/before" "$d/after-v4"
 
+# ---- the kill switch: nothing but the tunnel, also while the server is down ---------------
+full_config "0.0.0.0/0, ::/0" on
+ferry_stop s TERM
+ferry_start c
+check "kill switch: with the server down, a socket bound to the WAN interface is refused" \
+	sh -c "! ip netns exec '$c' ping -c 1 -W 2 -I c0 $WAN_S4"
+check "... and so is IPv6 bound to it" sh -c "! ip netns exec '$c' ping -6 -c 1 -W 2 -I c0 $WAN_S6"
+check "... the reject rule counted them" \
+	sh -c "ip netns exec '$c' nft list chain inet ferry-tc0 output | grep -q 'counter packets [1-9]'"
+ferry_start s
+check "... ferry's own datagrams pass: the tunnel comes up once the server is back" \
+	wait_until 20 C ping -c 1 -W 1 "$TUN_S4"
+check "... and carries traffic" test "$(asker4)" = "$LAN_S4"
+check "... while the bound socket is still refused" \
+	sh -c "! ip netns exec '$c' ping -c 1 -W 2 -I c0 $WAN_S4"
+ferry_stop c TERM
+state >"$d/after-ks"
+check "after the kill switch: exactly as before" diff -u "$d/before" "$d/after-ks"
+diff -u "$d/before" "$d/after-ks" || true
+
 # ---- a second full-device ferry on the same table is refused, the first untouched ---------
 full_config "0.0.0.0/0, ::/0"
 ferry_start c
-sed 's/^Address = .*/Address = 10.98.0.2\/24/' "$d/tc0.conf" >"$d/tc1.conf"
-chmod 600 "$d/tc1.conf"
+wait_until 10 C ping -c 1 -W 1 "$TUN_S4" || true
+# (a key of its own: with tc0's, its handshake would move the server's session to it)
+(
+	umask 077
+	sed -e 's/^Address = .*/Address = 10.98.0.2\/24/' \
+		-e "s|^PrivateKey = .*|PrivateKey = $("$ferry" genkey)|" "$d/tc0.conf" >"$d/tc1.conf"
+)
 check "a second full-device ferry is refused while the first runs" \
 	sh -c "! timeout 10 ip netns exec '$c' '$ferry' up '$d/tc1.conf' 2>'$d/c1.log'"
 check "... saying why" grep -q "table 52820 is in use by another ferry" "$d/c1.log"
-check "... and the first still carries traffic" test "$(asker4)" = "$LAN_S4"
+seen_now=$(asker4)
+check "... and the first still carries traffic (seen: ${seen_now:-nothing})" test "$seen_now" = "$LAN_S4"
 ferry_stop c TERM
 ferry_stop s TERM
 state >"$d/after-all"

@@ -274,6 +274,7 @@ START_TEST(egress_keys)
 	ck_assert_int_eq(parse(&f, IFACE), 0);
 	ck_assert_uint_eq(f.cfg.iface.fwmark, 0);
 	ck_assert(!f.cfg.iface.egress_transparent);
+	ck_assert(!f.cfg.iface.kill_switch);
 	ck_assert_uint_eq(f.cfg.iface.egress.n_rules, 0);
 	ck_assert_int_eq(ferry_policy_check(&f.cfg.iface.egress, FERRY_POLICY_TCP, AF_INET, lo, 22),
 			 FERRY_POLICY_DENY);
@@ -283,15 +284,17 @@ START_TEST(egress_keys)
 	ferry_config_free(&f.cfg);
 
 	/* Rules keep file order across lines and commas; first match wins. */
-	ck_assert_int_eq(parse(&f,
-			       IFACE "FwMark = 0x1f\n"
-				     "EgressTransparent = yes\n"
-				     "Egress = allow tcp 192.0.2.0/24 port 443, deny 192.0.2.0/24\n"
-				     "Egress = deny 192.168.0.0/16\n"),
-			 0);
+	ck_assert_int_eq(
+	    parse(&f, IFACE "FwMark = 0x1f\n"
+			    "EgressTransparent = yes\n"
+			    "KillSwitch = on\n"
+			    "Egress = allow tcp 192.0.2.0/24 port 443, deny 192.0.2.0/24\n"
+			    "Egress = deny 192.168.0.0/16\n" PEER(BOB_PUB) "AllowedIPs = ::/0\n"),
+	    0);
 	pol = &f.cfg.iface.egress;
 	ck_assert_uint_eq(f.cfg.iface.fwmark, 0x1f);
 	ck_assert(f.cfg.iface.egress_transparent);
+	ck_assert(f.cfg.iface.kill_switch);
 	ck_assert_uint_eq(pol->n_rules, 3);
 	ck_assert_uint_eq(pol->rules[0].action, FERRY_POLICY_ALLOW);
 	ck_assert_uint_eq(pol->rules[1].action, FERRY_POLICY_DENY);
@@ -584,6 +587,11 @@ static const struct bad_case bad_cases[] = {
     BAD(IFACE "Egress = deny 10.0.0.0/8,\n", 3, "Egress: empty entry in the list"),
     BAD(IFACE PEER(BOB_PUB) "Egress = deny any\n", 6, "key Egress belongs in [Interface]"),
     BAD(IFACE "EgressTransparent = sure\n", 3, "\"sure\" is not a boolean"),
+    /* the kill switch guards full-device mode only */
+    BAD(IFACE "KillSwitch = on\n" PEER(BOB_PUB) "AllowedIPs = 10.0.0.0/8\n", 3,
+	"[Interface] KillSwitch: needs full-device mode, expected a peer with AllowedIPs "
+	"0.0.0.0/0 or ::/0"),
+    BAD(IFACE "KillSwitch = maybe\n", 3, "\"maybe\" is not a boolean"),
     BAD(IFACE "FwMark = 0x100000000\n", 3, "FwMark: \"0x100000000\" is out of range"),
     BAD(IFACE "FwMark = 0x\n", 3, "FwMark: \"0x\" is not a number"),
     BAD(IFACE "FwMark = 0x12g\n", 3, "\"0x12g\" is not a number"),

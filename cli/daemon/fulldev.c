@@ -19,6 +19,16 @@
  * its old value is also kept in NAME.src_valid_mark beside the control socket, for the
  * next start after a kill to put back.
  *
+ * nftables (table inet ferry-NAME, one transaction through libnftables): as wg-quick, a
+ * packet that arrives on another interface addressed to one of the TUN's addresses, from
+ * a source that is not local, is dropped before routing (prerouting, raw priority):
+ * otherwise anyone on the LAN could reach the tunnel's address from outside it. With
+ * `KillSwitch = on`, an output chain lets out only loopback, the TUN, ferry's marked
+ * sockets, IPv6 neighbour discovery and DHCP, and rejects the rest: nothing leaves around
+ * the tunnel while ferry runs, also while the peer cannot be reached. A table left by a
+ * killed ferry of the same name is replaced in the same transaction; until then it keeps
+ * blocking (a kill switch fails closed).
+ *
  * The rules carry protocol FERRY_FULLDEV_RULE_PROTO (`ip rule` shows "proto 77"): at
  * start, rules of that protocol whose table has no routes left were made by a ferry that
  * was killed (its TUN, and with it the table's routes, went with the process) and are
@@ -26,6 +36,7 @@
  * mode is refused. Everything is undone in reverse order on exit, and on any failure
  * half-way. The routes need no undoing: closing the TUN takes them.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,6 +45,7 @@
 #include <unistd.h>
 
 #include "cli/daemon/internal.h"
+#include "tun/nft.h"
 
 #define SRC_VALID_MARK "/proc/sys/net/ipv4/conf/all/src_valid_mark"
 
@@ -210,6 +222,127 @@ static int add_rule(struct ferry_daemon *d, struct ferry_nl *nl, const struct fe
 	return 0;
 }
 
+/* The script is built with snprintf at *len; past the end, *len only grows (and the
+ * script is refused as too long), so that no write goes beyond the buffer. */
+static size_t room(size_t len)
+{
+	return len < FERRY_FULLDEV_SCRIPT_MAX ? FERRY_FULLDEV_SCRIPT_MAX - len : 0;
+}
+
+static void advance(size_t *len, int n)
+{
+	*len = n < 0 ? FERRY_FULLDEV_SCRIPT_MAX : *len + (size_t)n;
+}
+
+#define PUT(buf, len, ...)                                                                \
+	advance((len), snprintf((buf) + (*(len) < FERRY_FULLDEV_SCRIPT_MAX ? *(len) : 0), \
+				room(*(len)), __VA_ARGS__))
+
+/* The anti-spoofing rule for the TUN's addresses of one family (none: no rule). */
+static void put_spoof_rule(const struct ferry_daemon *d, char *buf, size_t *len, int family)
+{
+	const struct ferry_prefix_list *a = &d->cfg.iface.addresses;
+	bool first = true;
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		char text[INET6_ADDRSTRLEN];
+
+		if (a->v[i].prefix.family != family)
+			continue;
+		inet_ntop(family, a->v[i].prefix.addr, text, sizeof(text));
+		PUT(buf, len, "%s%s", first ? "" : ", ", text);
+		first = false;
+	}
+}
+
+/* Builds the nftables script: the table replaced, the raw anti-spoofing chain, and the
+ * kill switch's output chain. Returns false if it does not fit (it always should). */
+static bool nft_script(const struct ferry_daemon *d, char *buf, size_t *len)
+{
+	static const int fams[2] = {AF_INET, AF_INET6};
+	static const char *const kw[2] = {"ip", "ip6"};
+	const char *t = d->fulldev.nft_table;
+	int fi;
+	size_t i;
+
+	*len = 0;
+	/* add first, so that the delete finds a table whether or not one was left */
+	PUT(buf, len, "add table inet %s\ndelete table inet %s\nadd table inet %s\n", t, t, t);
+	PUT(buf, len,
+	    "add chain inet %s preraw { type filter hook prerouting priority raw; policy "
+	    "accept; }\n",
+	    t);
+	for (fi = 0; fi < 2; fi++) {
+		bool any = false;
+
+		for (i = 0; i < d->cfg.iface.addresses.n; i++)
+			any |= d->cfg.iface.addresses.v[i].prefix.family == fams[fi];
+		if (!any)
+			continue;
+		PUT(buf, len, "add rule inet %s preraw iifname != \"%s\" %s daddr { ", t, d->name,
+		    kw[fi]);
+		put_spoof_rule(d, buf, len, fams[fi]);
+		PUT(buf, len, " } fib saddr type != local counter drop\n");
+	}
+	if (d->cfg.iface.kill_switch) {
+		PUT(buf, len,
+		    "add chain inet %s output { type filter hook output priority filter; policy "
+		    "accept; }\n",
+		    t);
+		PUT(buf, len, "add rule inet %s output oifname \"lo\" accept\n", t);
+		PUT(buf, len, "add rule inet %s output oifname \"%s\" accept\n", t, d->name);
+		PUT(buf, len, "add rule inet %s output meta mark 0x%x accept\n", t,
+		    d->fulldev.table);
+		PUT(buf, len,
+		    "add rule inet %s output icmpv6 type { nd-router-solicit, nd-neighbor-solicit, "
+		    "nd-neighbor-advert } accept\n",
+		    t);
+		PUT(buf, len, "add rule inet %s output udp sport 68 udp dport 67 accept\n", t);
+		PUT(buf, len, "add rule inet %s output udp sport 546 udp dport 547 accept\n", t);
+		PUT(buf, len,
+		    "add rule inet %s output counter reject with icmpx type admin-prohibited\n", t);
+	}
+	return *len < FERRY_FULLDEV_SCRIPT_MAX;
+}
+
+static int nft_up(struct ferry_daemon *d)
+{
+	struct ferry_daemon_fulldev *f = &d->fulldev;
+	char *script = malloc(FERRY_FULLDEV_SCRIPT_MAX), error[FERRY_NFT_ERROR_MAX];
+	size_t len;
+	int err;
+
+	if (!script)
+		return -ENOMEM;
+	snprintf(f->nft_table, sizeof(f->nft_table), "ferry-%s", d->name);
+	err = nft_script(d, script, &len) ? ferry_nft_run(script, NULL, 0, error) : -E2BIG;
+	free(script);
+	if (err) {
+		ferry_log(&d->log, FERRY_LOG_ERROR, "full-device: nftables table inet %s: %s",
+			  f->nft_table, err == -EINVAL ? error : strerror(-err));
+		return err;
+	}
+	f->nft = true;
+	return 0;
+}
+
+static void nft_down(struct ferry_daemon *d)
+{
+	struct ferry_daemon_fulldev *f = &d->fulldev;
+	char script[64], error[FERRY_NFT_ERROR_MAX];
+	int err;
+
+	if (!f->nft)
+		return;
+	snprintf(script, sizeof(script), "delete table inet %s", f->nft_table);
+	err = ferry_nft_run(script, NULL, 0, error);
+	if (err)
+		ferry_log(&d->log, FERRY_LOG_ERROR, "full-device: removing table inet %s: %s",
+			  f->nft_table, err == -EINVAL ? error : strerror(-err));
+	f->nft = false;
+}
+
 int ferry_daemon_fulldev_up(struct ferry_daemon *d, struct ferry_nl *nl)
 {
 	static const uint8_t any[16] = {0};
@@ -250,11 +383,15 @@ int ferry_daemon_fulldev_up(struct ferry_daemon *d, struct ferry_nl *nl)
 			goto undo;
 	}
 	err = src_valid_mark_on(d);
+	if (!err)
+		err = nft_up(d);
 	if (err)
 		goto undo;
 	ferry_log(&d->log, FERRY_LOG_INFO,
-		  "full-device: all traffic through %s (table %u, mark 0x%x, rules %u and %u)",
-		  d->name, f->table, f->table, FERRY_FULLDEV_PRIORITY, FERRY_FULLDEV_PRIORITY + 1);
+		  "full-device: all traffic through %s (table %u, mark 0x%x, rules %u and %u, "
+		  "nftables table inet %s%s)",
+		  d->name, f->table, f->table, FERRY_FULLDEV_PRIORITY, FERRY_FULLDEV_PRIORITY + 1,
+		  f->nft_table, d->cfg.iface.kill_switch ? " with the kill switch" : "");
 	return 0;
 
 undo:
@@ -268,6 +405,7 @@ void ferry_daemon_fulldev_down(struct ferry_daemon *d)
 	struct ferry_nl nl;
 	int err;
 
+	nft_down(d);
 	if (!f->nrules && f->src_valid_mark < 0)
 		return;
 	if (f->src_valid_mark >= 0) {

@@ -47,7 +47,8 @@ enum {
 #define FERRY_FULLDEV_TABLE	 52820u
 #define FERRY_FULLDEV_PRIORITY	 32764u
 #define FERRY_FULLDEV_RULE_PROTO 77
-#define FERRY_FULLDEV_MAIN	 254u /* RT_TABLE_MAIN */
+#define FERRY_FULLDEV_MAIN	 254u		     /* RT_TABLE_MAIN */
+#define FERRY_FULLDEV_SCRIPT_MAX ((size_t)64 * 1024) /* bytes of the nftables script */
 
 struct ferry_daemon;
 
@@ -58,6 +59,8 @@ struct ferry_daemon_fulldev {
 	unsigned int nrules; /* rules added, in order */
 	struct ferry_nl_rule rules[4];
 	int src_valid_mark; /* the sysctl's value before; -1: not changed */
+	bool nft;	    /* its nftables table exists */
+	char nft_table[24]; /* "ferry-NAME" */
 };
 
 /* What dns.c changed in the resolver's file, to put back. */
