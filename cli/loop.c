@@ -224,10 +224,17 @@ static void on_signal(struct ferry_loop *loop, struct ferry_io *io, uint32_t eve
 		if (info.ssi_signo == SIGUSR1) {
 			if (loop->dump)
 				loop->dump(loop, loop->dump_ctx);
-		} else {
+		} else if (!loop->on_stop ||
+			   loop->on_stop(loop, loop->stop_ctx, (int)info.ssi_signo)) {
 			ferry_loop_stop(loop);
 		}
 	}
+}
+
+void ferry_loop_on_stop_signal(struct ferry_loop *loop, ferry_stop_fn fn, void *ctx)
+{
+	loop->on_stop = fn;
+	loop->stop_ctx = ctx;
 }
 
 int ferry_loop_handle_signals(struct ferry_loop *loop, ferry_dump_fn dump, void *ctx)

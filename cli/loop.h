@@ -23,6 +23,7 @@
 #define FERRY_CLI_LOOP_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -49,6 +50,8 @@ typedef void (*ferry_io_fn)(struct ferry_loop *loop, struct ferry_io *io, uint32
 typedef void (*ferry_timer_fn)(struct ferry_loop *loop, struct ferry_timer *timer, uint64_t now);
 typedef void (*ferry_dump_fn)(struct ferry_loop *loop, void *ctx);
 typedef void (*ferry_turn_fn)(struct ferry_loop *loop, void *ctx, uint64_t now);
+/* Told of SIGINT or SIGTERM (signo); returns true to stop the loop, false to go on. */
+typedef bool (*ferry_stop_fn)(struct ferry_loop *loop, void *ctx, int signo);
 
 struct ferry_io {
 	int fd;
@@ -93,6 +96,8 @@ struct ferry_loop {
 	void *dump_ctx;
 	ferry_turn_fn turn_end;
 	void *turn_ctx;
+	ferry_stop_fn on_stop; /* NULL: SIGINT and SIGTERM stop the loop */
+	void *stop_ctx;
 
 	struct ferry_loop_stats stats;
 };
@@ -110,6 +115,10 @@ void ferry_loop_destroy(struct ferry_loop *loop);
 /* Blocks SIGINT, SIGTERM and SIGUSR1 and handles them in the loop: the first two stop
  * it, SIGUSR1 calls dump(loop, ctx) if set. Returns 0 or a negative errno. */
 int ferry_loop_handle_signals(struct ferry_loop *loop, ferry_dump_fn dump, void *ctx);
+
+/* Sets the hook asked before SIGINT or SIGTERM stops the loop (NULL: stop at once); a
+ * process that waits for a child of its own forwards the signal and stops later. */
+void ferry_loop_on_stop_signal(struct ferry_loop *loop, ferry_stop_fn fn, void *ctx);
 
 /* Sets the end-of-turn hook (NULL: none): it runs once per iteration, after the ready
  * descriptors and the due timers, with the iteration's now. The owner flushes there what

@@ -183,6 +183,18 @@ int ferry_nl_link_set(struct ferry_nl *nl, unsigned int ifindex, int up, uint32_
 	return request(nl, nlh);
 }
 
+int ferry_nl_link_move(struct ferry_nl *nl, unsigned int ifindex, int ns_fd)
+{
+	char buf[NL_BUF_SIZE];
+	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = newlink(buf, ifindex, &ifm);
+
+	if (ns_fd < 0)
+		return -EBADF;
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)ns_fd);
+	return request(nl, nlh);
+}
+
 int ferry_nl_link_set_txqlen(struct ferry_nl *nl, unsigned int ifindex, uint32_t qlen)
 {
 	char buf[NL_BUF_SIZE];

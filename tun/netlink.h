@@ -34,6 +34,11 @@ void ferry_nl_close(struct ferry_nl *nl);
 /* Sets a link up or down and, if mtu is non-zero, its MTU. 0 or negative errno. */
 int ferry_nl_link_set(struct ferry_nl *nl, unsigned int ifindex, int up, uint32_t mtu);
 
+/* Moves a link into the network namespace ns_fd (a TUN's descriptor keeps working: the
+ * device moves, the file does not). Its index there may differ: look it up by name.
+ * Returns 0 or a negative errno. */
+int ferry_nl_link_move(struct ferry_nl *nl, unsigned int ifindex, int ns_fd);
+
 /* Sets a link's transmit queue length (packets). 0 or negative errno. */
 int ferry_nl_link_set_txqlen(struct ferry_nl *nl, unsigned int ifindex, uint32_t qlen);
 
