@@ -241,3 +241,68 @@ int ferry_cmd_status(int argc, char **argv)
 	}
 	return FERRY_EXIT_OK;
 }
+
+/* ferry exec: joins the namespace of a ferry exec of that name if one runs, else starts
+ * the tunnel with the command in a namespace of its own (cli/daemon/exec.c). */
+int ferry_cmd_exec(int argc, char **argv)
+{
+	const struct ferry_command *cmd = ferry_command_find("exec");
+	struct ferry_daemon_options opts = {.level = FERRY_LOG_WARN};
+	char buf[256], path[PATH_MAX];
+	const char *name = NULL;
+	struct stat st;
+	int i, status;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			ferry_command_usage(cmd);
+			return FERRY_EXIT_OK;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			opts.level = FERRY_LOG_ERROR;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			opts.level = FERRY_LOG_INFO;
+		} else if (strcmp(a, "--name") == 0 || strcmp(a, "--user") == 0 ||
+			   strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
+			if (++i == argc)
+				return usage_error(cmd, "a value must follow", a);
+			if (a[2] == 'n')
+				name = argv[i];
+			else if (a[2] == 'u')
+				opts.exec_user = argv[i];
+			else
+				opts.config_path = argv[i];
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return usage_error(cmd, "unknown option", a);
+		} else {
+			break; /* the command, without "--" */
+		}
+	}
+	if (i == argc)
+		return usage_error(cmd, "which command? (ferry exec [OPTIONS] -- CMD [ARGS...])",
+				   NULL);
+	opts.exec_argv = argv + i;
+	if (!name)
+		name = opts.config_path ? name_of(opts.config_path, buf, sizeof(buf)) : "ferry0";
+	opts.name = name;
+
+	status = ferry_exec_join(NULL, name, opts.exec_user, opts.exec_argv);
+	if (status != -ENOENT)
+		return status < 0 ? FERRY_EXIT_FAIL : status;
+	if (!opts.config_path) {
+		snprintf(path, sizeof(path), "/etc/ferry/%s.conf", name);
+		if (stat(path, &st) != 0) {
+			fprintf(stderr,
+				"ferry exec: no ferry exec named %s runs, and there is no "
+				"configuration to start one (--config FILE, or %s)\n",
+				name, path);
+			return FERRY_EXIT_FAIL;
+		}
+		opts.config_path = path;
+	}
+	return ferry_daemon_run(&opts);
+}

@@ -18,6 +18,21 @@ const struct ferry_command ferry_commands[] = {
 	.run = ferry_cmd_up,
     },
     {
+	.name = "exec",
+	.args = "[--config FILE] [--name NAME] [--user USER] [-q | -v] -- CMD [ARGS...]",
+	.summary = "run one command, and only it, through a tunnel",
+	.help = "Runs CMD in a network namespace whose only links are lo and the tunnel's\n"
+		"device, with the configuration's DNS servers as its resolv.conf; the rest\n"
+		"of the machine keeps its routes. The tunnel (FILE, else\n"
+		"/etc/ferry/NAME.conf) is named NAME, else after the file; if a ferry exec of\n"
+		"that name runs already, CMD joins its namespace instead. CMD runs as USER,\n"
+		"else as the user who called sudo, else as ferry does. ferry exits with\n"
+		"CMD's status once the last command in the namespace has ended (125: ferry\n"
+		"could not set CMD up, 126: CMD could not run, 127: not found).\n"
+		"See docs/per-app.md.\n",
+	.run = ferry_cmd_exec,
+    },
+    {
 	.name = "down",
 	.args = "NAME",
 	.summary = "stop the ferry running as NAME",

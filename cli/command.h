@@ -42,6 +42,7 @@ int ferry_command_common_args(const struct ferry_command *cmd, int argc, char **
 
 int ferry_cmd_up(int argc, char **argv);
 int ferry_cmd_down(int argc, char **argv);
+int ferry_cmd_exec(int argc, char **argv);
 int ferry_cmd_status(int argc, char **argv);
 int ferry_cmd_demo(int argc, char **argv);
 int ferry_cmd_genkey(int argc, char **argv);

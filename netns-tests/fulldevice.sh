@@ -41,11 +41,7 @@ S sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 L ip route add default via "$LAN_S4"
 L ip -6 route add default via "$LAN_S6"
 
-# the client's own resolv.conf: `ip netns exec` mounts this one over /etc/resolv.conf
-mkdir -p "/etc/netns/$c"
-NETNS_DIRS+=("/etc/netns/$c")
-printf '# the client namespace'"'"'s own\nnameserver 127.0.0.53\noptions edns0\n' \
-	>"/etc/netns/$c/resolv.conf"
+own_resolv_conf "$c"
 
 full_config() { # full_config ALLOWEDIPS [KILLSWITCH]: the client's file
 	(
@@ -65,27 +61,9 @@ full_config() { # full_config ALLOWEDIPS [KILLSWITCH]: the client's file
 	)
 }
 
-state() { # the client's routing state, as the before/after comparison reads it
-	C ip -4 rule show
-	C ip -6 rule show
-	C ip -4 route show table all
-	C ip -6 route show table all
-	C nft list ruleset
-	C cat /etc/resolv.conf
-	C sysctl -n net.ipv4.conf.all.src_valid_mark
-}
+state() { routing_state "$c"; }
 
-# services on the LAN host: who is asking (TCP, both families), and DNS
-netns_bg "$l" socat TCP4-LISTEN:9000,bind="$LAN4",reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
-netns_bg "$l" socat TCP6-LISTEN:9000,bind="[$LAN6]",reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
-netns_bg "$l" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
-	--listen-address="$LAN4" --user=root --pid-file="$d/dnsmasq.pid" \
-	--address=/ferry.test/"$LAN4" --log-queries --log-facility="$d/dns.log"
-wait_until 5 L sh -c "ss -Hltn 'sport = :9000' | grep -q ."
-wait_until 5 L sh -c "ss -Hlun 'sport = :53' | grep -q ."
-
-# the address the LAN host saw (socat writes IPv6 in full, in brackets), or nothing
-seen() { python3 -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.stdin.read().strip().strip("[]")))' 2>/dev/null || true; }
+who_asks_up
 asker4() { C socat -T 3 - TCP4:"$LAN4":9000 </dev/null 2>/dev/null | seen; }
 asker6() { C socat -T 3 - TCP6:"[$LAN6]":9000 </dev/null 2>/dev/null | seen; }
 

@@ -336,6 +336,51 @@ logs_clean() {
 	! grep -hE ': error: |Sanitizer|runtime error:' "$@"
 }
 
+# ---- what a mode may change on a machine, to compare before and after -----------------
+
+# routing_state NS: the namespace's rules, routes of every table, links, nftables,
+# resolv.conf (as its processes see it) and src_valid_mark, as text.
+routing_state() {
+	ip netns exec "$1" ip -4 rule show
+	ip netns exec "$1" ip -6 rule show
+	ip netns exec "$1" ip -4 route show table all
+	ip netns exec "$1" ip -6 route show table all
+	ip -n "$1" -o link show | sed 's/^[0-9]*: //; s/ .*//'
+	ip netns exec "$1" nft list ruleset
+	ip netns exec "$1" cat /etc/resolv.conf
+	ip netns exec "$1" sysctl -n net.ipv4.conf.all.src_valid_mark
+}
+
+# own_resolv_conf NS: gives NS a resolv.conf of its own (`ip netns exec` mounts
+# /etc/netns/NS/resolv.conf over /etc/resolv.conf), so that what ferry does to the file
+# never reaches the machine's; removed with the test.
+own_resolv_conf() {
+	mkdir -p "/etc/netns/$1"
+	NETNS_DIRS+=("/etc/netns/$1")
+	printf '# the namespace'"'"'s own\nnameserver 127.0.0.53\noptions edns0\n' \
+		>"/etc/netns/$1/resolv.conf"
+}
+
+# who_asks_up: services on the LAN host for tests that ask where traffic comes from: TCP
+# port 9000 answers with the address it sees (IPv4 and IPv6), dnsmasq answers
+# *.ferry.test with $LAN4 and logs every query, with its source, to $tun_dir/dns.log.
+who_asks_up() {
+	netns_bg "$l" socat TCP4-LISTEN:9000,bind="$LAN4",reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
+	netns_bg "$l" socat TCP6-LISTEN:9000,bind="[$LAN6]",reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'
+	netns_bg "$l" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+		--listen-address="$LAN4" --user=root --pid-file="$tun_dir/dnsmasq.pid" \
+		--address=/ferry.test/"$LAN4" --log-queries --log-facility="$tun_dir/dns.log"
+	wait_until 5 ip netns exec "$l" sh -c "ss -Hltn 'sport = :9000' | grep -q ."
+	wait_until 5 ip netns exec "$l" sh -c "ss -Hlun 'sport = :53' | grep -q ."
+}
+
+# seen: reads what the port-9000 service answered and prints the address in its short form
+# (socat writes IPv6 in full, in brackets); nothing if there was no answer.
+seen() {
+	python3 -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.stdin.read().strip().strip("[]")))' \
+		2>/dev/null || true
+}
+
 # sha_of FILE: its sha256, alone.
 sha_of() {
 	sha256sum "$1" | cut -d' ' -f1

@@ -118,16 +118,23 @@ static int connect_to(const char *dir, const char *name)
 	return fd;
 }
 
+int ferry_control_connect(const char *dir, const char *name)
+{
+	int fd = connect_to(dir, name);
+
+	return fd == -ECONNREFUSED ? -ENOENT : fd; /* a stale socket: nobody runs */
+}
+
 int ferry_control_call(const char *dir, const char *name, const char *request, FILE *out)
 {
 	char buf[4096];
 	struct timeval tv = {.tv_sec = 5};
 	size_t len = strlen(request);
-	int fd = connect_to(dir, name);
+	int fd = ferry_control_connect(dir, name);
 	ssize_t n;
 
 	if (fd < 0)
-		return fd == -ECONNREFUSED ? -ENOENT : fd; /* a stale socket: nobody runs */
+		return fd;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (write(fd, request, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
 		n = -errno;
@@ -150,6 +157,10 @@ static void client_close(struct ferry_daemon_client *c)
 	close(c->io.fd);
 	c->io.fd = -1;
 	c->len = 0;
+	if (c->joined) {
+		c->joined = false;
+		ferry_daemon_exec_left(c->d);
+	}
 }
 
 /* Writes the whole answer, waiting at most a second for a slow reader. */
@@ -182,6 +193,8 @@ static void handle(struct ferry_daemon_client *c)
 		n = ferry_daemon_status(d, strcmp(c->req, "status json") == 0, out,
 					sizeof(d->answer));
 		answer(c, out, n);
+	} else if (strcmp(c->req, "join") == 0) {
+		c->joined = ferry_daemon_exec_join(c) == 0;
 	} else if (strcmp(c->req, "down") == 0) {
 		ferry_log(&d->log, FERRY_LOG_INFO, "stopping (ferry down)");
 		answer(c, "stopping\n", 9);
@@ -209,6 +222,10 @@ static void client_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t eve
 			client_close(c);
 		return;
 	}
+	if (c->joined) { /* a joined command's connection: only its end matters */
+		c->len = 0;
+		return;
+	}
 	c->len += (size_t)n;
 	c->req[c->len] = '\0';
 	nl = strchr(c->req, '\n');
@@ -219,7 +236,8 @@ static void client_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t eve
 	}
 	*nl = '\0';
 	handle(c);
-	client_close(c);
+	if (!c->joined)
+		client_close(c);
 }
 
 static void control_io(struct ferry_loop *loop, struct ferry_io *io, uint32_t events, uint64_t now)
@@ -326,8 +344,10 @@ void ferry_daemon_control_down(struct ferry_daemon *d)
 	int k;
 
 	for (k = 0; k < FERRY_DAEMON_CONTROL_CLIENTS; k++)
-		if (d->clients[k].io.fd >= 0)
+		if (d->clients[k].io.fd >= 0) {
+			d->clients[k].joined = false; /* going: its command is told by the close */
 			client_close(&d->clients[k]);
+		}
 	if (!d->control_path[0])
 		return;
 	ferry_loop_del(&d->loop, &d->control_io);

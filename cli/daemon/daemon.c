@@ -24,6 +24,7 @@
 
 #include "cli/command.h"
 #include "cli/daemon/internal.h"
+#include "tun/netns.h"
 
 /* ---- the modules' timers and the end of a turn -------------------------------------- */
 
@@ -404,6 +405,7 @@ static void teardown(struct ferry_daemon *d)
 {
 	size_t i;
 
+	ferry_daemon_exec_stop(d); /* the command first: it loses its tunnel next */
 	/* the bridge's peers: flows reset, peers told, the resets flushed */
 	for (i = 0; i < d->npeers; i++)
 		if (d->peers[i].bp) {
@@ -443,6 +445,8 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 	d->log.level = opts->level;
 	d->tun.fd = -1;
 	d->udp[0].fd = d->udp[1].fd = -1;
+	d->exec.ns_fd = -1;
+	d->exec.io.fd = -1;
 	d->t_stack.fn = stack_timer;
 	d->t_egress.fn = egress_timer;
 	d->t_link.fn = link_timer;
@@ -466,6 +470,13 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 		err = ferry_daemon_control_up(d);
 	if (!err)
 		err = ferry_daemon_net_up(d);
+	if (!err && d->opts.exec_argv) {
+		d->exec.ns_fd = ferry_netns_new(); /* the sockets above stay outside it */
+		err = d->exec.ns_fd < 0 ? d->exec.ns_fd : 0;
+		if (err)
+			ferry_log(&d->log, FERRY_LOG_ERROR, "a network namespace: %s",
+				  strerror(-err));
+	}
 	if (!err)
 		err = modules_up(d);
 	if (!err)
@@ -474,6 +485,8 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 		err = ferry_daemon_device_up(d);
 	if (!err)
 		err = ferry_daemon_dns_up(d);
+	if (!err && d->opts.exec_argv)
+		err = ferry_daemon_exec_start(d);
 	if (!err) {
 		d->tun_io = (struct ferry_io){.fd = d->tun.fd,
 					      .events = EPOLLIN,
@@ -493,6 +506,8 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 		ferry_log(&d->log, FERRY_LOG_INFO, "stopped");
 	}
 	teardown(d);
+	if (d->exec.pid > 0)
+		status = d->exec.status; /* the command ran: its status is ferry exec's */
 	free(d);
 	return status;
 }

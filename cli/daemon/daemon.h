@@ -36,6 +36,8 @@ struct ferry_daemon_options {
 	const char *name;	    /* the interface; NULL: the file's base name, else ferry0 */
 	const char *run_dir;	    /* the control socket's directory; NULL: ferry_control_dir's */
 	enum ferry_log_level level; /* of the log */
+	char *const *exec_argv;	    /* ferry exec: the command for the namespace; NULL: up */
+	const char *exec_user;	    /* ferry exec --user; NULL: the sudo caller, else as is */
 };
 
 /* The directory of the control sockets: dir if not NULL, else $FERRY_RUN_DIR if set, else
@@ -49,8 +51,18 @@ int ferry_control_dir(const char *dir, char *out, size_t cap);
  * when no ferry of that name runs, or another negative errno. */
 int ferry_control_call(const char *dir, const char *name, const char *request, FILE *out);
 
+/* Connects to the control socket of the ferry named name. Returns the socket, -ENOENT
+ * when no ferry of that name runs, or another negative errno. */
+int ferry_control_connect(const char *dir, const char *name);
+
+/* ferry exec joining the namespace of the ferry exec named name (cli/daemon/exec.c): runs
+ * argv there as `user` would be resolved for the first one, waits for it and returns its
+ * exit status; -ENOENT when no ferry of that name runs (nothing was started). */
+int ferry_exec_join(const char *run_dir, const char *name, const char *user, char *const argv[]);
+
 /* Runs one end of the tunnel until it is stopped. Returns a process exit status
- * (FERRY_EXIT_OK after a clean stop, FERRY_EXIT_FAIL when it could not start). */
+ * (FERRY_EXIT_OK after a clean stop, FERRY_EXIT_FAIL when it could not start; with
+ * exec_argv, the command's once it ran, see cli/daemon/exec.c). */
 int ferry_daemon_run(const struct ferry_daemon_options *opts);
 
 #endif

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "cli/daemon/internal.h"
+#include "tun/netns.h"
 
 static void nl_fail(struct ferry_daemon *d, const struct ferry_nl *nl, const char *what, int err)
 {
@@ -62,8 +63,8 @@ static int add_routes(struct ferry_daemon *d, struct ferry_nl *nl)
 			int err;
 
 			ferry_prefix_format(text, p);
-			if (p->len == 0)
-				continue; /* full-device mode's */
+			if (p->len == 0 && !d->opts.exec_argv)
+				continue; /* full-device mode's; ferry exec's namespace takes it */
 			err = ferry_nl_route_add(nl, d->tun.ifindex, p->family, p->addr, p->len, 0);
 			if (err && err != -EEXIST) {
 				snprintf(what, sizeof(what), "route %s", text);
@@ -74,6 +75,34 @@ static int add_routes(struct ferry_daemon *d, struct ferry_nl *nl)
 		}
 	}
 	return 0;
+}
+
+/* ferry exec: moves the TUN into the namespace and opens *nl there, where the rest of the
+ * set-up happens; the device's index is the one it has there. 0 or a negative errno. */
+static int move_into_namespace(struct ferry_daemon *d, struct ferry_nl *nl)
+{
+	int err = ferry_nl_open(nl), saved;
+
+	if (!err) {
+		err = ferry_nl_link_move(nl, d->tun.ifindex, d->exec.ns_fd);
+		ferry_nl_close(nl);
+	}
+	if (err)
+		return err;
+	err = ferry_netns_enter(d->exec.ns_fd, &saved);
+	if (err)
+		return err;
+	err = ferry_nl_open(nl); /* bound to the namespace it was made in */
+	d->tun.ifindex = if_nametoindex(d->name);
+	if (!err && !d->tun.ifindex) {
+		err = -ENODEV;
+		ferry_nl_close(nl);
+	}
+	if (ferry_netns_leave(saved) != 0 && !err) {
+		ferry_nl_close(nl);
+		err = -EIO;
+	}
+	return err;
 }
 
 int ferry_daemon_device_up(struct ferry_daemon *d)
@@ -90,7 +119,7 @@ int ferry_daemon_device_up(struct ferry_daemon *d)
 	err = ferry_pool_init(&d->tun_pool, FERRY_DAEMON_TUN_BATCH, d->cfg.iface.mtu + 1, 0);
 	if (err)
 		goto close_tun;
-	err = ferry_nl_open(&nl);
+	err = d->exec.ns_fd >= 0 ? move_into_namespace(d, &nl) : ferry_nl_open(&nl);
 	if (err) {
 		ferry_log(&d->log, FERRY_LOG_ERROR, "netlink: %s", strerror(-err));
 		goto free_pool;

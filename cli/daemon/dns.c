@@ -90,8 +90,7 @@ static int write_file(const char *path, int flags, const char *data, size_t len)
 	return err;
 }
 
-/* The file ferry writes: a header, the servers, the search domains. */
-static size_t compose(const struct ferry_daemon *d, char *out, size_t cap)
+size_t ferry_daemon_dns_text(const struct ferry_daemon *d, char *out, size_t cap)
 {
 	const struct ferry_config_dns *dns = &d->cfg.iface.dns;
 	size_t n = 0;
@@ -142,8 +141,8 @@ int ferry_daemon_dns_up(struct ferry_daemon *d)
 	size_t len;
 	int err;
 
-	if (!d->cfg.iface.dns.line)
-		return 0;
+	if (!d->cfg.iface.dns.line || d->opts.exec_argv)
+		return 0; /* ferry exec mounts its own over it, in the command's namespace */
 	err = ferry_control_dir(d->opts.run_dir, dir, sizeof(dir));
 	if (err)
 		return err;
@@ -162,7 +161,7 @@ int ferry_daemon_dns_up(struct ferry_daemon *d)
 			  strerror(-err));
 		goto fail;
 	}
-	len = compose(d, text, sizeof(text));
+	len = ferry_daemon_dns_text(d, text, sizeof(text));
 	err = write_file(RESOLV_CONF, O_TRUNC | O_CREAT, text, len);
 	if (err) {
 		ferry_log(&d->log, FERRY_LOG_ERROR, "DNS: writing %s: %s", RESOLV_CONF,

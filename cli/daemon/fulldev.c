@@ -3,7 +3,8 @@
  * Full-device mode: everything the machine sends goes through the tunnel, except the
  * tunnel's own datagrams -- wg-quick's policy routing, with ferry's own table and mark.
  *
- * It is on when a peer's AllowedIPs hold a /0 (0.0.0.0/0 or ::/0). Then, with T the
+ * It is on when a peer's AllowedIPs hold a /0 (0.0.0.0/0 or ::/0), except under ferry
+ * exec (exec.c), whose namespace has no other link to keep the tunnel out of. Then, with T the
  * table and the mark (FwMark if set, else FERRY_FULLDEV_TABLE):
  *
  *   every socket ferry opens carries SO_MARK T              (net.c, egress: cfg fwmark)
@@ -64,6 +65,8 @@ void ferry_daemon_fulldev_plan(struct ferry_daemon *d)
 
 	memset(f, 0, sizeof(*f));
 	f->src_valid_mark = -1;
+	if (d->opts.exec_argv)
+		return; /* the namespace has no other route: a plain default one does */
 	for (i = 0; i < d->cfg.npeers; i++)
 		for (k = 0; k < d->cfg.peers[i].allowed_ips.n; k++)
 			if (d->cfg.peers[i].allowed_ips.v[k].prefix.len == 0)

@@ -17,6 +17,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,12 +34,12 @@
 #include "tun/tun.h"
 
 enum {
-	FERRY_DAEMON_TUN_BATCH = 256,	  /* packets read from the TUN per turn at most */
-	FERRY_DAEMON_UDP_ROUNDS = 4,	  /* recvmmsg batches per turn at most */
-	FERRY_DAEMON_TUN_QLEN = 4096,	  /* the TUN's transmit queue (the kernel's: 500) */
-	FERRY_DAEMON_UDP_BUF = 9216,	  /* a received datagram, up to a jumbo frame */
-	FERRY_DAEMON_CONTROL_CLIENTS = 8, /* control connections at once */
-	FERRY_DAEMON_SAMPLE_MS = 1000,	  /* rates are measured over this */
+	FERRY_DAEMON_TUN_BATCH = 256,	   /* packets read from the TUN per turn at most */
+	FERRY_DAEMON_UDP_ROUNDS = 4,	   /* recvmmsg batches per turn at most */
+	FERRY_DAEMON_TUN_QLEN = 4096,	   /* the TUN's transmit queue (the kernel's: 500) */
+	FERRY_DAEMON_UDP_BUF = 9216,	   /* a received datagram, up to a jumbo frame */
+	FERRY_DAEMON_CONTROL_CLIENTS = 64, /* control connections at once (joined commands too) */
+	FERRY_DAEMON_SAMPLE_MS = 1000,	   /* rates are measured over this */
 };
 
 /* Full-device mode (fulldev.c): the table and mark, the rules' priorities (the first
@@ -102,6 +103,29 @@ struct ferry_daemon_client {
 	struct ferry_daemon *d;
 	char req[64];
 	size_t len;
+	bool joined; /* a ferry exec that joined the namespace: open while its command runs */
+};
+
+/* ferry exec's command: its user (exec.c). */
+struct ferry_exec_user {
+	bool set; /* false: as ferry runs */
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+	char home[256];
+};
+
+/* ferry exec (exec.c): the namespace, the command, the commands that joined. */
+struct ferry_daemon_exec {
+	int ns_fd; /* the namespace; -1: ferry up */
+	struct ferry_exec_user user;
+	char resolv[160]; /* the namespace's resolv.conf; empty: none */
+	pid_t pid;
+	struct ferry_io io; /* its pidfd */
+	bool running;
+	int status;	      /* its exit status, once ended */
+	unsigned int signals; /* stopping signals received */
+	unsigned int joined;  /* connections of joined commands */
 };
 
 struct ferry_daemon_stats {
@@ -154,6 +178,7 @@ struct ferry_daemon {
 
 	struct ferry_daemon_fulldev fulldev;
 	struct ferry_daemon_dns dns;
+	struct ferry_daemon_exec exec;
 
 	struct ferry_daemon_stats stats;
 };
@@ -188,6 +213,22 @@ void ferry_daemon_fulldev_down(struct ferry_daemon *d);
 int ferry_daemon_dns_up(struct ferry_daemon *d);
 /* Puts the file back as it was. Safe when nothing was changed. */
 void ferry_daemon_dns_down(struct ferry_daemon *d);
+/* The resolv.conf text of the configuration's DNS into out; returns its length. */
+size_t ferry_daemon_dns_text(const struct ferry_daemon *d, char *out, size_t cap);
+
+/* exec.c */
+/* The user ferry exec runs its command as: `user` (a name or a number) if given, else the
+ * one sudo was called by (SUDO_UID) when ferry runs as root through it, else unset (as
+ * ferry runs). Returns 0, or a negative errno with err saying why. */
+int ferry_exec_user_resolve(const char *user, struct ferry_exec_user *u, char *err, size_t cap);
+/* Starts the command in the namespace and watches for its end. 0 or a negative errno. */
+int ferry_daemon_exec_start(struct ferry_daemon *d);
+/* Ends the command (SIGTERM, SIGKILL 3 s later) if it still runs; closes the namespace. */
+void ferry_daemon_exec_stop(struct ferry_daemon *d);
+/* A control client asked to join: sends it the namespace. 0 or a negative errno. */
+int ferry_daemon_exec_join(struct ferry_daemon_client *c);
+/* A joined client's connection closed. */
+void ferry_daemon_exec_left(struct ferry_daemon *d);
 
 /* net.c */
 /* Opens the IPv4 and IPv6 sockets on ListenPort (either may be missing, not both).
