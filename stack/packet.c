@@ -93,6 +93,12 @@ static int parse_ip6(struct ferry_pkt *pkt, const uint8_t *data, size_t len)
 	if (FERRY_PKT_IP6_HLEN + plen > len)
 		return drop(FERRY_STACK_DROP_SHORT);
 	next = data[6];
+	pkt->len = FERRY_PKT_IP6_HLEN + plen;
+	pkt->proto = next;
+	pkt->src.family = AF_INET6;
+	pkt->dst.family = AF_INET6;
+	memcpy(pkt->src.addr, data + 8, 16);
+	memcpy(pkt->dst.addr, data + 24, 16);
 	switch (next) {
 	case FERRY_PKT_PROTO_TCP:
 	case FERRY_PKT_PROTO_UDP:
@@ -108,14 +114,9 @@ static int parse_ip6(struct ferry_pkt *pkt, const uint8_t *data, size_t len)
 	case 140: /* shim6 */
 		return drop(FERRY_STACK_DROP_OPTIONS);
 	default:
+		pkt->other_proto = true;
 		return drop(FERRY_STACK_DROP_PROTO);
 	}
-	pkt->len = FERRY_PKT_IP6_HLEN + plen;
-	pkt->proto = next;
-	pkt->src.family = AF_INET6;
-	pkt->dst.family = AF_INET6;
-	memcpy(pkt->src.addr, data + 8, 16);
-	memcpy(pkt->dst.addr, data + 24, 16);
 	pkt->l4 = data + FERRY_PKT_IP6_HLEN;
 	pkt->l4_len = plen;
 	return 0;
@@ -152,8 +153,10 @@ static int parse_l4(struct ferry_pkt *pkt)
 		break;
 	case FERRY_PKT_PROTO_ICMP:
 	case FERRY_PKT_PROTO_ICMP6:
-		if ((pkt->proto == FERRY_PKT_PROTO_ICMP) != (pkt->src.family == AF_INET))
+		if ((pkt->proto == FERRY_PKT_PROTO_ICMP) != (pkt->src.family == AF_INET)) {
+			pkt->other_proto = true; /* ICMPv6 over IPv4 or the reverse */
 			return drop(FERRY_STACK_DROP_PROTO);
+		}
 		if (pkt->l4_len < FERRY_PKT_ICMP_HLEN)
 			return drop(FERRY_STACK_DROP_SHORT);
 		hlen = FERRY_PKT_ICMP_HLEN;
@@ -164,6 +167,7 @@ static int parse_l4(struct ferry_pkt *pkt)
 		pkt->icmp_seq = rd16(l4 + 6);
 		break;
 	default:
+		pkt->other_proto = true;
 		return drop(FERRY_STACK_DROP_PROTO);
 	}
 	pkt->payload = l4 + hlen;
@@ -189,11 +193,13 @@ int ferry_stack_pkt_parse(struct ferry_pkt *pkt, const uint8_t *data, size_t len
 	default:
 		return drop(FERRY_STACK_DROP_VERSION);
 	}
-	if (err)
+	if (err && !pkt->other_proto)
 		return err;
-	if (addr_is_martian(&pkt->src, 0) || addr_is_martian(&pkt->dst, 1))
+	if (addr_is_martian(&pkt->src, 0) || addr_is_martian(&pkt->dst, 1)) {
+		pkt->other_proto = false; /* nobody to answer */
 		return drop(FERRY_STACK_DROP_ADDRESS);
-	return parse_l4(pkt);
+	}
+	return err ? err : parse_l4(pkt);
 }
 
 uint32_t ferry_stack_pkt_csum_add(uint32_t sum, const uint8_t *data, size_t len)

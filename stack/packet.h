@@ -12,6 +12,7 @@
 #ifndef FERRY_STACK_PACKET_H
 #define FERRY_STACK_PACKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,7 @@ struct ferry_pkt {
 	uint32_t tcp_seq, tcp_ack;
 	uint8_t icmp_type, icmp_code;
 	uint16_t icmp_seq;
+	bool other_proto; /* dropped for carrying a protocol other than TCP, UDP or ICMP */
 };
 
 /* Parses one packet. Returns 0, or -(1 + enum ferry_stack_drop) naming why it is dropped. */

@@ -114,6 +114,34 @@ void ferry_stack_send_unreach(struct ferry_stack *stack, const struct ferry_endp
 		ferry_stack_emit(stack, stack->out, n);
 }
 
+/* A packet of a protocol ferry does not carry (not TCP, UDP or ICMP): refused aloud, from
+ * its destination -- ICMP protocol unreachable, or for IPv6 a parameter problem at the
+ * Next Header field (RFC 4443, 3.4) -- quoting its header and 8 bytes, as RFC 792 asks. */
+static void send_proto_unreach(struct ferry_stack *stack, const struct ferry_pkt *pkt)
+{
+	uint8_t icmp[FERRY_PKT_ICMP_HLEN] = {0};
+	size_t hlen =
+	    pkt->src.family == AF_INET ? (size_t)(pkt->ip[0] & 0x0f) * 4 : FERRY_PKT_IP6_HLEN;
+	size_t qlen = hlen + 8 < pkt->len ? hlen + 8 : pkt->len, n;
+
+	if (pkt->src.family == AF_INET) {
+		icmp[0] = FERRY_PKT_ICMP4_UNREACH;
+		icmp[1] = 2; /* protocol unreachable */
+	} else {
+		icmp[0] = 4; /* parameter problem */
+		icmp[1] = 1; /* unrecognized Next Header type */
+		icmp[7] = 6; /* pointer: the Next Header field */
+	}
+	n = ferry_stack_pkt_build(stack->out, stack->out_cap, &pkt->dst, &pkt->src,
+				  pkt->src.family == AF_INET ? FERRY_PKT_PROTO_ICMP
+							     : FERRY_PKT_PROTO_ICMP6,
+				  icmp, sizeof(icmp), pkt->ip, qlen);
+	if (n) {
+		stack->stats.proto_unreach++;
+		ferry_stack_emit(stack, stack->out, n);
+	}
+}
+
 void ferry_stack_count_drop(struct ferry_stack *stack, enum ferry_stack_drop why)
 {
 	stack->stats.drops[why]++;
@@ -312,6 +340,8 @@ static int input_one(struct ferry_stack *stack, const uint8_t *data, size_t len)
 		enum ferry_stack_drop why = (enum ferry_stack_drop)(-err - 1);
 
 		ferry_stack_count_drop(stack, why);
+		if (pkt.other_proto)
+			send_proto_unreach(stack, &pkt);
 		return why == FERRY_STACK_DROP_PROTO ? -EPROTONOSUPPORT : -EINVAL;
 	}
 	if (pkt.proto == FERRY_PKT_PROTO_TCP || pkt.proto == FERRY_PKT_PROTO_UDP)

@@ -159,13 +159,15 @@ struct ferry_stack_stats {
 	uint64_t tcp_idle_timeouts;
 	uint64_t udp_opened;
 	uint64_t udp_closed;
-	uint64_t udp_unreach;  /* ICMP unreachable sent for UDP flows the caller closed */
-	uint64_t echo_unreach; /* ICMP unreachable sent for echo requests icmp_echo refused */
-	uint64_t mem_waits;    /* times a flow was held back by the memory budget */
-	uint64_t rx_committed; /* bytes the flows may hold from applications (now) */
-	uint64_t tx_held;      /* bytes lwIP holds toward applications (now) */
-	uint32_t tcp_flows;    /* current */
-	uint32_t udp_flows;    /* current */
+	uint64_t udp_unreach;	/* ICMP unreachable sent for UDP flows the caller closed */
+	uint64_t echo_unreach;	/* ICMP unreachable sent for echo requests icmp_echo refused */
+	uint64_t proto_unreach; /* ICMP protocol unreachable (IPv6: parameter problem) sent
+				 * for a packet that is not TCP, UDP or ICMP */
+	uint64_t mem_waits;	/* times a flow was held back by the memory budget */
+	uint64_t rx_committed;	/* bytes the flows may hold from applications (now) */
+	uint64_t tx_held;	/* bytes lwIP holds toward applications (now) */
+	uint32_t tcp_flows;	/* current */
+	uint32_t udp_flows;	/* current */
 };
 
 /* Per-flow counters. "in" is from the application, "out" toward it. */

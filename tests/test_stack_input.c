@@ -5,8 +5,9 @@
  * Covered: malformed input (short, bad version or header length, fragments, IPv4 options,
  * IPv6 extension headers, bad TCP data offset or UDP length, multicast and broadcast,
  * oversized IPv6, unsupported protocols and ICMP types) dropped and counted under the
- * right reason, with nothing written back and no flow opened (only a SYN with DF alone
- * gets through, as it should); a TUN batch in pool buffers.
+ * right reason, with no flow opened (only a SYN with DF alone gets through, as it
+ * should) and nothing written back but a protocol unreachable for a protocol ferry does
+ * not carry; a TUN batch in pool buffers.
  *
  * The harness is tests/support/stackfake.h: crafted IPv4/IPv6 packets go into
  * ferry_stack_input, a fake transport plays the caller, and every packet the stack writes
@@ -119,10 +120,48 @@ START_TEST(malformed_dropped_and_counted)
 	t.icmp_type = 0;
 	n = ferry_tpkt_build(buf, sizeof(buf), &t);
 	expect_drop(f, buf, n, FERRY_STACK_DROP_PROTO);
+	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0); /* an ICMP reply is not answered */
 	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 1, FERRY_STACKFAKE_DST4, 2, NULL, 0);
 	n = ferry_tpkt_build(buf, sizeof(buf), &t);
 	buf[9] = 47; /* GRE */
 	expect_drop(f, buf, n, FERRY_STACK_DROP_PROTO);
+	/* ... refused aloud: protocol unreachable from its destination, quoting it */
+	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 1);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert(t.csum_ok);
+	ck_assert_int_eq(t.family, AF_INET);
+	ck_assert_uint_eq(t.proto, 1);
+	ck_assert_uint_eq(t.icmp_type, 3);
+	ck_assert_uint_eq(t.icmp_code, 2);
+	ck_assert_mem_eq(t.src, buf + 16, 4);
+	ck_assert_mem_eq(t.dst, buf + 12, 4);
+	ck_assert_uint_eq(t.payload_len, 28);
+	ck_assert_mem_eq(t.payload, buf, 28);
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->proto_unreach, 1);
+	/* IPv6: a parameter problem pointing at the Next Header field */
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP6, 1, FERRY_STACKFAKE_DST6, 2, NULL, 0);
+	n = ferry_tpkt_build(buf, sizeof(buf), &t);
+	buf[6] = 132; /* SCTP */
+	expect_drop(f, buf, n, FERRY_STACK_DROP_PROTO);
+	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 1);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert(t.csum_ok);
+	ck_assert_int_eq(t.family, AF_INET6);
+	ck_assert_uint_eq(t.proto, 58);
+	ck_assert_uint_eq(t.icmp_type, 4);
+	ck_assert_uint_eq(t.icmp_code, 1);
+	ck_assert_uint_eq(t.icmp_id, 0);
+	ck_assert_uint_eq(t.icmp_seq, 6); /* the pointer's low half */
+	ck_assert_mem_eq(t.src, buf + 24, 16);
+	ck_assert_mem_eq(t.dst, buf + 8, 16);
+	ck_assert_uint_eq(t.payload_len, 48);
+	ck_assert_mem_eq(t.payload, buf, 48);
+	/* ... but never to a source nobody can answer: a multicast destination */
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 1, "224.0.0.5", 2, NULL, 0);
+	n = ferry_tpkt_build(buf, sizeof(buf), &t);
+	buf[9] = 89; /* OSPF */
+	expect_drop(f, buf, n, FERRY_STACK_DROP_ADDRESS);
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->proto_unreach, 2);
 
 	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0);
 	ck_assert_int_eq(f->udp_opens, 0);

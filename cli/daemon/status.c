@@ -123,10 +123,12 @@ static void text(const struct ferry_daemon *d, struct out *o)
 	put(o, "  uptime: %llu s\n", (unsigned long long)((d->loop.now - d->started_ms) / 1000));
 	put(o, "  flows: tcp %u, udp %u (stack); %u conversations, %u datagram flows (tunnel)\n",
 	    ss->tcp_flows, ss->udp_flows, bs->convs, bs->udp_flows);
-	put(o, "  tun: %llu packets in, %llu out; %llu refused by a full queue\n",
+	put(o,
+	    "  tun: %llu packets in, %llu out; %llu refused by a full queue; %llu of other "
+	    "protocols than TCP, UDP and ICMP refused\n",
 	    (unsigned long long)d->stats.tun_packets_in,
 	    (unsigned long long)d->stats.tun_packets_out,
-	    (unsigned long long)d->stats.tun_write_full);
+	    (unsigned long long)d->stats.tun_write_full, (unsigned long long)ss->proto_unreach);
 	put(o,
 	    "  egress: %llu connects, %llu failed, %llu denied; %llu udp flows, %llu pings (%llu "
 	    "not permitted by ping_group_range)\n",
@@ -192,10 +194,11 @@ static void json(const struct ferry_daemon *d, struct out *o)
 	    (unsigned long long)d->stats.tun_errors);
 	put(o,
 	    ",\"stack\":{\"tcp_flows\":%u,\"udp_flows\":%u,\"tcp_opened\":%llu,"
-	    "\"tcp_refused\":%llu,\"tcp_unreach\":%llu,\"mem_waits\":%llu,\"drops\":%llu}",
+	    "\"tcp_refused\":%llu,\"tcp_unreach\":%llu,\"proto_unreach\":%llu,"
+	    "\"mem_waits\":%llu,\"drops\":%llu}",
 	    ss->tcp_flows, ss->udp_flows, (unsigned long long)ss->tcp_opened,
 	    (unsigned long long)ss->tcp_refused, (unsigned long long)ss->tcp_unreach,
-	    (unsigned long long)ss->mem_waits,
+	    (unsigned long long)ss->proto_unreach, (unsigned long long)ss->mem_waits,
 	    (unsigned long long)ss->drops[FERRY_STACK_DROP_NOMEM] +
 		(unsigned long long)ss->drops[FERRY_STACK_DROP_FLOWS_FULL]);
 	put(o,
