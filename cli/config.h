@@ -114,6 +114,7 @@ struct ferry_config_interface {
 	bool egress_transparent; /* connect from the application's own source address */
 	struct ferry_config_dns dns;
 	bool kill_switch; /* full-device mode: nothing but the tunnel leaves while it runs */
+	bool forward;	  /* a site-to-site gateway: IP forwarding on while up */
 	unsigned int kill_switch_line;
 };
 

@@ -581,6 +581,11 @@ static void parse_kill_switch(struct parse_ctx *ctx, const char *v)
 	ctx->cfg->iface.kill_switch_line = ctx->line;
 }
 
+static void parse_forward(struct parse_ctx *ctx, const char *v)
+{
+	parse_bool(ctx, v, &ctx->cfg->iface.forward);
+}
+
 static void parse_public_key(struct parse_ctx *ctx, const char *v)
 {
 	parse_key(ctx, v, ctx->peer->public_key);
@@ -748,6 +753,7 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
     [K_EGRESS_TRANSPARENT] = {"EgressTransparent", SEC_INTERFACE, false, false,
 			      parse_egress_transparent, BOOLS},
     [K_KILL_SWITCH] = {"KillSwitch", SEC_INTERFACE, false, false, parse_kill_switch, BOOLS},
+    [K_FORWARD] = {"Forward", SEC_INTERFACE, false, false, parse_forward, BOOLS},
     [K_PUBLIC_KEY] = {"PublicKey", SEC_PEER, false, false, parse_public_key,
 		      KEY_B64 " from \"ferry pubkey\""},
     [K_PRESHARED_KEY] = {"PresharedKey", SEC_PEER, false, true, parse_preshared_key,

@@ -48,7 +48,7 @@ who_asks_up
 ferry_start s
 
 state() { routing_state "$c"; }
-wait_until 5 sh -c "ip -n '$c' -6 route show table local | grep -q '^local fe80'"
+wait_until 5 ll_settled "$c"
 state >"$d/before"
 
 fx() { C "$ferry" exec -c "$d/app.conf" "$@" 2>>"$d/exec.log"; } # ferry exec, on the client

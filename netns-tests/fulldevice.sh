@@ -73,7 +73,7 @@ check "without ferry the LAN host sees the client's WAN address (a leak would sh
 check "... and over IPv6 too" test "$(asker6)" = "$WAN_C6"
 # the link-local address finishes its duplicate detection in the background: wait for it,
 # or the comparisons below would see it arrive
-wait_until 5 sh -c "ip -n '$c' -6 route show table local | grep -q '^local fe80'"
+wait_until 5 ll_settled "$c"
 state >"$d/before"
 
 # ---- up, everything through the tunnel ----------------------------------------------------

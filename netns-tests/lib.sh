@@ -351,6 +351,16 @@ routing_state() {
 	ip netns exec "$1" sysctl -n net.ipv4.conf.all.src_valid_mark
 }
 
+# ll_settled NS: true once every link of NS that is up, lo aside, has its IPv6 link-local
+# address past duplicate detection (its local route appears then, in the background: a
+# state taken before would see it arrive).
+ll_settled() {
+	local links addrs
+	links=$(ip -n "$1" -o link show up | grep -vc ': lo:')
+	addrs=$(ip -n "$1" -6 -o addr show scope link | grep -v tentative | grep -c 'inet6 fe80')
+	[ "$links" -gt 0 ] && [ "$addrs" -ge "$links" ]
+}
+
 # own_resolv_conf NS: gives NS a resolv.conf of its own (`ip netns exec` mounts
 # /etc/netns/NS/resolv.conf over /etc/resolv.conf), so that what ferry does to the file
 # never reaches the machine's; removed with the test.

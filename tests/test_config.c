@@ -275,6 +275,7 @@ START_TEST(egress_keys)
 	ck_assert_uint_eq(f.cfg.iface.fwmark, 0);
 	ck_assert(!f.cfg.iface.egress_transparent);
 	ck_assert(!f.cfg.iface.kill_switch);
+	ck_assert(!f.cfg.iface.forward);
 	ck_assert_uint_eq(f.cfg.iface.egress.n_rules, 0);
 	ck_assert_int_eq(ferry_policy_check(&f.cfg.iface.egress, FERRY_POLICY_TCP, AF_INET, lo, 22),
 			 FERRY_POLICY_DENY);
@@ -288,6 +289,7 @@ START_TEST(egress_keys)
 	    parse(&f, IFACE "FwMark = 0x1f\n"
 			    "EgressTransparent = yes\n"
 			    "KillSwitch = on\n"
+			    "Forward = yes\n"
 			    "Egress = allow tcp 192.0.2.0/24 port 443, deny 192.0.2.0/24\n"
 			    "Egress = deny 192.168.0.0/16\n" PEER(BOB_PUB) "AllowedIPs = ::/0\n"),
 	    0);
@@ -295,6 +297,7 @@ START_TEST(egress_keys)
 	ck_assert_uint_eq(f.cfg.iface.fwmark, 0x1f);
 	ck_assert(f.cfg.iface.egress_transparent);
 	ck_assert(f.cfg.iface.kill_switch);
+	ck_assert(f.cfg.iface.forward);
 	ck_assert_uint_eq(pol->n_rules, 3);
 	ck_assert_uint_eq(pol->rules[0].action, FERRY_POLICY_ALLOW);
 	ck_assert_uint_eq(pol->rules[1].action, FERRY_POLICY_DENY);
@@ -592,6 +595,7 @@ static const struct bad_case bad_cases[] = {
 	"[Interface] KillSwitch: needs full-device mode, expected a peer with AllowedIPs "
 	"0.0.0.0/0 or ::/0"),
     BAD(IFACE "KillSwitch = maybe\n", 3, "\"maybe\" is not a boolean"),
+    BAD(IFACE "Forward = 2\n", 3, "[Interface] Forward: \"2\" is not a boolean"),
     BAD(IFACE "FwMark = 0x100000000\n", 3, "FwMark: \"0x100000000\" is out of range"),
     BAD(IFACE "FwMark = 0x\n", 3, "FwMark: \"0x\" is not a number"),
     BAD(IFACE "FwMark = 0x12g\n", 3, "\"0x12g\" is not a number"),

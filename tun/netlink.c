@@ -257,8 +257,10 @@ int ferry_nl_addr_add(struct ferry_nl *nl, unsigned int ifindex, int family, con
 	return request(nl, nlh);
 }
 
-int ferry_nl_route_add(struct ferry_nl *nl, unsigned int ifindex, int family, const void *dst,
-		       uint8_t prefixlen, uint32_t table)
+/* Adds a route of type `type` (RTN_UNICAST, RTN_LOCAL) to dst/prefixlen through ifindex
+ * in `table`. */
+static int route_add(struct ferry_nl *nl, unsigned int ifindex, int family, const void *dst,
+		     uint8_t prefixlen, uint32_t table, uint8_t type)
 {
 	char buf[NL_BUF_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -274,13 +276,26 @@ int ferry_nl_route_add(struct ferry_nl *nl, unsigned int ifindex, int family, co
 	rtm->rtm_dst_len = prefixlen;
 	rtm->rtm_table = table && table < 256 ? (uint8_t)table : RT_TABLE_MAIN;
 	rtm->rtm_protocol = RTPROT_STATIC;
-	rtm->rtm_scope = RT_SCOPE_LINK;
-	rtm->rtm_type = RTN_UNICAST;
+	rtm->rtm_scope = type == RTN_LOCAL ? RT_SCOPE_HOST : RT_SCOPE_LINK;
+	rtm->rtm_type = type;
 	mnl_attr_put(nlh, RTA_DST, len, dst);
 	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
 	if (table >= 256)
 		mnl_attr_put_u32(nlh, RTA_TABLE, table);
 	return request(nl, nlh);
+}
+
+int ferry_nl_route_add(struct ferry_nl *nl, unsigned int ifindex, int family, const void *dst,
+		       uint8_t prefixlen, uint32_t table)
+{
+	return route_add(nl, ifindex, family, dst, prefixlen, table, RTN_UNICAST);
+}
+
+int ferry_nl_route_add_local(struct ferry_nl *nl, unsigned int ifindex, int family, uint32_t table)
+{
+	static const uint8_t any[16];
+
+	return route_add(nl, ifindex, family, any, 0, table, RTN_LOCAL);
 }
 
 struct route_count {

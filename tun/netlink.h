@@ -58,6 +58,11 @@ int ferry_nl_addr_add(struct ferry_nl *nl, unsigned int ifindex, int family, con
 int ferry_nl_route_add(struct ferry_nl *nl, unsigned int ifindex, int family, const void *dst,
 		       uint8_t prefixlen, uint32_t table);
 
+/* Adds `local default dev IFINDEX table TABLE`: everything that reaches the table is
+ * delivered on this host (as TPROXY setups do), for as long as the link exists.
+ * Returns 0, -EEXIST if present, or another negative errno. */
+int ferry_nl_route_add_local(struct ferry_nl *nl, unsigned int ifindex, int family, uint32_t table);
+
 /* Counts the routes of family in routing table `table` (main: 254). 0 or negative errno. */
 int ferry_nl_route_count(struct ferry_nl *nl, int family, uint32_t table, size_t *count);
 

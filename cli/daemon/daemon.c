@@ -421,7 +421,9 @@ static void teardown(struct ferry_daemon *d)
 	ferry_link_set_destroy(&d->set);
 	ferry_daemon_net_down(d);
 	ferry_daemon_dns_down(d);
+	ferry_daemon_site_down(d);
 	ferry_daemon_fulldev_down(d); /* before the TUN: its rules, then its table */
+	ferry_daemon_sysctl_restore(d);
 	if (d->tun.fd >= 0) {
 		ferry_loop_del(&d->loop, &d->tun_io);
 		ferry_daemon_device_down(d);
@@ -468,6 +470,8 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 	err = ferry_loop_handle_signals(&d->loop, dump, d);
 	if (!err)
 		err = ferry_daemon_control_up(d);
+	if (!err)
+		ferry_daemon_sysctl_recover(d); /* a killed ferry's note: beside its socket */
 	if (!err)
 		err = ferry_daemon_net_up(d);
 	if (!err && d->opts.exec_argv) {

@@ -105,6 +105,19 @@ static int move_into_namespace(struct ferry_daemon *d, struct ferry_nl *nl)
 	return err;
 }
 
+/* Before full-device or site-to-site mode makes its rules: a killed ferry's go. */
+static int recover_rules(struct ferry_daemon *d, struct ferry_nl *nl)
+{
+	uint32_t ours[2];
+	size_t n = 0;
+
+	if (d->fulldev.on)
+		ours[n++] = d->fulldev.table;
+	if (d->cfg.iface.egress_transparent && !d->opts.exec_argv)
+		ours[n++] = FERRY_SITE_TABLE;
+	return n ? ferry_daemon_rules_recover(d, nl, ours, n) : 0;
+}
+
 int ferry_daemon_device_up(struct ferry_daemon *d)
 {
 	struct ferry_nl nl;
@@ -138,7 +151,13 @@ int ferry_daemon_device_up(struct ferry_daemon *d)
 	if (!err)
 		err = add_routes(d, &nl);
 	if (!err)
+		err = recover_rules(d, &nl);
+	if (!err)
 		err = ferry_daemon_fulldev_up(d, &nl);
+	if (!err)
+		err = ferry_daemon_site_up(d, &nl);
+	if (err)
+		ferry_daemon_fulldev_down(d);
 	if (err)
 		goto close_nl;
 	ferry_nl_close(&nl);

@@ -16,9 +16,8 @@
  * A family without a /0 in any AllowedIPs is routed into the TUN all the same, where
  * ferry has no peer for it and refuses it (ICMP unreachable, TCP reset): blocked, never
  * leaked around the tunnel. For IPv4 net.ipv4.conf.all.src_valid_mark is set while up
- * (replies to the marked socket then pass reverse-path filtering), and put back after;
- * its old value is also kept in NAME.src_valid_mark beside the control socket, for the
- * next start after a kill to put back.
+ * (replies to the marked socket then pass reverse-path filtering), and put back after
+ * (sysctl.c).
  *
  * nftables (table inet ferry-NAME, one transaction through libnftables): as wg-quick, a
  * packet that arrives on another interface addressed to one of the TUN's addresses, from
@@ -30,12 +29,13 @@
  * killed ferry of the same name is replaced in the same transaction; until then it keeps
  * blocking (a kill switch fails closed).
  *
- * The rules carry protocol FERRY_FULLDEV_RULE_PROTO (`ip rule` shows "proto 77"): at
- * start, rules of that protocol whose table has no routes left were made by a ferry that
- * was killed (its TUN, and with it the table's routes, went with the process) and are
- * removed; one whose table still has routes belongs to a running ferry, and full-device
- * mode is refused. Everything is undone in reverse order on exit, and on any failure
- * half-way. The routes need no undoing: closing the TUN takes them.
+ * The rules carry protocol FERRY_FULLDEV_RULE_PROTO (`ip rule` shows "proto 77"), as do
+ * site-to-site mode's (site.c): at start, rules of that protocol whose table has no
+ * routes left were made by a ferry that was killed (its TUN, and with it the table's
+ * routes, went with the process) and are removed (ferry_daemon_rules_recover); a table
+ * that still has routes belongs to a running ferry, and using it is refused. Everything is undone
+ * in reverse order on exit, and on any failure half-way. The routes need no undoing: closing the
+ * TUN takes them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,7 +64,6 @@ void ferry_daemon_fulldev_plan(struct ferry_daemon *d)
 	size_t i, k;
 
 	memset(f, 0, sizeof(*f));
-	f->src_valid_mark = -1;
 	if (d->opts.exec_argv)
 		return; /* the namespace has no other route: a plain default one does */
 	for (i = 0; i < d->cfg.npeers; i++)
@@ -78,98 +77,26 @@ void ferry_daemon_fulldev_plan(struct ferry_daemon *d)
 	f->table = d->cfg.iface.fwmark;
 }
 
-/* Reads an integer sysctl; -1 if it cannot. */
-static int sysctl_get(const char *path)
+/* The table a rule of ferry's serves: its own, or for a main-table rule (full-device
+ * mode's suppress rule), the table of ferry's rule right after it. 0: none left. */
+static uint32_t owner(const struct ferry_nl_rule *r, const struct ferry_nl_rule *all, size_t n)
 {
-	char buf[16] = {0}, *end;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	long v;
+	size_t k;
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	v = strtol(buf, &end, 10);
-	return end != buf && (*end == '\n' || !*end) && v >= 0 && v <= 1000000 ? (int)v : -1;
+	if (r->table != FERRY_FULLDEV_MAIN)
+		return r->table;
+	for (k = 0; k < n; k++)
+		if (all[k].priority == r->priority + 1 && all[k].table != FERRY_FULLDEV_MAIN)
+			return all[k].table;
+	return 0;
 }
 
-/* Writes an integer to a sysctl (or, creating it, to the file that keeps one). */
-static int sysctl_set(const char *path, int value)
+int ferry_daemon_rules_recover(struct ferry_daemon *d, struct ferry_nl *nl, const uint32_t *ours,
+			       size_t nours)
 {
-	char buf[16];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), len, err = 0;
-
-	if (fd < 0)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%d\n", value);
-	if (write(fd, buf, (size_t)len) != len)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-/* The file that keeps the sysctl's old value: beside the control socket. */
-static int saved_path(const struct ferry_daemon *d, char *out, size_t cap)
-{
-	char dir[96];
-	int err = ferry_control_dir(d->opts.run_dir, dir, sizeof(dir));
-
-	if (!err && (size_t)snprintf(out, cap, "%s/%s.src_valid_mark", dir, d->name) >= cap)
-		err = -ENAMETOOLONG;
-	return err;
-}
-
-/* Puts back the sysctl a killed ferry of this name changed. */
-static void restore_left_sysctl(struct ferry_daemon *d, const char *saved)
-{
-	int old = sysctl_get(saved), err;
-
-	if (old < 0)
-		return;
-	err = sysctl_set(SRC_VALID_MARK, old);
-	if (err) {
-		ferry_log(&d->log, FERRY_LOG_ERROR, "full-device: putting back %s from %s: %s",
-			  SRC_VALID_MARK, saved, strerror(-err));
-		return;
-	}
-	unlink(saved);
-	ferry_log(&d->log, FERRY_LOG_WARN,
-		  "full-device: put back src_valid_mark = %d, left by a ferry that was killed",
-		  old);
-}
-
-/* Sets src_valid_mark if it is off, keeping the old value. 0 or a negative errno. */
-static int src_valid_mark_on(struct ferry_daemon *d)
-{
-	struct ferry_daemon_fulldev *f = &d->fulldev;
-	char saved[160];
-	int old, err = saved_path(d, saved, sizeof(saved));
-
-	if (err)
-		return err;
-	restore_left_sysctl(d, saved);
-	old = sysctl_get(SRC_VALID_MARK);
-	if (old != 0)
-		return 0;
-	err = sysctl_set(saved, 0) == 0 ? 0 : -EIO;
-	if (!err) {
-		f->src_valid_mark = 0;
-		err = sysctl_set(SRC_VALID_MARK, 1);
-	}
-	if (err)
-		ferry_log(&d->log, FERRY_LOG_ERROR, "full-device: %s: %s", SRC_VALID_MARK,
-			  strerror(-err));
-	return err;
-}
-
-/* Removes the rules a killed ferry left; refuses (-EBUSY) if a running one owns some. */
-static int clear_stale(struct ferry_daemon *d, struct ferry_nl *nl)
-{
-	struct ferry_nl_rule rules[16];
-	size_t n, i, routes, removed = 0;
+	struct ferry_nl_rule rules[32];
+	size_t n, i, k, routes, removed = 0;
+	bool live[32] = {false};
 	int fi, err;
 
 	for (fi = 0; fi < 2; fi++) {
@@ -181,22 +108,28 @@ static int clear_stale(struct ferry_daemon *d, struct ferry_nl *nl)
 		}
 		n = n < sizeof(rules) / sizeof(rules[0]) ? n : sizeof(rules) / sizeof(rules[0]);
 		for (i = 0; i < n; i++) {
-			if (rules[i].table == FERRY_FULLDEV_MAIN)
-				continue;
-			err = ferry_nl_route_count(nl, families[fi], rules[i].table, &routes);
+			uint32_t t = owner(&rules[i], rules, n);
+
+			routes = 0;
+			err = t ? ferry_nl_route_count(nl, families[fi], t, &routes) : 0;
 			if (err) {
 				nl_fail(d, nl, "listing routes", err);
 				return err;
 			}
-			if (routes) {
+			live[i] = routes > 0; /* its table's routes go with a ferry's TUN */
+			for (k = 0; live[i] && k < nours; k++) {
+				if (ours[k] != t)
+					continue;
 				ferry_log(&d->log, FERRY_LOG_ERROR,
-					  "full-device: table %u is in use by another ferry in "
-					  "full-device mode; stop it first",
-					  rules[i].table);
+					  "table %u is in use by another ferry (its rules have "
+					  "protocol %d); stop it first",
+					  t, FERRY_FULLDEV_RULE_PROTO);
 				return -EBUSY;
 			}
 		}
 		for (i = 0; i < n; i++) {
+			if (live[i])
+				continue; /* another ferry's, running */
 			err = ferry_nl_rule_del(nl, &rules[i]);
 			if (err && err != -ENOENT) {
 				nl_fail(d, nl, "removing a stale rule", err);
@@ -207,8 +140,8 @@ static int clear_stale(struct ferry_daemon *d, struct ferry_nl *nl)
 	}
 	if (removed)
 		ferry_log(&d->log, FERRY_LOG_WARN,
-			  "full-device: removed %zu rule%s left by a ferry that was killed",
-			  removed, removed == 1 ? "" : "s");
+			  "removed %zu rule%s left by a ferry that was killed", removed,
+			  removed == 1 ? "" : "s");
 	return 0;
 }
 
@@ -330,20 +263,19 @@ static int nft_up(struct ferry_daemon *d)
 	return 0;
 }
 
-static void nft_down(struct ferry_daemon *d)
+void ferry_daemon_nft_delete(struct ferry_daemon *d, const char *table, bool *exists)
 {
-	struct ferry_daemon_fulldev *f = &d->fulldev;
 	char script[64], error[FERRY_NFT_ERROR_MAX];
 	int err;
 
-	if (!f->nft)
+	if (!*exists)
 		return;
-	snprintf(script, sizeof(script), "delete table inet %s", f->nft_table);
+	snprintf(script, sizeof(script), "delete table inet %s", table);
 	err = ferry_nft_run(script, NULL, 0, error);
 	if (err)
-		ferry_log(&d->log, FERRY_LOG_ERROR, "full-device: removing table inet %s: %s",
-			  f->nft_table, err == -EINVAL ? error : strerror(-err));
-	f->nft = false;
+		ferry_log(&d->log, FERRY_LOG_ERROR, "removing nftables table inet %s: %s", table,
+			  err == -EINVAL ? error : strerror(-err));
+	*exists = false;
 }
 
 int ferry_daemon_fulldev_up(struct ferry_daemon *d, struct ferry_nl *nl)
@@ -354,9 +286,6 @@ int ferry_daemon_fulldev_up(struct ferry_daemon *d, struct ferry_nl *nl)
 
 	if (!f->on)
 		return 0;
-	err = clear_stale(d, nl);
-	if (err)
-		return err;
 	for (fi = 0; fi < 2; fi++) {
 		struct ferry_nl_rule suppress = {.family = families[fi],
 						 .priority = FERRY_FULLDEV_PRIORITY,
@@ -385,7 +314,7 @@ int ferry_daemon_fulldev_up(struct ferry_daemon *d, struct ferry_nl *nl)
 		if (err)
 			goto undo;
 	}
-	err = src_valid_mark_on(d);
+	err = ferry_daemon_sysctl_set(d, SRC_VALID_MARK, 1);
 	if (!err)
 		err = nft_up(d);
 	if (err)
@@ -402,42 +331,34 @@ undo:
 	return err;
 }
 
-void ferry_daemon_fulldev_down(struct ferry_daemon *d)
+void ferry_daemon_rules_remove(struct ferry_daemon *d, const struct ferry_nl_rule *rules,
+			       unsigned int *n)
 {
-	struct ferry_daemon_fulldev *f = &d->fulldev;
 	struct ferry_nl nl;
 	int err;
 
-	nft_down(d);
-	if (!f->nrules && f->src_valid_mark < 0)
+	if (!*n)
 		return;
-	if (f->src_valid_mark >= 0) {
-		char saved[160];
-
-		err = sysctl_set(SRC_VALID_MARK, f->src_valid_mark);
-		if (err)
-			ferry_log(&d->log, FERRY_LOG_ERROR, "full-device: restoring %s: %s",
-				  SRC_VALID_MARK, strerror(-err));
-		else if (saved_path(d, saved, sizeof(saved)) == 0)
-			unlink(saved);
-		f->src_valid_mark = -1;
-	}
 	err = ferry_nl_open(&nl);
 	if (err) {
 		ferry_log(&d->log, FERRY_LOG_ERROR,
-			  "full-device: netlink: %s; rules left behind "
-			  "(the next start removes them)",
-			  strerror(-err));
-		f->nrules = 0;
+			  "netlink: %s; %u rule%s left behind (the next start removes them)",
+			  strerror(-err), *n, *n == 1 ? "" : "s");
+		*n = 0;
 		return;
 	}
-	/* the tunnel rule first: traffic goes back to the main table's default at once */
-	while (f->nrules) {
-		const struct ferry_nl_rule *r = &f->rules[--f->nrules];
-
-		err = ferry_nl_rule_del(&nl, r);
+	while (*n) {
+		err = ferry_nl_rule_del(&nl, &rules[--*n]);
 		if (err && err != -ENOENT)
-			nl_fail(d, &nl, "removing a rule", err);
+			ferry_log(&d->log, FERRY_LOG_ERROR, "removing a rule: %s%s%s",
+				  strerror(-err), nl.error[0] ? ": " : "", nl.error);
 	}
 	ferry_nl_close(&nl);
+}
+
+void ferry_daemon_fulldev_down(struct ferry_daemon *d)
+{
+	ferry_daemon_nft_delete(d, d->fulldev.nft_table, &d->fulldev.nft);
+	/* the tunnel rule first: traffic goes back to the main table's default at once */
+	ferry_daemon_rules_remove(d, d->fulldev.rules, &d->fulldev.nrules);
 }

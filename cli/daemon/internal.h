@@ -51,7 +51,35 @@ enum {
 #define FERRY_FULLDEV_MAIN	 254u		     /* RT_TABLE_MAIN */
 #define FERRY_FULLDEV_SCRIPT_MAX ((size_t)64 * 1024) /* bytes of the nftables script */
 
+/* Site-to-site mode (site.c): the mark of replies to transparent egress sockets, their
+ * table and rule priority. */
+#define FERRY_SITE_MARK	    0xce55u
+#define FERRY_SITE_TABLE    52821u
+#define FERRY_SITE_PRIORITY 32763u
+
 struct ferry_daemon;
+
+/* What site.c added, to take away again. */
+struct ferry_daemon_site {
+	unsigned int nrules;
+	struct ferry_nl_rule rules[2];
+	bool nft;
+	char nft_table[32]; /* "ferry-NAME-site" */
+};
+
+/* Sysctls changed while up (sysctl.c), with the values to put back. */
+#define FERRY_DAEMON_SYSCTL_PATH 128
+enum {
+	FERRY_DAEMON_SYSCTLS = 4
+};
+struct ferry_daemon_sysctl {
+	char path[FERRY_DAEMON_SYSCTL_PATH];
+	int old;
+};
+struct ferry_daemon_sysctls {
+	unsigned int n;
+	struct ferry_daemon_sysctl v[FERRY_DAEMON_SYSCTLS];
+};
 
 /* What full-device mode added, to take away again. */
 struct ferry_daemon_fulldev {
@@ -59,7 +87,6 @@ struct ferry_daemon_fulldev {
 	uint32_t table;	     /* the table, and the mark of ferry's own sockets */
 	unsigned int nrules; /* rules added, in order */
 	struct ferry_nl_rule rules[4];
-	int src_valid_mark; /* the sysctl's value before; -1: not changed */
 	bool nft;	    /* its nftables table exists */
 	char nft_table[24]; /* "ferry-NAME" */
 };
@@ -179,6 +206,8 @@ struct ferry_daemon {
 	struct ferry_daemon_fulldev fulldev;
 	struct ferry_daemon_dns dns;
 	struct ferry_daemon_exec exec;
+	struct ferry_daemon_site site;
+	struct ferry_daemon_sysctls sysctls;
 
 	struct ferry_daemon_stats stats;
 };
@@ -205,6 +234,36 @@ void ferry_daemon_fulldev_plan(struct ferry_daemon *d);
 int ferry_daemon_fulldev_up(struct ferry_daemon *d, struct ferry_nl *nl);
 /* Takes away every rule it added and puts the sysctl back. Safe when nothing was added. */
 void ferry_daemon_fulldev_down(struct ferry_daemon *d);
+
+/* Removes the policy rules (protocol 77) a killed ferry left: those whose table has no
+ * routes left. A table in `ours` (the tables this ferry is about to use) that still has
+ * routes belongs to a running ferry: -EBUSY (logged). 0 or a negative errno. */
+int ferry_daemon_rules_recover(struct ferry_daemon *d, struct ferry_nl *nl, const uint32_t *ours,
+			       size_t nours);
+
+/* Deletes rules[*n - 1] .. rules[0], last added first; *n becomes 0. */
+void ferry_daemon_rules_remove(struct ferry_daemon *d, const struct ferry_nl_rule *rules,
+			       unsigned int *n);
+
+/* Deletes nftables table inet `table` if *exists, and clears it. */
+void ferry_daemon_nft_delete(struct ferry_daemon *d, const char *table, bool *exists);
+
+/* site.c */
+/* Forwarding (Forward = on) and the reply path of transparent egress (EgressTransparent):
+ * rules, a local table, an nftables mark. Undoes itself on failure. 0 or a negative errno. */
+int ferry_daemon_site_up(struct ferry_daemon *d, struct ferry_nl *nl);
+/* Takes away its rules and nftables table (the sysctls go with sysctl.c's restore). */
+void ferry_daemon_site_down(struct ferry_daemon *d);
+
+/* sysctl.c */
+/* Puts back the sysctls a killed ferry of this name changed (its note beside the control
+ * socket), before this one changes any. */
+void ferry_daemon_sysctl_recover(struct ferry_daemon *d);
+/* Sets the integer sysctl at path (under /proc/sys/net/) to value, noting the old value
+ * first. 0 or a negative errno (logged). */
+int ferry_daemon_sysctl_set(struct ferry_daemon *d, const char *path, int value);
+/* Puts back every sysctl set, last first. */
+void ferry_daemon_sysctl_restore(struct ferry_daemon *d);
 
 /* dns.c */
 /* Writes the configuration's DNS servers and search domains to the resolver's file,
