@@ -64,6 +64,13 @@ check "the command reaches the host beyond the server through the tunnel (seen f
 	test "$(fx -- sh -c "$asker")" = "$LAN_S4"
 check "the rest of the client keeps its own route (seen from the client itself)" \
 	test "$(C sh -c "$asker")" = "$WAN_C4"
+# with the server forwarding nothing, the far LAN is reachable only through the tunnel
+S sysctl -qw net.ipv4.ip_forward=0
+check "with the server not forwarding, only the command reaches the far LAN: the command does" \
+	test "$(fx -- sh -c "$asker")" = "$LAN_S4"
+check "... the rest of the client does not" \
+	sh -c "! ip netns exec '$c' socat -T 3 - TCP4:$LAN4:9000,connect-timeout=2 </dev/null 2>/dev/null | grep -q ."
+S sysctl -qw net.ipv4.ip_forward=1
 check "its resolv.conf holds the configuration's DNS" \
 	sh -c "ip netns exec '$c' '$ferry' exec -c '$d/app.conf' -- cat /etc/resolv.conf | grep -qx 'nameserver $LAN4'"
 check "... and names resolve through the tunnel" \

@@ -179,6 +179,21 @@ state >"$d/after-ks"
 check "after the kill switch: exactly as before" diff -u "$d/before" "$d/after-ks"
 diff -u "$d/before" "$d/after-ks" || true
 
+# ---- a failure half-way rolls back what was done -----------------------------------------
+# resolv.conf read-only (in a mount namespace of ferry's own): the routes, rules, nftables
+# table and sysctl are in place when writing it fails, and must all go again
+set +e
+C unshare -m sh -c 'mount --bind /etc/resolv.conf /etc/resolv.conf &&
+	mount -o remount,bind,ro /etc/resolv.conf && exec "$@"' - \
+	"$ferry" up "$d/tc0.conf" 2>"$d/rollback.log"
+st_rollback=$?
+set -e
+state >"$d/after-rollback"
+check "a failure half-way (read-only resolv.conf): ferry up fails and says why" \
+	sh -c "test $st_rollback = 1 && grep -q 'DNS: writing /etc/resolv.conf: Read-only file system' '$d/rollback.log'"
+check "... and leaves everything exactly as before" diff -u "$d/before" "$d/after-rollback"
+diff -u "$d/before" "$d/after-rollback" || true
+
 # ---- a second full-device ferry on the same table is refused, the first untouched ---------
 full_config "0.0.0.0/0, ::/0"
 ferry_start c
