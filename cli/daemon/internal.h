@@ -9,7 +9,8 @@
  *   dns.c      the DNS servers of the configuration in /etc/resolv.conf while up
  *   net.c      the link's UDP sockets: receiving in batches, sending the links' batches
  *   peers.c    the peers: their links, endpoints, AllowedIPs routing, link callbacks
- *   control.c  the control socket: status and down
+ *   control.c  the control socket: status, down, join
+ *   control_client.c  its client half: where the sockets are, one request
  *   status.c   the counters as text (log, ferry status) and JSON (ferry status --json)
  */
 #ifndef FERRY_CLI_DAEMON_INTERNAL_H
@@ -18,6 +19,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -309,6 +311,11 @@ bool ferry_daemon_source_ok(void *ctx, struct ferry_bridge_peer *peer,
 			    const struct ferry_endpoint *src);
 /* Samples the peers' byte counters into rates (every FERRY_DAEMON_SAMPLE_MS). */
 void ferry_daemon_peers_sample(struct ferry_daemon *d);
+
+/* control_client.c */
+/* DIR/NAME.sock for the ferry named name (DIR: ferry_control_dir(dir)) into *sun.
+ * 0 or a negative errno. */
+int ferry_control_socket_path(struct sockaddr_un *sun, const char *dir, const char *name);
 
 /* control.c */
 /* Listens on RUN_DIR/NAME.sock (refusing to start if a live ferry answers there).
