@@ -35,6 +35,11 @@ int main(int argc, char **argv)
 			ferry_command_usage(cmd);
 			return FERRY_EXIT_OK;
 		}
+		if (argc > 2) { /* as `ferry NOSUCH` */
+			fprintf(stderr, "ferry: unknown command '%s' (see ferry --help)\n",
+				argv[2]);
+			return FERRY_EXIT_USAGE;
+		}
 		usage(stdout);
 		return FERRY_EXIT_OK;
 	}

@@ -181,6 +181,12 @@ START_TEST(usage_errors_exit_2)
 	RUN(&r, NULL, "frobnicate");
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_ptr_nonnull(strstr(r.err, "unknown command 'frobnicate'"));
+	RUN(&r, NULL, "help", "frobnicate"); /* as wg: help for nothing is a usage error */
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "unknown command 'frobnicate'"));
+	RUN(&r, NULL, "help", "up");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: ferry up"));
 	RUN(&r, NULL, "genkey", "--bogus");
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_ptr_nonnull(strstr(r.err, "unknown option '--bogus'"));
