@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the configuration reader: the parser state shared by config.c (the line
- * reader, sections, checks across sections, messages) and config_keys.c (the keys and
- * the grammar of their values). Nothing outside cli/config*.c includes this.
+ * reader, sections, messages), config_check.c (checks across sections) and config_keys.c
+ * (the keys and the grammar of their values). Nothing outside cli/config*.c includes this.
  */
 #ifndef FERRY_CLI_CONFIG_INTERNAL_H
 #define FERRY_CLI_CONFIG_INTERNAL_H
@@ -117,6 +117,9 @@ void ferry_config_key_error(struct parse_ctx *ctx, const char *fmt, ...)
 
 /* Reports "out of memory" once and makes the parse fail with -ENOMEM. */
 void ferry_config_oom(struct parse_ctx *ctx);
+
+/* The checks across sections, once the whole file is read (config_check.c). */
+void ferry_config_check_whole_file(struct parse_ctx *ctx);
 
 /* One entry per key, indexed by enum key_id (config_keys.c). */
 extern const struct key_desc ferry_config_keys[K_COUNT];
