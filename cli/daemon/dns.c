@@ -149,7 +149,8 @@ int ferry_daemon_dns_up(struct ferry_daemon *d)
 	snprintf(s->backup_path, sizeof(s->backup_path), "%s/%s.resolv.conf", dir, d->name);
 	restore_left_backup(d);
 	err = read_file(RESOLV_CONF, &s->saved, &s->saved_len);
-	if (err == -ENOENT) { /* none before: an empty one after */
+	if (err == -ENOENT) { /* none before: none after */
+		s->absent = true;
 		s->saved = calloc(1, 1);
 		s->saved_len = 0;
 		err = s->saved ? 0 : -ENOMEM;
@@ -188,7 +189,8 @@ void ferry_daemon_dns_down(struct ferry_daemon *d)
 
 	if (!s->set)
 		return;
-	err = write_file(RESOLV_CONF, O_TRUNC, s->saved, s->saved_len);
+	err = s->absent ? (unlink(RESOLV_CONF) == 0 ? 0 : -errno)
+			: write_file(RESOLV_CONF, O_TRUNC, s->saved, s->saved_len);
 	if (err)
 		ferry_log(&d->log, FERRY_LOG_ERROR,
 			  "DNS: putting back %s: %s (the old one is in %s)", RESOLV_CONF,
@@ -198,4 +200,5 @@ void ferry_daemon_dns_down(struct ferry_daemon *d)
 	free(s->saved);
 	s->saved = NULL;
 	s->set = false;
+	s->absent = false;
 }

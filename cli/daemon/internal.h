@@ -96,6 +96,7 @@ struct ferry_daemon_fulldev {
 /* What dns.c changed in the resolver's file, to put back. */
 struct ferry_daemon_dns {
 	bool set;    /* resolv.conf holds ferry's servers */
+	bool absent; /* there was none before: it is removed after */
 	char *saved; /* its content before */
 	size_t saved_len;
 	char backup_path[128]; /* the same, on disk, for a start after a kill */
