@@ -2,6 +2,7 @@
 /* genkey, genpsk and pubkey: X25519 keys and preshared keys in the same base64 form as
  * wg genkey, wg genpsk and wg pubkey. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,9 +13,9 @@
 #include "cli/command.h"
 #include "cli/key.h"
 
-/* Longest line pubkey reads: a key is 44 characters; a little slack for \r\n.
- */
-#define PUBKEY_INPUT_MAX 128
+/* Most bytes pubkey reads: the 44-character key and the whitespace that may follow it (a
+ * line end, an editor's blanks). Input beyond is refused rather than read without end. */
+#define PUBKEY_INPUT_MAX 1024
 
 /* Prints a new secret made by generate (what names it in messages), warning first when
  * standard output is a file others can read. */
@@ -60,28 +61,59 @@ int ferry_cmd_genpsk(int argc, char **argv)
 				argv);
 }
 
+/* The whitespace wg pubkey lets follow the key: C's isspace() in the "C" locale. */
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Like wg pubkey: the key's 44 characters first, then nothing but whitespace. Leading
+ * whitespace is not skipped; a NUL is not whitespace (it would hide what follows it). */
 int ferry_cmd_pubkey(int argc, char **argv)
 {
 	uint8_t priv[FERRY_KEY_LEN], pub[FERRY_KEY_LEN];
-	char line[PUBKEY_INPUT_MAX + 2], text[FERRY_KEY_B64_LEN + 1];
-	size_t n;
+	char input[PUBKEY_INPUT_MAX + 1], key[FERRY_KEY_B64_LEN + 1], text[FERRY_KEY_B64_LEN + 1];
+	size_t n, i;
 	int status;
 
 	status = ferry_command_common_args(ferry_command_find("pubkey"), argc, argv, 0, 0);
 	if (status >= 0)
 		return status;
 
-	n = fread(line, 1, sizeof(line) - 1, stdin);
-	line[n] = '\0';
-	/* Like wg pubkey: the key, optionally followed by a line end; nothing else.
-	 */
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	if (n > PUBKEY_INPUT_MAX || strchr(line, '\n') || ferry_key_from_base64(priv, line) != 0) {
+	n = fread(input, 1, sizeof(input), stdin);
+	memset(key, 0, sizeof(key));
+	if (ferror(stdin)) {
+		fprintf(stderr, "ferry pubkey: cannot read standard input\n");
+		status = FERRY_EXIT_FAIL;
+		goto out;
+	}
+	if (n > PUBKEY_INPUT_MAX) {
+		fprintf(stderr,
+			"ferry pubkey: more than %d bytes on standard input; a private key is %d "
+			"base64 characters\n",
+			PUBKEY_INPUT_MAX, FERRY_KEY_B64_LEN);
+		status = FERRY_EXIT_FAIL;
+		goto out;
+	}
+	if (n >= FERRY_KEY_B64_LEN)
+		memcpy(key, input, FERRY_KEY_B64_LEN);
+	/* A NUL among the 44 ends the string early: the length check below refuses it. */
+	if (n < FERRY_KEY_B64_LEN || ferry_key_from_base64(priv, key) != 0) {
 		fprintf(stderr,
 			"ferry pubkey: standard input is not a private key "
 			"(expected %d base64 characters, as printed by ferry genkey)\n",
 			FERRY_KEY_B64_LEN);
+		status = FERRY_EXIT_FAIL;
+		goto out;
+	}
+	for (i = FERRY_KEY_B64_LEN; i < n; i++)
+		if (!is_blank(input[i]))
+			break;
+	if (i < n) {
+		fprintf(stderr,
+			"ferry pubkey: trailing characters after the key (byte %zu; only "
+			"whitespace may follow it)\n",
+			i + 1);
 		status = FERRY_EXIT_FAIL;
 		goto out;
 	}
@@ -95,7 +127,8 @@ int ferry_cmd_pubkey(int argc, char **argv)
 	if (status != FERRY_EXIT_OK)
 		perror("ferry pubkey: stdout");
 out:
-	sodium_memzero(line, sizeof(line));
+	sodium_memzero(input, sizeof(input));
+	sodium_memzero(key, sizeof(key));
 	sodium_memzero(priv, sizeof(priv));
 	return status;
 }

@@ -23,24 +23,25 @@ enum {
 	DOWN_POLL_MS = 20,
 };
 
-/* "ferry CMD: WHAT 'ARG' (see ...)"; arg may be NULL. */
-static int usage_error(const struct ferry_command *cmd, const char *what, const char *arg)
-{
-	fprintf(stderr, "ferry %s: %s%s%s%s (see ferry %s --help)\n", cmd->name, what,
-		arg ? " '" : "", arg ? arg : "", arg ? "'" : "", cmd->name);
-	return FERRY_EXIT_USAGE;
-}
-
 int ferry_cmd_up(int argc, char **argv)
 {
 	const struct ferry_command *cmd = ferry_command_find("up");
 	struct ferry_daemon_options opts = {.level = FERRY_LOG_INFO};
+	const char *extra = NULL;
+	bool options = true;
 	int i;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		if (!options || a[0] != '-' || a[1] == '\0') { /* positional */
+			if (!opts.config_path)
+				opts.config_path = a;
+			else if (!extra)
+				extra = a;
+		} else if (strcmp(a, "--") == 0) {
+			options = false;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			ferry_command_usage(cmd);
 			return FERRY_EXIT_OK;
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
@@ -49,46 +50,38 @@ int ferry_cmd_up(int argc, char **argv)
 			opts.level = FERRY_LOG_DEBUG;
 		} else if (strcmp(a, "--name") == 0) {
 			if (++i == argc)
-				return usage_error(cmd, "an interface name must follow", a);
+				return ferry_command_usage_error(
+				    cmd, "an interface name must follow", a);
 			opts.name = argv[i];
 		} else if (strncmp(a, "--name=", 7) == 0) {
 			opts.name = a + 7;
-		} else if (a[0] == '-' && a[1] != '\0') {
-			return usage_error(cmd, "unknown option", a);
-		} else if (opts.config_path) {
-			return usage_error(cmd, "one configuration file only, not also", a);
 		} else {
-			opts.config_path = a;
+			return ferry_command_usage_error(cmd, "unknown option", a);
 		}
 	}
+	if (extra)
+		return ferry_command_usage_error(cmd, "one configuration file only, not also",
+						 extra);
 	if (!opts.config_path)
-		return usage_error(cmd, "which configuration file?", NULL);
+		return ferry_command_usage_error(cmd, "which configuration file?", NULL);
 	return ferry_daemon_run(&opts);
 }
 
 /* NAME, or a configuration file's path as wg-quick takes it (/etc/ferry/wg0.conf: wg0). */
 static const char *name_of(const char *arg, char *buf, size_t cap)
 {
+	const char *base;
 	size_t len;
 
 	if (!strchr(arg, '/') && !strstr(arg, ".conf"))
 		return arg;
 	snprintf(buf, cap, "%s", arg);
-	snprintf(buf, cap, "%s", basename(buf));
+	base = basename(buf); /* a pointer into buf: moved, never printed onto itself */
+	memmove(buf, base, strlen(base) + 1);
 	len = strlen(buf);
 	if (len > 5 && strcmp(buf + len - 5, ".conf") == 0)
 		buf[len - 5] = '\0';
 	return buf;
-}
-
-static const char *positional(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++)
-		if (argv[i][0] != '-' || argv[i][1] == '\0')
-			return argv[i];
-	return NULL;
 }
 
 static bool socket_exists(const char *dir, const char *name)
@@ -112,7 +105,7 @@ int ferry_cmd_down(int argc, char **argv)
 	status = ferry_command_common_args(cmd, argc, argv, 1, 1);
 	if (status >= 0)
 		return status;
-	name = name_of(positional(argc, argv), buf, sizeof(buf));
+	name = name_of(ferry_command_positional(argc, argv, 0), buf, sizeof(buf));
 	err = ferry_control_dir(NULL, dir, sizeof(dir));
 	if (!err)
 		err = ferry_control_call(dir, name, "down", NULL);
@@ -196,35 +189,37 @@ int ferry_cmd_status(int argc, char **argv)
 {
 	const struct ferry_command *cmd = ferry_command_find("status");
 	char dir[PATH_MAX];
-	const char *arg;
-	bool json = false;
+	const char *arg = NULL, *extra = NULL;
+	bool json = false, options = true;
 	char buf[256];
-	int i, err, positionals = 0;
+	int i, err;
 
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
+		const char *a = argv[i];
+
+		if (!options || a[0] != '-' || a[1] == '\0') { /* positional */
+			if (!arg)
+				arg = a;
+			else if (!extra)
+				extra = a;
+		} else if (strcmp(a, "--") == 0) {
+			options = false;
+		} else if (strcmp(a, "--json") == 0) {
 			json = true;
-			argv[i] = NULL;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			ferry_command_usage(cmd);
 			return FERRY_EXIT_OK;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			return usage_error(cmd, "unknown option", argv[i]);
 		} else {
-			positionals++;
+			return ferry_command_usage_error(cmd, "unknown option", a);
 		}
 	}
-	if (positionals > 1)
-		return usage_error(cmd, "at most one NAME", NULL);
+	if (extra)
+		return ferry_command_usage_error(cmd, "unexpected argument", extra);
 	err = ferry_control_dir(NULL, dir, sizeof(dir));
 	if (err) {
 		fprintf(stderr, "ferry status: %s\n", strerror(-err));
 		return FERRY_EXIT_FAIL;
 	}
-	arg = NULL;
-	for (i = 1; i < argc; i++)
-		if (argv[i])
-			arg = argv[i];
 	if (!arg)
 		return status_all(dir, json);
 	arg = name_of(arg, buf, sizeof(buf));
@@ -269,7 +264,7 @@ int ferry_cmd_exec(int argc, char **argv)
 		} else if (strcmp(a, "--name") == 0 || strcmp(a, "--user") == 0 ||
 			   strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
 			if (++i == argc)
-				return usage_error(cmd, "a value must follow", a);
+				return ferry_command_usage_error(cmd, "a value must follow", a);
 			if (a[2] == 'n')
 				name = argv[i];
 			else if (a[2] == 'u')
@@ -277,14 +272,13 @@ int ferry_cmd_exec(int argc, char **argv)
 			else
 				opts.config_path = argv[i];
 		} else if (a[0] == '-' && a[1] != '\0') {
-			return usage_error(cmd, "unknown option", a);
+			return ferry_command_usage_error(cmd, "unknown option", a);
 		} else {
 			break; /* the command, without "--" */
 		}
 	}
 	if (i == argc)
-		return usage_error(cmd, "which command? (ferry exec [OPTIONS] -- CMD [ARGS...])",
-				   NULL);
+		return ferry_command_usage_error(cmd, "which command?", NULL);
 	opts.exec_argv = argv + i;
 	if (!name)
 		name = opts.config_path ? name_of(opts.config_path, buf, sizeof(buf)) : "ferry0";

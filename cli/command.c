@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "cli/command.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,21 +91,19 @@ const struct ferry_command ferry_commands[] = {
 	.name = "pubkey",
 	.args = "< PRIVATE-KEY",
 	.summary = "read a private key on stdin, print its public key",
-	.help = "Reads a base64 private key (as printed by genkey or wg genkey) "
-		"on\n"
+	.help = "Reads a base64 private key (as printed by genkey or wg genkey) on\n"
 		"standard input and prints the matching public key:\n"
-		"  ferry genkey | tee private.key | ferry pubkey > public.key\n",
+		"  ferry genkey | tee private.key | ferry pubkey > public.key\n"
+		"The input is the key's 44 characters, then only whitespace if anything.\n",
 	.run = ferry_cmd_pubkey,
     },
     {
 	.name = "check-config",
 	.args = "FILE",
 	.summary = "validate a configuration file",
-	.help = "Parses FILE and reports every problem with its line, section "
-		"and key.\n"
-		"Exits 0 if the file is valid (warnings may still be printed), "
-		"1 if not.\n"
-		"The format is described in docs/configuration.md.\n",
+	.help = "Parses FILE (- for standard input) and reports every problem with its\n"
+		"line, section and key. Exits 0 if the file is valid (warnings may still\n"
+		"be printed), 1 if not. The format is described in docs/configuration.md.\n",
 	.run = ferry_cmd_check_config,
     },
     {
@@ -135,27 +134,60 @@ void ferry_command_usage(const struct ferry_command *cmd)
 		printf("\n%s", cmd->help);
 }
 
+int ferry_command_usage_error(const struct ferry_command *cmd, const char *what, const char *arg)
+{
+	if (arg)
+		fprintf(stderr, "ferry %s: %s '%s'\n", cmd->name, what, arg);
+	else
+		fprintf(stderr, "ferry %s: %s\n", cmd->name, what);
+	fprintf(stderr, "Usage: ferry %s%s%s\n", cmd->name, *cmd->args ? " " : "", cmd->args);
+	return FERRY_EXIT_USAGE;
+}
+
+/* An option: a word starting with '-' other than "-" itself (which names stdin). */
+static bool is_option(const char *arg)
+{
+	return arg[0] == '-' && arg[1] != '\0';
+}
+
 int ferry_command_common_args(const struct ferry_command *cmd, int argc, char **argv, int min,
 			      int max)
 {
+	const char *extra = NULL;
+	bool options = true;
 	int i, positional = 0;
 
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+		if (options && strcmp(argv[i], "--") == 0) {
+			options = false;
+			continue;
+		}
+		if (options && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)) {
 			ferry_command_usage(cmd);
 			return FERRY_EXIT_OK;
 		}
-		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "ferry %s: unknown option '%s' (see ferry %s --help)\n",
-				cmd->name, argv[i], cmd->name);
-			return FERRY_EXIT_USAGE;
-		}
-		positional++;
+		if (options && is_option(argv[i]))
+			return ferry_command_usage_error(cmd, "unknown option", argv[i]);
+		if (positional++ == max)
+			extra = argv[i];
 	}
-	if (positional < min || positional > max) {
-		fprintf(stderr, "Usage: ferry %s%s%s\n", cmd->name, *cmd->args ? " " : "",
-			cmd->args);
-		return FERRY_EXIT_USAGE;
-	}
+	if (extra)
+		return ferry_command_usage_error(cmd, "unexpected argument", extra);
+	if (positional < min)
+		return ferry_command_usage_error(cmd, "too few arguments", NULL);
 	return -1;
+}
+
+const char *ferry_command_positional(int argc, char **argv, int index)
+{
+	bool options = true;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (options && strcmp(argv[i], "--") == 0)
+			options = false;
+		else if ((!options || !is_option(argv[i])) && index-- == 0)
+			return argv[i];
+	}
+	return NULL;
 }

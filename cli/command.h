@@ -34,11 +34,20 @@ const struct ferry_command *ferry_command_find(const char *name);
 /* Prints `ferry NAME --help` to stdout. */
 void ferry_command_usage(const struct ferry_command *cmd);
 
+/* Prints a usage error to stderr: "ferry NAME: WHAT 'ARG'" (arg NULL: "ferry NAME: WHAT"),
+ * then the usage line. Returns FERRY_EXIT_USAGE. */
+int ferry_command_usage_error(const struct ferry_command *cmd, const char *what, const char *arg);
+
 /* Handles the arguments every subcommand shares: returns -1 to go on, or an exit status
- * (after printing help for -h/--help, or a usage error for an unknown option or a wrong
- * count of positional arguments, which must be between min and max). */
+ * (after printing help for -h/--help, or a usage error naming an unknown option or the
+ * first positional argument past max, or saying there are fewer than min). Options come
+ * anywhere before "--"; every word after it is positional, and so is "-" (stdin). */
 int ferry_command_common_args(const struct ferry_command *cmd, int argc, char **argv, int min,
 			      int max);
+
+/* The positional argument number index (0 the first) as ferry_command_common_args counts
+ * them; NULL if there are not that many. */
+const char *ferry_command_positional(int argc, char **argv, int index);
 
 int ferry_cmd_up(int argc, char **argv);
 int ferry_cmd_down(int argc, char **argv);

@@ -3,9 +3,11 @@
  * Egress policy: an ordered rule list, first match wins, then the built-in denies, then
  * the default. Checking is a linear walk (a policy holds at most a few hundred rules and
  * is consulted once per new flow, not per packet). Parsing reads the rule text word by
- * word into fixed buffers; every failure names what was expected. A destination in
- * IPv4-mapped IPv6 form is checked as the IPv4 address it reaches, so a rule written
- * inside ::ffff:0:0/96 is parsed into the IPv4 prefix it denotes.
+ * word into fixed buffers; its keywords are case-insensitive, as every keyword of the
+ * config file is, and every failure names what is wrong (the config's message adds what it
+ * expected). A destination in IPv4-mapped IPv6 form is checked as the IPv4 address it
+ * reaches, so a rule written inside ::ffff:0:0/96 is parsed into the IPv4 prefix it
+ * denotes.
  */
 #include "stack/policy.h"
 
@@ -13,10 +15,14 @@
 #include <ifaddrs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #define WORD_MAX  64 /* longer than any address/prefix or keyword */
 #define WORDS_MAX 6  /* action proto target "port" range + one too many */
+
+/* The texts name the problem only: the config's message adds ", expected RULE-SYNTAX". */
+#define BAD_PORT "bad port (not a number 0..65535 or a range N-M)"
 
 /* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
 static const uint8_t v4mapped[12] = {[10] = 0xff, [11] = 0xff};
@@ -106,10 +112,10 @@ static int parse_ports(char *s, struct ferry_policy_rule *rule, const char **why
 	if (dash)
 		*dash = '\0';
 	if (parse_u16(s, &rule->port_min))
-		return fail(why, "bad port (expected 0..65535 or N-M)");
+		return fail(why, BAD_PORT);
 	rule->port_max = rule->port_min;
 	if (dash && parse_u16(dash + 1, &rule->port_max))
-		return fail(why, "bad port (expected 0..65535 or N-M)");
+		return fail(why, BAD_PORT);
 	if (rule->port_max < rule->port_min)
 		return fail(why, "port range reversed");
 	rule->has_ports = true;
@@ -124,7 +130,7 @@ static int parse_target(const char *s, struct ferry_prefix *prefix, const char *
 	const char *bad;
 	bool host_bits;
 
-	if (strcmp(s, "any") == 0) {
+	if (strcasecmp(s, "any") == 0) {
 		memset(prefix, 0, sizeof(*prefix));
 		return 0;
 	}
@@ -148,25 +154,25 @@ int ferry_policy_parse_rule(const char *text, struct ferry_policy_rule *rule, co
 		return n;
 	if (n == 0)
 		return fail(why, "empty rule");
-	if (strcmp(words[0], "allow") == 0)
+	if (strcasecmp(words[0], "allow") == 0)
 		rule->action = FERRY_POLICY_ALLOW;
-	else if (strcmp(words[0], "deny") == 0)
+	else if (strcasecmp(words[0], "deny") == 0)
 		rule->action = FERRY_POLICY_DENY;
 	else
-		return fail(why, "expected 'allow' or 'deny'");
+		return fail(why, "the first word is neither 'allow' nor 'deny'");
 	i = 1;
-	if (i < n && strcmp(words[i], "tcp") == 0)
+	if (i < n && strcasecmp(words[i], "tcp") == 0)
 		rule->proto = FERRY_POLICY_TCP, i++;
-	else if (i < n && strcmp(words[i], "udp") == 0)
+	else if (i < n && strcasecmp(words[i], "udp") == 0)
 		rule->proto = FERRY_POLICY_UDP, i++;
-	else if (i < n && strcmp(words[i], "icmp") == 0)
+	else if (i < n && strcasecmp(words[i], "icmp") == 0)
 		rule->proto = FERRY_POLICY_ICMP, i++;
 	if (i == n)
 		return fail(why, "missing destination (a prefix, an address or 'any')");
 	err = parse_target(words[i++], &rule->prefix, why);
 	if (err)
 		return err;
-	if (i < n && strcmp(words[i], "port") == 0) {
+	if (i < n && strcasecmp(words[i], "port") == 0) {
 		if (++i == n)
 			return fail(why, "missing port after 'port'");
 		if (rule->proto == FERRY_POLICY_ICMP)

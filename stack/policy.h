@@ -15,7 +15,8 @@
  *
  *     allow|deny [tcp|udp|icmp] PREFIX|ADDRESS|any [port N|N-M]
  *
- * e.g. "deny 10.0.0.0/8", "allow 192.0.2.0/24 port 443", "deny tcp ::/0 port 25".
+ * e.g. "deny 10.0.0.0/8", "allow 192.0.2.0/24 port 443", "deny tcp ::/0 port 25". The
+ * keywords are case-insensitive ("DENY TCP ANY PORT 25").
  * A port range never matches ICMP (which has no ports). See docs/egress.md.
  */
 #ifndef FERRY_STACK_POLICY_H
@@ -65,10 +66,11 @@ struct ferry_policy {
 void ferry_policy_init(struct ferry_policy *policy);
 
 /* Parses one rule. Returns 0, or -EINVAL with *why (if why is not NULL) pointing at a
- * static text that names what was wrong ("expected 'allow' or 'deny'", for the destination
- * ferry_prefix_parse's own ("not a valid IPv4 address", "prefix length out of range
- * (0..32 for IPv4)", ...), "host bits set after the prefix", "bad port",
- * "port range reversed", "icmp has no ports", "unexpected word after the rule", ...). */
+ * static text that names what was wrong, never what was expected (the caller says that):
+ * "the first word is neither 'allow' nor 'deny'", for the destination ferry_prefix_parse's
+ * own ("not a valid IPv4 address", "prefix length out of range (0..32 for IPv4)", ...),
+ * "host bits set after the prefix", "bad port (...)", "port range reversed",
+ * "icmp has no ports", "unexpected word after the rule", ... */
 int ferry_policy_parse_rule(const char *text, struct ferry_policy_rule *rule, const char **why);
 
 /* Appends a rule (one inside ::ffff:0:0/96 as its IPv4 prefix). Returns 0, -ENOSPC past

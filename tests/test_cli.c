@@ -54,8 +54,9 @@ static void drain(int out_fd, int err_fd, struct run *r)
 	r->err[used[1]] = '\0';
 }
 
-/* Runs ferry with argv (NULL-terminated, without the program name) and input on stdin. */
-static void run_ferry(struct run *r, const char *input, const char *const *args)
+/* Runs ferry with argv (NULL-terminated, without the program name) and the len bytes of
+ * input on stdin (input may hold NULs). */
+static void run_ferry(struct run *r, const char *input, size_t len, const char *const *args)
 {
 	const char *bin = getenv("FERRY_BIN");
 	int in[2], out[2], err[2], status;
@@ -84,8 +85,8 @@ static void run_ferry(struct run *r, const char *input, const char *const *args)
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
-	if (input)
-		ck_assert_int_eq(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+	if (len)
+		ck_assert_int_eq(write(in[1], input, len), (ssize_t)len);
 	close(in[1]);
 	drain(out[0], err[0], r);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -93,7 +94,16 @@ static void run_ferry(struct run *r, const char *input, const char *const *args)
 	r->status = WEXITSTATUS(status);
 }
 
-#define RUN(r, input, ...) run_ferry((r), (input), (const char *const[]){__VA_ARGS__, NULL})
+static size_t text_len(const char *text)
+{
+	return text ? strlen(text) : 0;
+}
+
+#define RUN(r, input, ...) \
+	run_ferry((r), (input), text_len(input), (const char *const[]){__VA_ARGS__, NULL})
+/* The same with input of len bytes: a string literal's own size, NULs included. */
+#define RUN_BYTES(r, input, len, ...) \
+	run_ferry((r), (input), (len), (const char *const[]){__VA_ARGS__, NULL})
 
 /* RFC 7748, section 6.1: Alice's private and public X25519 keys, in base64. */
 #define ALICE_PRIVATE "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo="
@@ -158,8 +168,9 @@ START_TEST(pubkey_rejects_bad_input)
 	    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LC=\n",   /* 43 characters */
 	    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCoA=\n", /* 45 characters */
 	    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LC*=\n",  /* not base64 */
-	    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\nmore\n",
-	    " dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n",
+	    " dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n", /* as wg: no leading blanks */
+	    "\tdwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=",
+	    "\ndwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n",
 	};
 	struct run r;
 	size_t i;
@@ -171,6 +182,177 @@ START_TEST(pubkey_rejects_bad_input)
 		ck_assert_msg(strstr(r.err, "not a private key") != NULL, "input %zu: %s", i,
 			      r.err);
 	}
+}
+END_TEST
+
+/* Fills len bytes (no NUL) with Alice's private key and spaces after it. */
+static void key_then_blanks(char *buf, size_t len)
+{
+	static const char key[] = ALICE_PRIVATE;
+	size_t i;
+
+	memset(buf, ' ', len);
+	for (i = 0; i < len && i < sizeof(key) - 1; i++)
+		buf[i] = key[i];
+}
+
+/* As wg pubkey: any whitespace may follow the key (a CRLF, an editor's blanks, empty
+ * lines), up to a bound. */
+START_TEST(pubkey_accepts_trailing_whitespace)
+{
+	static const char *const good[] = {
+	    ALICE_PRIVATE " ",
+	    ALICE_PRIVATE "\r\n",
+	    ALICE_PRIVATE " \t \r\n\n\n",
+	    ALICE_PRIVATE "\n\v\f  \n",
+	};
+	char input[1024];
+	struct run r;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		RUN(&r, good[i], "pubkey");
+		ck_assert_msg(r.status == 0, "input %zu: status %d: %s", i, r.status, r.err);
+		ck_assert_str_eq(r.out, ALICE_PUBLIC "\n");
+		ck_assert_str_eq(r.err, "");
+	}
+	/* The whole bound: the key and 980 blanks, 1024 bytes. */
+	key_then_blanks(input, sizeof(input));
+	input[sizeof(input) - 1] = '\n';
+	RUN_BYTES(&r, input, sizeof(input), "pubkey");
+	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
+	ck_assert_str_eq(r.out, ALICE_PUBLIC "\n");
+}
+END_TEST
+
+/* Anything but whitespace after the key is refused and named as such: other words, and a
+ * NUL, which a C string would silently end at (the rest unread). Past the bound, too. */
+START_TEST(pubkey_refuses_trailing_junk)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+	} bad[] = {
+#define BYTES(s) {s, sizeof(s) - 1}
+	    BYTES(ALICE_PRIVATE "\nmore\n"),
+	    BYTES(ALICE_PRIVATE " x"),
+	    BYTES(ALICE_PRIVATE "="),
+	    BYTES(ALICE_PRIVATE "\0"),
+	    BYTES(ALICE_PRIVATE "\0junk"),
+	    BYTES(ALICE_PRIVATE "\n\0"),
+	    BYTES(ALICE_PRIVATE "\n\n" ALICE_PRIVATE "\n"),
+#undef BYTES
+	};
+	char input[1025];
+	struct run r;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		RUN_BYTES(&r, bad[i].text, bad[i].len, "pubkey");
+		ck_assert_msg(r.status == 1, "input %zu: status %d", i, r.status);
+		ck_assert_str_eq(r.out, "");
+		ck_assert_msg(strstr(r.err, "trailing characters after the key") != NULL,
+			      "input %zu: %s", i, r.err);
+	}
+	key_then_blanks(input, sizeof(input));
+	RUN_BYTES(&r, input, sizeof(input), "pubkey");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(strstr(r.err, "more than 1024 bytes") != NULL, "%s", r.err);
+}
+END_TEST
+
+/* A usage error says which word was wrong, then the usage line, as wg does. */
+START_TEST(usage_errors_name_the_argument)
+{
+	struct run r;
+
+	RUN(&r, NULL, "genkey", "extra");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_str_eq(r.err, "ferry genkey: unexpected argument 'extra'\nUsage: ferry genkey\n");
+	RUN(&r, NULL, "genkey", "--x");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "ferry genkey: unknown option '--x'\nUsage: ferry genkey\n");
+	RUN(&r, NULL, "pubkey", "-", "key");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "ferry pubkey: unexpected argument '-'\n"));
+	RUN(&r, NULL, "check-config", "a.conf", "b.conf", "c.conf");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "ferry check-config: unexpected argument 'b.conf'\n"
+				"Usage: ferry check-config FILE\n");
+	RUN(&r, NULL, "check-config");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.err, "ferry check-config: too few arguments\n"
+				"Usage: ferry check-config FILE\n");
+	RUN(&r, NULL, "status", "a", "b");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "ferry status: unexpected argument 'b'\n"));
+	ck_assert_ptr_nonnull(strstr(r.err, "Usage: ferry status [NAME] [--json]\n"));
+	RUN(&r, NULL, "status", "--jsn");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "ferry status: unknown option '--jsn'\n"));
+	RUN(&r, NULL, "up", "a.conf", "--verbos");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "ferry up: unknown option '--verbos'\n"));
+	ck_assert_ptr_nonnull(strstr(r.err, "Usage: ferry up CONFIG"));
+}
+END_TEST
+
+/* "--" ends the options: what follows is an argument even if it starts with '-'. */
+START_TEST(double_dash_ends_options)
+{
+	char cwd[4096], dir[] = "/tmp/ferry-cli-dash-XXXXXX";
+	struct run r;
+	int fd;
+
+	RUN(&r, NULL, "genkey", "--");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_uint_eq(strlen(r.out), 45);
+	RUN(&r, NULL, "genkey", "--", "-x");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "unexpected argument '-x'"));
+	RUN(&r, NULL, "genkey", "--", "--help");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "unexpected argument '--help'"));
+
+	/* check-config of a file whose name starts with '-', in a directory of its own. */
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chdir(dir), 0);
+	fd = open("-weird.conf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_gt(dprintf(fd, "[Interface]\nPrivateKey = %s\n", ALICE_PRIVATE), 0);
+	close(fd);
+	RUN(&r, NULL, "check-config", "-weird.conf");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "unknown option '-weird.conf'"));
+	RUN(&r, NULL, "check-config", "--", "-weird.conf");
+	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "-weird.conf: valid: 0 peers"));
+	ck_assert_int_eq(unlink("-weird.conf"), 0);
+	ck_assert_int_eq(chdir(cwd), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+
+	RUN(&r, NULL, "up", "--", "-nosuch.conf");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "-nosuch.conf"));
+	RUN(&r, NULL, "up", "--", "a.conf", "b.conf");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "not also 'b.conf'"));
+}
+END_TEST
+
+/* ferry exec names its tunnel after the file, as up does: a file named without a
+ * directory once gave the name "" (basename's result printed onto itself). */
+START_TEST(exec_names_the_tunnel_after_a_bare_file_name)
+{
+	struct run r;
+
+	RUN(&r, NULL, "exec", "-c", "nosuch-ferry.conf", "--", "true");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "nosuch-ferry.conf: cannot open") && !strstr(r.err, "--name"),
+		      "%s", r.err);
 }
 END_TEST
 
@@ -315,6 +497,72 @@ START_TEST(check_config_accepts_a_good_file)
 }
 END_TEST
 
+/* "-" is standard input, named <stdin> in the messages. */
+START_TEST(check_config_reads_stdin)
+{
+	static const char good[] = "[Interface]\nPrivateKey = " ALICE_PRIVATE "\n"
+				   "[Peer]\nPublicKey = " BOB_PUBLIC "\nAllowedIPs = 10.9.0.2/32\n";
+	struct run r;
+
+	RUN(&r, good, "check-config", "-");
+	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "<stdin>: valid: 1 peer,"));
+	ck_assert_str_eq(r.err, "");
+	RUN(&r, good, "check-config", "--", "-");
+	ck_assert_int_eq(r.status, 0);
+
+	RUN(&r, "[Interface]\nPrivateKey = " ALICE_PRIVATE "\nMTU = 90000\n", "check-config", "-");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(strstr(r.err, "<stdin>:3: [Interface] MTU:") != NULL, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "<stdin>: 1 error"));
+	RUN(&r, NULL, "check-config", "-"); /* empty: no [Interface] */
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "<stdin>"));
+}
+END_TEST
+
+/* How often word occurs in the line of text that starts with prefix; -1: no such line. */
+static int count_in_line(const char *text, const char *prefix, const char *word)
+{
+	const char *line = strstr(text, prefix), *end, *p;
+	int n = 0;
+
+	if (!line)
+		return -1;
+	end = strchr(line, '\n');
+	if (!end)
+		end = line + strlen(line);
+	for (p = strstr(line, word); p && p < end; p = strstr(p + 1, word))
+		n++;
+	return n;
+}
+
+/* Egress rules read in any case, as every keyword of the file; a bad one says once what
+ * was expected. */
+START_TEST(check_config_egress_messages)
+{
+	struct run r;
+
+	RUN(&r,
+	    "[Interface]\nPrivateKey = " ALICE_PRIVATE "\n"
+	    "Egress = DENY TCP ANY PORT 25, Allow Udp 10.0.0.0/8 Port 53\n",
+	    "check-config", "-");
+	ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
+	RUN(&r,
+	    "[Interface]\nPrivateKey = " ALICE_PRIVATE "\n"
+	    "Egress = permit any\nEgress = deny any port 99999\n",
+	    "check-config", "-");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_int_eq(
+	    count_in_line(r.err, "<stdin>:3: [Interface] Egress: \"permit any\": ", "expected"), 1);
+	ck_assert_int_eq(
+	    count_in_line(r.err, "<stdin>:4: [Interface] Egress: \"deny any port 99999\": bad port",
+			  "expected"),
+	    1);
+}
+END_TEST
+
 START_TEST(check_config_names_every_problem)
 {
 	char path[64], want[128];
@@ -353,11 +601,18 @@ int main(void)
 	tcase_add_test(tc, genkey_then_pubkey);
 	tcase_add_test(tc, genpsk_prints_fresh_keys);
 	tcase_add_test(tc, pubkey_rejects_bad_input);
+	tcase_add_test(tc, pubkey_accepts_trailing_whitespace);
+	tcase_add_test(tc, pubkey_refuses_trailing_junk);
 	tcase_add_test(tc, usage_errors_exit_2);
+	tcase_add_test(tc, usage_errors_name_the_argument);
+	tcase_add_test(tc, double_dash_ends_options);
 	tcase_add_test(tc, help_lists_only_working_commands);
 	tcase_add_test(tc, check_config_accepts_a_good_file);
+	tcase_add_test(tc, check_config_reads_stdin);
+	tcase_add_test(tc, check_config_egress_messages);
 	tcase_add_test(tc, check_config_names_every_problem);
 	tcase_add_test(tc, tunnel_commands_without_a_tunnel);
+	tcase_add_test(tc, exec_names_the_tunnel_after_a_bare_file_name);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
 }

@@ -582,7 +582,8 @@ static const struct bad_case bad_cases[] = {
     BAD(IFACE PEER(BOB_PUB) "Endpoint = :51820\n", 6, "has an empty host"),
     /* egress */
     BAD(IFACE "Egress = permit 10.0.0.0/8\n", 3,
-	"[Interface] Egress: \"permit 10.0.0.0/8\": expected 'allow' or 'deny', expected rules"),
+	"[Interface] Egress: \"permit 10.0.0.0/8\": the first word is neither 'allow' nor "
+	"'deny', expected rules"),
     BAD(IFACE "Egress = deny 10.0.0.0/33\n", 3, "\"deny 10.0.0.0/33\": prefix length out of range"),
     BAD(IFACE "Egress = deny 10.0.0.1/8\n", 3, "host bits set after the prefix"),
     BAD(IFACE "Egress = allow icmp any port 1\n", 3, "icmp has no ports"),

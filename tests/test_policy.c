@@ -179,13 +179,18 @@ static void refused(const char *text, const char *expect)
 	ck_assert_int_eq(ferry_policy_parse_rule(text, &r, &why), -EINVAL);
 	ck_assert_msg(why && strstr(why, expect), "'%s': got '%s', expected '%s'", text,
 		      why ? why : "(null)", expect);
+	/* The config's message appends ", expected RULE-SYNTAX" to why: a why that said
+	 * what it expected itself read "expected ..., expected ...". */
+	ck_assert_msg(strncmp(why, "expected", 8) != 0 && !strstr(why, " expected") &&
+			  !strstr(why, "(expected"),
+		      "'%s': '%s' says what it expected", text, why);
 }
 
 START_TEST(parse_errors)
 {
 	refused("", "empty rule");
 	refused("   # only a comment", "empty rule");
-	refused("permit 10.0.0.0/8", "expected 'allow' or 'deny'");
+	refused("permit 10.0.0.0/8", "neither 'allow' nor 'deny'");
 	refused("deny", "missing destination");
 	refused("deny tcp", "missing destination");
 	refused("deny 10.0.0.300/8", "not a valid IPv4 address");
@@ -209,6 +214,29 @@ START_TEST(parse_errors)
 	refused("deny tcp udp 10.0.0.0/8", "not a valid IPv4 address");
 	refused("deny 1111111111111111111111111111111111111111111111111111111111111111111",
 		"word too long");
+}
+END_TEST
+
+/* Like every keyword of the config file, the rule's words are case-insensitive. */
+START_TEST(parse_keywords_any_case)
+{
+	struct ferry_policy_rule r;
+
+	ck_assert_int_eq(ferry_policy_parse_rule("DENY TCP ANY PORT 25", &r, NULL), 0);
+	ck_assert_int_eq(r.action, DENY);
+	ck_assert_int_eq(r.proto, TCP);
+	ck_assert_int_eq(r.prefix.family, 0);
+	ck_assert(r.has_ports);
+	ck_assert_int_eq(r.port_min, 25);
+	ck_assert_int_eq(ferry_policy_parse_rule("Allow Udp 10.0.0.0/8 Port 53", &r, NULL), 0);
+	ck_assert_int_eq(r.action, ALLOW);
+	ck_assert_int_eq(r.proto, UDP);
+	ck_assert_int_eq(r.prefix.family, AF_INET);
+	ck_assert_int_eq(r.port_max, 53);
+	ck_assert_int_eq(ferry_policy_parse_rule("deny ICMP FD00::/8", &r, NULL), 0);
+	ck_assert_int_eq(r.proto, ICMP);
+	ck_assert_int_eq(r.prefix.family, AF_INET6);
+	refused("Permit any", "neither 'allow' nor 'deny'");
 }
 END_TEST
 
@@ -239,6 +267,7 @@ int main(void)
 	tcase_add_test(tc, ipv4_mapped_rules);
 	tcase_add_test(tc, parse_fields);
 	tcase_add_test(tc, parse_errors);
+	tcase_add_test(tc, parse_keywords_any_case);
 	tcase_add_test(tc, rule_limit);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
