@@ -50,24 +50,27 @@ static uint32_t pow2_at_least(uint32_t n)
 }
 
 int ferry_bridge_create(struct ferry_bridge **out, const struct ferry_bridge_config *cfg,
-			uint32_t mtu, const struct ferry_bridge_ops *ops, void *ctx)
+			const struct ferry_wire_sizes *sizes, const struct ferry_bridge_ops *ops,
+			void *ctx)
 {
 	struct ferry_bridge *b;
 	uint32_t i;
 
 	*out = NULL;
-	if (!cfg || !ops || !ops->send_segments || !ops->send_datagram || !ops->route ||
-	    !ops->source_ok || mtu < FERRY_ARQ_MTU_MIN || !cfg->arq_buffers || !cfg->max_convs ||
-	    cfg->max_convs >= (1u << 24) || !cfg->max_udp || cfg->max_udp >= (1u << 24) ||
-	    !cfg->idle_ms || !cfg->linger_ms)
+	if (!cfg || !sizes || !ops || !ops->send_segments || !ops->send_datagram || !ops->route ||
+	    !ops->source_ok || sizes->record_body < FERRY_ARQ_MTU_MIN ||
+	    sizes->record_body > FERRY_ARQ_MTU_MAX ||
+	    sizes->arq_mss != sizes->record_body - FERRY_ARQ_HDR_LEN || !cfg->arq_buffers ||
+	    !cfg->max_convs || cfg->max_convs >= (1u << 24) || !cfg->max_udp ||
+	    cfg->max_udp >= (1u << 24) || !cfg->idle_ms || !cfg->linger_ms)
 		return -EINVAL;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	b->cfg = *cfg;
 	b->cfg.arq.stream = true;
-	b->cfg.arq.mtu = mtu;
-	b->mtu = mtu;
+	b->cfg.arq.mtu = sizes->record_body; /* one ARQ datagram: one record of the link */
+	b->sizes = *sizes;
 	b->ops = ops;
 	b->ctx = ctx;
 	b->dirty_head = b->dirty_tail = BR_NIL;
@@ -82,8 +85,7 @@ int ferry_bridge_create(struct ferry_bridge **out, const struct ferry_bridge_con
 	b->udp_buckets = malloc(((size_t)b->udp_mask + 1) * sizeof(uint32_t));
 	b->heap = calloc(cfg->max_convs, sizeof(uint32_t));
 	if (!b->convs || !b->udps || !b->conv_buckets || !b->udp_buckets || !b->heap ||
-	    ferry_pool_init(&b->pool, cfg->arq_buffers, mtu - FERRY_ARQ_HDR_LEN,
-			    FERRY_ARQ_HDR_LEN)) {
+	    ferry_pool_init(&b->pool, cfg->arq_buffers, sizes->arq_mss, FERRY_ARQ_HDR_LEN)) {
 		ferry_bridge_destroy(b);
 		return -ENOMEM;
 	}

@@ -65,6 +65,7 @@
 #include "stack/egress.h"
 #include "stack/stack.h"
 #include "transport/arq.h"
+#include "transport/wire.h"
 
 struct ferry_bridge;
 struct ferry_bridge_peer;
@@ -96,7 +97,8 @@ struct ferry_bridge_ops {
 };
 
 struct ferry_bridge_config {
-	struct ferry_arq_config arq; /* every conversation's (stream mode is forced) */
+	struct ferry_arq_config arq; /* every conversation's (stream mode is forced, the mtu
+					is the links' record body) */
 	uint32_t arq_buffers;	     /* segment buffers of all conversations together */
 	uint32_t max_convs;	     /* TCP conversations, all peers, both roles */
 	uint32_t max_udp;	     /* datagram flows, all peers, both roles */
@@ -154,10 +156,14 @@ struct ferry_bridge_peer_stats {
  * segment buffers, 8,192 conversations, 8,192 datagram flows, a 2-hour idle reset. */
 void ferry_bridge_config_default(struct ferry_bridge_config *cfg, enum ferry_arq_profile profile);
 
-/* Creates a bridge. mtu is the ARQ datagram size of the links (ferry_link_arq_mtu).
- * Returns 0, -EINVAL (bad config, missing ops), -ENOMEM. */
+/* Creates a bridge for links of the given sizes (ferry_link_config_sizes of their
+ * configuration; every peer's link must have them): each conversation's ARQ mtu is
+ * sizes->record_body (cfg->arq.mtu is ignored), and a UDP datagram larger than
+ * sizes->udp_max is refused with an ICMP "too big" (docs/mtu.md).
+ * Returns 0, -EINVAL (bad config or sizes, missing ops), -ENOMEM. */
 int ferry_bridge_create(struct ferry_bridge **out, const struct ferry_bridge_config *cfg,
-			uint32_t mtu, const struct ferry_bridge_ops *ops, void *ctx);
+			const struct ferry_wire_sizes *sizes, const struct ferry_bridge_ops *ops,
+			void *ctx);
 
 /* Wires the bridge to the stack (flows begin here; may be NULL) and egress (flows end
  * here; may be NULL). Both must have been created with the bridge's ops and the bridge as

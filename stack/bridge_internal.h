@@ -135,8 +135,8 @@ struct ferry_bridge {
 	struct ferry_egress *egress;
 	uint64_t now;
 	uint64_t instance;
-	uint32_t mtu;
-	struct ferry_pool pool; /* ARQ segments of every conversation */
+	struct ferry_wire_sizes sizes; /* the links': ARQ mtu and MSS, datagram-channel room */
+	struct ferry_pool pool;	       /* ARQ segments of every conversation */
 	struct ferry_bridge_peer *peers;
 
 	struct br_conv *convs; /* cfg.max_convs slots; an egress TCP id is a slot index */

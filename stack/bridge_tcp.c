@@ -446,7 +446,7 @@ static bool reclaimable(struct br_conv *c)
 bool ferry_bridge_tcp_after_arq(struct br_conv *c)
 {
 	struct ferry_bridge *b = br_of(c);
-	size_t mss = b->mtu - FERRY_ARQ_HDR_LEN;
+	size_t mss = b->sizes.arq_mss;
 
 	if (c->doomed) {
 		ferry_bridge_tcp_abort(c, c->doom_code, true);

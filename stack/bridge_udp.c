@@ -90,6 +90,13 @@ void ferry_bridge_udp_datagram_cb(void *ctx, struct ferry_flow *flow, const uint
 		ferry_stack_udp_close(flow, -EHOSTUNREACH);
 		return;
 	}
+	if (len > b->sizes.udp_max) {
+		/* more than one message of the datagram channel holds: the application hears
+		 * it as from a router with too small a next hop (docs/mtu.md) */
+		b->stats.udp_too_big++;
+		ferry_stack_udp_too_big(flow, b->sizes.udp_max);
+		return;
+	}
 	if (u->state == BR_UDP_OPENING) {
 		m.type = FERRY_DG_UDP_OPEN;
 		m.open.version = FERRY_FLOW_VERSION;

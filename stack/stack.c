@@ -16,8 +16,12 @@
  * through netif_set_ipaddr (which would abort connections bound to the old address).
  *
  * Output: lwIP hands each IP packet to netif->output / output_ip6, which copy it into
- * one buffer of MTU size and give it to ops->tun_write. The packets ferry builds itself
- * (RST, ICMP, UDP) go the same way through ferry_stack_emit.
+ * one buffer and give it to ops->tun_write. The packets ferry builds itself (RST, ICMP,
+ * UDP) go the same way through ferry_stack_emit. lwIP's packets never exceed the MTU
+ * (its segments are MSS-sized, IP_FRAG is off), but the buffer holds any IP packet: a
+ * UDP datagram or echo reply from the far side is written whole even above the TUN's
+ * MTU, as it crossed the tunnel whole, and the kernel's receive path does not check a
+ * device's MTU (docs/mtu.md).
  *
  * Entry points and callbacks. Every ops callback is bracketed (cb_depth); while one runs,
  * input, timers and flush refuse, so no flow is ever re-entered from the caller's
@@ -41,10 +45,14 @@
 #include "stack/internal.h"
 #include "transport/pool.h"
 
+enum {
+	OUT_CAP = FERRY_PKT_IP6_HLEN + 0xffff, /* the largest packet written: IPv6, full */
+};
+
 void ferry_stack_config_default(struct ferry_stack_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->mtu = 1500;
+	cfg->mtu = FERRY_STACK_MTU_DEFAULT;
 	cfg->max_tcp_flows = 12288;
 	cfg->max_udp_flows = 4096;
 	cfg->evict_lru = true;
@@ -63,7 +71,8 @@ void ferry_stack_config_default(struct ferry_stack_config *cfg)
 
 static int config_valid(const struct ferry_stack_config *cfg)
 {
-	return cfg->mtu >= 1280 && cfg->mtu <= 65535 && cfg->max_tcp_flows >= 1 &&
+	return cfg->mtu >= FERRY_STACK_MTU_MIN && cfg->mtu <= FERRY_STACK_MTU_MAX &&
+	       cfg->max_tcp_flows >= 1 &&
 	       cfg->max_tcp_flows <= MEMP_NUM_TCP_PCB - MEMP_NUM_TCP_PCB / 8 &&
 	       cfg->max_udp_flows >= 1 && cfg->max_udp_flows <= (1u << 24) &&
 	       cfg->connect_timeout_ms > 0 && cfg->handshake_timeout_ms > 0 &&
@@ -238,7 +247,7 @@ int ferry_stack_create(struct ferry_stack **out, const struct ferry_stack_config
 	stack->ops = ops;
 	stack->ctx = ctx;
 	stack->now = now;
-	stack->out_cap = cfg->mtu;
+	stack->out_cap = OUT_CAP;
 	stack->out = malloc(stack->out_cap);
 	if (!stack->out) {
 		err = -ENOMEM;

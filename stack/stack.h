@@ -106,8 +106,20 @@ struct ferry_stack_ops {
 			 size_t len);
 };
 
+enum {
+	/* The TUN's MTU, the netif's: IPv4's minimum (RFC 791) up. Below 1280 the kernel
+	 * carries no IPv6 on the device, so no IPv6 packet ever comes. */
+	FERRY_STACK_MTU_MIN = 576,
+	FERRY_STACK_MTU_MAX = 65535,
+	/* ferry_stack_config_default's, for tests: the daemon gives the TUN's (docs/mtu.md) */
+	FERRY_STACK_MTU_DEFAULT = 1500,
+};
+
 struct ferry_stack_config {
-	uint32_t mtu;		/* TUN MTU, 1280..65535; sets the advertised MSS */
+	/* The TUN's MTU, FERRY_STACK_MTU_MIN..MAX: lwIP's netif MTU, from which each TCP
+	 * connection's MSS follows (MTU - 40 over IPv4, - 60 over IPv6). It bounds what lwIP
+	 * sends; datagrams ferry writes itself toward an application may exceed it. */
+	uint32_t mtu;
 	uint32_t max_tcp_flows; /* below lwIP's pcb pool (MEMP_NUM_TCP_PCB) */
 	uint32_t max_udp_flows;
 	bool evict_lru;		       /* full table: evict the least recently used flow */
@@ -160,6 +172,7 @@ struct ferry_stack_stats {
 	uint64_t udp_opened;
 	uint64_t udp_closed;
 	uint64_t udp_unreach;	/* ICMP unreachable sent for UDP flows the caller closed */
+	uint64_t udp_too_big;	/* ICMP too big sent for datagrams the caller cannot carry */
 	uint64_t echo_unreach;	/* ICMP unreachable sent for echo requests icmp_echo refused */
 	uint64_t proto_unreach; /* ICMP protocol unreachable (IPv6: parameter problem) sent
 				 * for a packet that is not TCP, UDP or ICMP */
@@ -292,15 +305,25 @@ void ferry_stack_tcp_reset(struct ferry_flow *flow);
  * unreachable. Returns 0, or -EINVAL for a flow that is not UDP. */
 int ferry_stack_udp_close(struct ferry_flow *flow, int err);
 
+/* The datagram the application just sent on flow (from inside udp_datagram) is too big
+ * for the caller to carry, which takes at most max_payload bytes: answers it as a router
+ * whose next hop is too small would -- ICMP fragmentation needed (IPv4) or packet too big
+ * (IPv6) announcing the largest IP packet that fits, so that the application's socket
+ * learns the path MTU. The flow stays open. Returns 0, -EINVAL for a flow that is not
+ * UDP. */
+int ferry_stack_udp_too_big(struct ferry_flow *flow, size_t max_payload);
+
 /* A datagram toward the application of flow, from `from` (NULL: the flow's destination;
- * any other address and port: full-cone replies from elsewhere). Returns 0, -EMSGSIZE if
- * it does not fit the MTU, -EINVAL for an address family that is not the flow's. */
+ * any other address and port: full-cone replies from elsewhere), written whole even when
+ * it exceeds the MTU (it crossed the tunnel whole; the kernel's receive path does not
+ * check a device's MTU). Returns 0, -EMSGSIZE if no IP packet can hold it, -EINVAL for
+ * an address family that is not the flow's. */
 int ferry_stack_udp_send(struct ferry_flow *flow, const struct ferry_endpoint *from,
 			 const uint8_t *data, size_t len);
 
 /* An echo reply toward app (the request's source) from `from` (the request's
- * destination), with the request's id (in app->port) and sequence. Returns 0, -EINVAL
- * for mixed families, -EMSGSIZE if it does not fit the MTU. */
+ * destination), with the request's id (in app->port) and sequence, written whole like a
+ * datagram. Returns 0, -EINVAL for mixed families, -EMSGSIZE if no IP packet can hold it. */
 int ferry_stack_icmp_echo_reply(struct ferry_stack *stack, const struct ferry_endpoint *app,
 				const struct ferry_endpoint *from, uint16_t seq,
 				const uint8_t *data, size_t len);

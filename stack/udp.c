@@ -12,7 +12,8 @@
  * ICMP echo requests are handed to ops->icmp_echo and never answered here: the reply
  * comes from a real echo at the far side, so ping shows the true round trip. A request
  * the caller cannot carry (no peer routes its destination) is answered with an ICMP
- * destination unreachable at once, not with silence.
+ * destination unreachable at once, not with silence; so is a datagram too big for the
+ * caller to carry, with an ICMP "too big" (ferry_stack_udp_too_big).
  */
 #include <errno.h>
 #include <string.h>
@@ -129,6 +130,38 @@ int ferry_stack_udp_close(struct ferry_flow *flow, int err)
 	flow->state = FERRY_FLOW_DEAD;
 	if (!flow->in_cb)
 		ferry_stack_flow_release(flow);
+	return 0;
+}
+
+int ferry_stack_udp_too_big(struct ferry_flow *flow, size_t max_payload)
+{
+	struct ferry_stack *stack = flow->stack;
+	uint8_t quote[FERRY_PKT_IP6_HLEN + FERRY_PKT_UDP_HLEN];
+	uint8_t icmp[FERRY_PKT_ICMP_HLEN] = {0};
+	size_t qlen, mtu, n;
+	bool v4 = flow->src.family == AF_INET;
+
+	if (flow->proto != FERRY_FLOW_UDP || flow->state == FERRY_FLOW_DEAD)
+		return -EINVAL;
+	qlen = quote_last(flow, quote, sizeof(quote));
+	if (!qlen)
+		return -EINVAL;
+	/* the largest IP packet whose payload the caller carries */
+	mtu = max_payload + FERRY_PKT_UDP_HLEN + (v4 ? FERRY_PKT_IP4_HLEN : FERRY_PKT_IP6_HLEN);
+	if (mtu > 0xffff)
+		mtu = 0xffff;
+	icmp[0] = v4 ? FERRY_PKT_ICMP4_UNREACH : FERRY_PKT_ICMP6_TOO_BIG;
+	icmp[1] = v4 ? FERRY_PKT_ICMP4_FRAG_NEEDED : 0;
+	/* the MTU: a u16 in bytes 6-7 (RFC 1191), a u32 in bytes 4-7 (RFC 4443 3.2) */
+	icmp[6] = (uint8_t)(mtu >> 8);
+	icmp[7] = (uint8_t)mtu;
+	n = ferry_stack_pkt_build(stack->out, stack->out_cap, &flow->dst, &flow->src,
+				  v4 ? FERRY_PKT_PROTO_ICMP : FERRY_PKT_PROTO_ICMP6, icmp,
+				  sizeof(icmp), quote, qlen);
+	if (n) {
+		stack->stats.udp_too_big++;
+		ferry_stack_emit(stack, stack->out, n);
+	}
 	return 0;
 }
 

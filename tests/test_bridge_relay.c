@@ -12,7 +12,8 @@
  * every conversation reclaimed on both sides after both FINs; a refused and an
  * unroutable connect reaching the application as ECONNREFUSED and ENETUNREACH through
  * RESULT codes; UDP from the destination and, full cone, from elsewhere; ping answered by
- * the real destination.
+ * the real destination; a UDP datagram too big for the datagram channel refused with ICMP
+ * fragmentation needed, which the client's kernel takes as the path MTU.
  *
  * Needs root and /dev/net/tun; otherwise the suite exits 77 (CTest: skipped).
  */
@@ -318,6 +319,73 @@ START_TEST(ping_not_permitted_is_counted)
 }
 END_TEST
 
+/* ---- sizes ------------------------------------------------------------------------------- */
+
+/* The client's kernel took ferry's ICMP: its path MTU to the destination is now the
+ * largest packet the datagram channel carries. */
+static bool path_mtu_learnt(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+	struct ferry_wire_sizes sz;
+	int mtu = 0;
+	socklen_t sl = sizeof(mtu);
+
+	ck_assert_int_eq(ferry_wire_sizes(&sz, FERRY_WIRE_MTU_DEFAULT, FERRY_WIRE_IPV6_HDR), 0);
+	ck_assert_int_eq(getsockopt(t->uclient, IPPROTO_IP, IP_MTU, &mtu, &sl), 0);
+	return ferry_relay_stack_stats(t->relay)->udp_too_big == 1 && mtu == (int)sz.udp_max + 28;
+}
+
+static bool server_got_one(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+	uint8_t b;
+
+	return recv(t->userver[0], &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+/* A UDP datagram larger than the datagram channel carries (sizes.udp_max: 1402 bytes at the
+ * default 1500-byte path) is refused as a router refuses a packet its next hop cannot take:
+ * with ICMP fragmentation needed, from which the client's kernel learns the path MTU
+ * (IP_MTU), reports EMSGSIZE to the connected socket, and refuses the next datagram of
+ * that size itself. A datagram of exactly udp_max crosses (its UDP_OPEN goes apart). */
+START_TEST(udp_too_big_teaches_the_path_mtu)
+{
+	struct ferry_relay_apps *t = ferry_relay_apps_new();
+	struct ferry_relay_wan wan = {.delay_ms = 1, .loss = 0, .seed = 6};
+	static uint8_t buf[2048];
+	struct ferry_wire_sizes sz;
+	struct sockaddr_in to;
+	int pmtud = IP_PMTUDISC_DO, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	ck_assert_int_eq(ferry_wire_sizes(&sz, FERRY_WIRE_MTU_DEFAULT, FERRY_WIRE_IPV6_HDR), 0);
+	ferry_relay_enter_a(t->relay);
+	t->uclient = ferry_relay_apps_bound_socket(SOCK_DGRAM, FERRY_RELAY_CLIENT_ADDR);
+	ck_assert_int_eq(setsockopt(t->uclient, IPPROTO_IP, IP_MTU_DISCOVER, &pmtud, sizeof(pmtud)),
+			 0);
+	ferry_relay_enter_b();
+	t->userver[0] = ferry_relay_apps_bound_socket(SOCK_DGRAM, FERRY_RELAY_DST_ADDR_1);
+	ferry_relay_apps_ep4(&t->udst[0], FERRY_RELAY_DST_ADDR_1,
+			     ferry_relay_apps_local_port(t->userver[0]));
+	ferry_relay_start_bridged(t->relay, &wan);
+	to = ferry_relay_apps_sin_of(&t->udst[0]);
+	ck_assert_int_eq(connect(t->uclient, (struct sockaddr *)&to, sizeof(to)), 0);
+	ck_assert_int_eq(send(t->uclient, buf, sz.udp_max + 1, 0), (ssize_t)sz.udp_max + 1);
+	ferry_relay_run(t->relay, path_mtu_learnt, "ICMP fragmentation needed");
+	ck_assert_uint_eq(ferry_relay_bridge_stats(t->relay, 0)->udp_too_big, 1);
+	ck_assert_int_eq(getsockopt(t->uclient, SOL_SOCKET, SO_ERROR, &soerr, &sl), 0);
+	ck_assert_int_eq(soerr, EMSGSIZE);
+	ck_assert_int_eq(send(t->uclient, buf, sz.udp_max + 1, 0), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	ck_assert_int_eq(send(t->uclient, buf, sz.udp_max, 0), (ssize_t)sz.udp_max);
+	ferry_relay_run(t->relay, server_got_one, "the largest datagram across");
+	ck_assert_int_eq(recv(t->userver[0], buf, sizeof(buf), MSG_DONTWAIT), (ssize_t)sz.udp_max);
+	ck_assert_int_eq(recv(t->userver[0], buf, sizeof(buf), MSG_DONTWAIT), -1);
+	ck_assert_uint_eq(ferry_relay_bridge_stats(t->relay, 0)->udp_too_big, 1);
+	ferry_relay_apps_free(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bridge_relay");
@@ -333,6 +401,7 @@ int main(void)
 	tcase_add_test(tc, refused_and_unreachable);
 	tcase_add_test(tc, udp_full_cone_and_ping);
 	tcase_add_test(tc, ping_not_permitted_is_counted);
+	tcase_add_test(tc, udp_too_big_teaches_the_path_mtu);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
 }

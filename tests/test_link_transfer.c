@@ -33,8 +33,7 @@ START_TEST(wire_arithmetic)
 	ck_assert_uint_eq(s.datagram, 1423);
 	ck_assert_int_eq(ferry_wire_sizes(&s, 1500, FERRY_WIRE_IPV6_HDR), 0);
 	ck_assert_uint_eq(s.record_body, 1407);
-	ck_assert_uint_eq(ferry_wire_arq_mtu(1500), 1407);
-	ck_assert_uint_eq(ferry_wire_arq_mtu(100), 0);
+	ck_assert_int_eq(ferry_wire_sizes(&s, 100, FERRY_WIRE_IPV6_HDR), -EINVAL);
 	ck_assert_int_eq(ferry_wire_sizes(&s, 1500, 30), -EINVAL);
 	ck_assert_int_eq(ferry_wire_sizes(&s, 9001, 20), -EINVAL);
 

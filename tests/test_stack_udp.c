@@ -5,7 +5,8 @@
  * Covered: UDP flows to any destination (full cone: replies from the destination and from
  * elsewhere), IPv6 and the idle timeout, the UDP flow limit and LRU eviction, echo
  * requests dropped when no handler is set, ICMP(v6) echo forwarded to the caller and
- * answered only with the caller's reply.
+ * answered only with the caller's reply; a datagram too big for the caller answered with
+ * ICMP too big, and datagrams toward the application written whole above the TUN MTU.
  *
  * The harness is tests/support/stackfake.h: crafted IPv4/IPv6 packets go into
  * ferry_stack_input, a fake transport plays the caller, and every packet the stack writes
@@ -186,6 +187,81 @@ START_TEST(icmp_echo_forwarded_not_answered)
 }
 END_TEST
 
+/* A datagram the caller cannot carry is answered as a router with too small a next hop
+ * answers it: ICMP fragmentation needed (IPv4) or packet too big (IPv6) from the
+ * destination, announcing the largest IP packet the caller carries and quoting the
+ * datagram's headers (its real length, its ports). The flow stays open. */
+START_TEST(udp_too_big_answers_icmp)
+{
+	static uint8_t big[1403];
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_tpkt t;
+	int v;
+
+	for (v = 0; v < 2; v++) {
+		const char *app = v ? FERRY_STACKFAKE_APP6 : FERRY_STACKFAKE_APP4,
+			   *dst = v ? FERRY_STACKFAKE_DST6 : FERRY_STACKFAKE_DST4;
+		size_t ihl = v ? 40 : 20;
+		const uint8_t *q;
+
+		ferry_tpkt_udp(&t, app, (uint16_t)(5000 + v), dst, 443, big, sizeof(big));
+		ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+		ck_assert_int_eq(ferry_stack_udp_too_big(f->udp_flow, sizeof(big) - 1), 0);
+		ferry_stackfake_next_out(f, &t);
+		ck_assert(ferry_tpkt_from(&t, dst, 0));
+		ck_assert(ferry_tpkt_to(&t, app, 0));
+		ck_assert_uint_eq(t.icmp_type, v ? 2 : 3); /* packet too big / unreachable */
+		ck_assert_uint_eq(t.icmp_code, v ? 0 : 4); /* ... fragmentation needed */
+		ck_assert_uint_eq(t.icmp_id, 0);
+		ck_assert_uint_eq(t.icmp_seq, sizeof(big) - 1 + 8 + ihl); /* the MTU */
+		ck_assert_uint_eq(t.payload_len, ihl + 8);
+		q = t.payload;
+		if (v)
+			ck_assert_uint_eq(q[4] << 8 | q[5], sizeof(big) + 8);
+		else
+			ck_assert_uint_eq(q[2] << 8 | q[3], sizeof(big) + 8 + 20);
+		ck_assert_uint_eq(q[ihl] << 8 | q[ihl + 1], 5000 + v);
+		ck_assert_uint_eq(q[ihl + 2] << 8 | q[ihl + 3], 443);
+		ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0);
+	}
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->udp_too_big, 2);
+	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->udp_flows, 2); /* still open */
+	ferry_stackfake_free(f);
+}
+END_TEST
+
+/* What crossed the tunnel whole reaches the application whole: a datagram or an echo
+ * reply larger than the TUN's MTU is written as it is (the kernel's receive path does not
+ * check the device MTU); only one no IP packet can hold is refused. */
+START_TEST(udp_above_the_tun_mtu_is_written_whole)
+{
+	static uint8_t big[65508];
+	struct ferry_stackfake *f = ferry_stackfake_new(1280);
+	struct ferry_tpkt t;
+
+	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 5353, FERRY_STACKFAKE_DST4, 53, "q", 1);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+	ck_assert_int_eq(ferry_stack_udp_send(f->udp_flow, NULL, big, 1402), 0);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert_uint_eq(t.len, 1402 + 28);
+	ck_assert_uint_eq(t.payload_len, 1402);
+	ck_assert_int_eq(ferry_stack_udp_send(f->udp_flow, NULL, big, sizeof(big) - 1), 0);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert_uint_eq(t.len, 65535);
+	ck_assert_int_eq(ferry_stack_udp_send(f->udp_flow, NULL, big, sizeof(big)), -EMSGSIZE);
+
+	ferry_tpkt_echo(&t, FERRY_STACKFAKE_APP4, FERRY_STACKFAKE_DST4, 7, 1, "x", 1);
+	ck_assert_int_eq(ferry_stackfake_inject(f, &t), 0);
+	ck_assert_int_eq(
+	    ferry_stack_icmp_echo_reply(f->stack, &f->echo_src, &f->echo_dst, 1, big, 1400), 0);
+	ferry_stackfake_next_out(f, &t);
+	ck_assert_uint_eq(t.icmp_type, 0);
+	ck_assert_uint_eq(t.len, 1400 + 28);
+	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stack_udp");
@@ -196,6 +272,8 @@ int main(void)
 	tcase_add_test(udp, icmp_echo_forwarded_not_answered);
 	tcase_add_test(udp, icmp_echo_refused_answers_unreachable);
 	tcase_add_test(udp, udp_limits_and_refusal);
+	tcase_add_test(udp, udp_too_big_answers_icmp);
+	tcase_add_test(udp, udp_above_the_tun_mtu_is_written_whole);
 	suite_add_tcase(s, udp);
 	return ferry_run_suite(s);
 }

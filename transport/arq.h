@@ -52,6 +52,9 @@
 enum {
 	FERRY_ARQ_MTU_MIN = 50, /* smallest datagram the engine will build */
 	FERRY_ARQ_MTU_MAX = 65535,
+	/* ferry_arq_config_init's mtu, for the ARQ's own tests and a standalone user: ferry's
+	 * conversations take their link's record body instead (stack/bridge.c, docs/mtu.md) */
+	FERRY_ARQ_MTU_DEFAULT = 1400,
 	FERRY_ARQ_WND_MAX = 32768,	/* segments, for snd_wnd and rcv_wnd */
 	FERRY_ARQ_RTO_INIT = 200,	/* ms, before the first RTT sample (KCP's value) */
 	FERRY_ARQ_RTO_MAX = 60000,	/* ms */
@@ -157,7 +160,8 @@ typedef int (*ferry_arq_output_fn)(void *ctx, const uint8_t *dgram, size_t len);
 
 struct ferry_arq;
 
-/* Fills cfg with the defaults of a profile (mtu 1400, snd_wnd 128, rcv_wnd 256, stream).
+/* Fills cfg with the defaults of a profile (mtu FERRY_ARQ_MTU_DEFAULT, snd_wnd 128,
+ * rcv_wnd 256, stream).
  * Returns 0, or -EINVAL for an unknown profile. */
 int ferry_arq_config_init(struct ferry_arq_config *cfg, enum ferry_arq_profile profile);
 

@@ -69,7 +69,7 @@ int ferry_arq_config_init(struct ferry_arq_config *cfg, enum ferry_arq_profile p
 	if ((unsigned)profile > FERRY_ARQ_PROFILE_MANUAL)
 		return -EINVAL;
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->mtu = 1400;
+	cfg->mtu = FERRY_ARQ_MTU_DEFAULT;
 	cfg->snd_wnd = 128;
 	cfg->rcv_wnd = 256;
 	cfg->snd_queue_max = 256;

@@ -292,16 +292,34 @@ void ferry_link_set_timer(struct ferry_link_set *set, uint64_t now)
 		ferry_link_timer(l, now);
 }
 
+/* The path MTU and IP header size a configuration stands for: its own, or the defaults. */
+static void config_fill_mtu(struct ferry_link_config *c)
+{
+	if (!c->mtu)
+		c->mtu = FERRY_WIRE_MTU_DEFAULT;
+	if (!c->ip_hdr)
+		c->ip_hdr = FERRY_WIRE_IPV6_HDR;
+}
+
+int ferry_link_config_sizes(const struct ferry_link_config *cfg, struct ferry_wire_sizes *out)
+{
+	struct ferry_link_config c;
+
+	if (cfg)
+		c = *cfg;
+	else
+		memset(&c, 0, sizeof(c));
+	config_fill_mtu(&c);
+	return ferry_wire_sizes(out, c.mtu, c.ip_hdr);
+}
+
 static int config_fill(struct ferry_link_config *c, const struct ferry_link_config *in)
 {
 	if (in)
 		*c = *in;
 	else
 		memset(c, 0, sizeof(*c));
-	if (!c->mtu)
-		c->mtu = FERRY_WIRE_MTU_DEFAULT;
-	if (!c->ip_hdr)
-		c->ip_hdr = FERRY_WIRE_IPV6_HDR;
+	config_fill_mtu(c);
 	if (!c->fec_data) {
 		c->fec_data = FERRY_LINK_FEC_DATA_DEFAULT;
 		c->fec_parity = FERRY_LINK_FEC_PARITY_DEFAULT;
@@ -335,7 +353,7 @@ int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
 	memset(link, 0, sizeof(*link));
 	err = config_fill(&link->cfg, cfg);
 	if (!err)
-		err = ferry_wire_sizes(&link->sizes, link->cfg.mtu, link->cfg.ip_hdr);
+		err = ferry_link_config_sizes(&link->cfg, &link->sizes);
 	if (err)
 		return err;
 	link->set = set;

@@ -317,7 +317,14 @@ int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
 /* Unlinks the link from its set, frees its buffers and wipes its keys. Safe twice. */
 void ferry_link_destroy(struct ferry_link *link);
 
-/* Largest ARQ datagram (set the ARQ's mtu to this) and datagram-channel message. */
+/* The sizes a link made with cfg will have (cfg NULL or its mtu and ip_hdr 0: the
+ * defaults), for what must be sized before the links exist (the bridge's ARQ buffers and
+ * datagram limits; docs/mtu.md). Returns 0, or -EINVAL for an mtu outside
+ * [FERRY_WIRE_MTU_MIN, FERRY_WIRE_MTU_MAX] or a bad ip_hdr (ferry_link_init refuses those). */
+int ferry_link_config_sizes(const struct ferry_link_config *cfg, struct ferry_wire_sizes *out);
+
+/* Largest ARQ datagram (set the ARQ's mtu to this) and datagram-channel message: the
+ * link's sizes.record_body and sizes.datagram. */
 uint32_t ferry_link_arq_mtu(const struct ferry_link *link);
 uint32_t ferry_link_datagram_max(const struct ferry_link *link);
 

@@ -27,9 +27,9 @@
  *
  * Every layout is defined here, and nowhere else; the modules that read and write them
  * (noise.c, session.c, cookie.c, aead.c, fec.c, arq*.c, mux.c, link.c) include this
- * header. It includes nothing of ours. The overhead arithmetic at the end derives the
- * inner sizes from the outer MTU, so that one full ARQ datagram is exactly one record of
- * one data shard of one UDP datagram of at most the path MTU.
+ * header. It includes nothing of ours. The chain of sizes at the end derives the inner
+ * sizes from the outer MTU, so that one full ARQ datagram is exactly one record of one
+ * data shard of one UDP datagram of at most the path MTU (docs/mtu.md).
  */
 #ifndef FERRY_TRANSPORT_WIRE_H
 #define FERRY_TRANSPORT_WIRE_H
@@ -214,40 +214,6 @@ _Static_assert(FERRY_WIRE_OVERHEAD_V4 == 73, "1500 - 73 = 1427 bytes of record b
 _Static_assert(FERRY_WIRE_MTU_MAX - FERRY_WIRE_IPV4_HDR - FERRY_WIRE_UDP_HDR <= UINT16_MAX,
 	       "record and FEC lengths are u16");
 
-/* The sizes of one link, all derived from the outer MTU and the IP header size. */
-struct ferry_wire_sizes {
-	uint32_t udp_payload; /* a whole ferry message: mtu - ip - udp */
-	uint32_t shard;	      /* FEC shard inside the AEAD: udp_payload - 32 */
-	uint32_t payload;     /* mux payload of a data shard: shard - 10 */
-	uint32_t record_body; /* largest record body (ARQ mtu): payload - 3 */
-	uint32_t datagram;    /* largest datagram-channel message: record_body - 4 */
-};
-
-/* Fills *s for an outer MTU and IP header (FERRY_WIRE_IPV4_HDR or _IPV6_HDR).
- * Returns 0, or -EINVAL when mtu is outside [FERRY_WIRE_MTU_MIN, FERRY_WIRE_MTU_MAX] or
- * ip_hdr is neither. */
-static inline int ferry_wire_sizes(struct ferry_wire_sizes *s, uint32_t mtu, uint32_t ip_hdr)
-{
-	if (mtu < FERRY_WIRE_MTU_MIN || mtu > FERRY_WIRE_MTU_MAX ||
-	    (ip_hdr != FERRY_WIRE_IPV4_HDR && ip_hdr != FERRY_WIRE_IPV6_HDR))
-		return -EINVAL;
-	s->udp_payload = mtu - ip_hdr - FERRY_WIRE_UDP_HDR;
-	s->shard = s->udp_payload - FERRY_WIRE_SEAL_OVERHEAD;
-	s->payload = s->shard - FERRY_WIRE_FEC_OVERHEAD;
-	s->record_body = s->payload - FERRY_WIRE_RECORD_HDR;
-	s->datagram = s->record_body - FERRY_WIRE_DATAGRAM_HDR;
-	return 0;
-}
-
-/* The largest record body (= the ARQ `mtu` to configure) for an outer MTU over IPv6, the
- * worst case; 0 for an MTU outside the limits. */
-static inline uint32_t ferry_wire_arq_mtu(uint32_t mtu)
-{
-	struct ferry_wire_sizes s;
-
-	return ferry_wire_sizes(&s, mtu, FERRY_WIRE_IPV6_HDR) ? 0 : s.record_body;
-}
-
 /* ---- the flow protocol (transport/flowmsg.c, stack/bridge*.c; docs/wire-format.md) ---- *
  * All integers little-endian. An endpoint is `family u8 (4 or 6) | port u16 | address (4 or
  * 16 bytes)`. Conversation and flow ids: the opener of a flow picks it; the side with the
@@ -337,6 +303,52 @@ enum ferry_flow_code {
 
 _Static_assert(FERRY_FRAME_OPEN_MAX == 50, "OPEN frame body");
 _Static_assert(FERRY_DG_UDP_OVERHEAD == 51, "UDP_OPEN in front of a UDP payload");
+
+/* ---- the chain of sizes: everything below the outer MTU (docs/mtu.md) ---- */
+
+/* The sizes of one link, all derived from the outer (path) MTU and the IP header size,
+ * each from the one above it. The ARQ, the datagram channel and the flows above them take
+ * their sizes from here (through the link, transport/link.h), never from numbers of their
+ * own. */
+struct ferry_wire_sizes {
+	uint32_t mtu;	      /* the outer (path) MTU they derive from */
+	uint32_t udp_payload; /* a whole ferry message: mtu - ip - udp */
+	uint32_t shard;	      /* FEC shard inside the AEAD: udp_payload - 32 */
+	uint32_t payload;     /* mux payload of a data shard: shard - 10 */
+	uint32_t record_body; /* largest record body (ARQ mtu): payload - 3 */
+	uint32_t arq_mss;     /* largest KCP segment payload (ARQ MSS): record_body - 24 */
+	uint32_t datagram;    /* largest datagram-channel message: record_body - 4 */
+	uint32_t udp_max;     /* largest UDP payload carried (a UDP message): datagram - 1 */
+};
+
+/* Fills *s for an outer MTU and IP header (FERRY_WIRE_IPV4_HDR or _IPV6_HDR).
+ * Returns 0, or -EINVAL when mtu is outside [FERRY_WIRE_MTU_MIN, FERRY_WIRE_MTU_MAX] or
+ * ip_hdr is neither. */
+static inline int ferry_wire_sizes(struct ferry_wire_sizes *s, uint32_t mtu, uint32_t ip_hdr)
+{
+	if (mtu < FERRY_WIRE_MTU_MIN || mtu > FERRY_WIRE_MTU_MAX ||
+	    (ip_hdr != FERRY_WIRE_IPV4_HDR && ip_hdr != FERRY_WIRE_IPV6_HDR))
+		return -EINVAL;
+	s->mtu = mtu;
+	s->udp_payload = mtu - ip_hdr - FERRY_WIRE_UDP_HDR;
+	s->shard = s->udp_payload - FERRY_WIRE_SEAL_OVERHEAD;
+	s->payload = s->shard - FERRY_WIRE_FEC_OVERHEAD;
+	s->record_body = s->payload - FERRY_WIRE_RECORD_HDR;
+	s->arq_mss = s->record_body - FERRY_ARQ_HDR_LEN;
+	s->datagram = s->record_body - FERRY_WIRE_DATAGRAM_HDR;
+	s->udp_max = s->datagram - FERRY_DG_TYPE_LEN;
+	return 0;
+}
+
+/* The smallest outer MTU, over IPv6, still carries a segment with a payload, and a
+ * UDP_OPEN or an echo of IPv6 endpoints with some bytes. */
+_Static_assert(FERRY_WIRE_MTU_MIN - FERRY_WIRE_OVERHEAD_V6 > FERRY_ARQ_HDR_LEN,
+	       "a segment at the smallest MTU");
+_Static_assert(FERRY_WIRE_MTU_MIN - FERRY_WIRE_OVERHEAD_V6 - FERRY_WIRE_DATAGRAM_HDR >
+		       FERRY_DG_UDP_OVERHEAD &&
+		   FERRY_WIRE_MTU_MIN - FERRY_WIRE_OVERHEAD_V6 - FERRY_WIRE_DATAGRAM_HDR >
+		       FERRY_DG_ECHO_OVERHEAD,
+	       "flow messages at the smallest MTU");
 
 /* Little-endian fields, byte by byte: every multi-byte integer on ferry's wire is LE, and
  * the bytes are untrusted and unaligned. */

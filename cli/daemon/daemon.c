@@ -330,6 +330,10 @@ static int build_policy(struct ferry_daemon *d, struct ferry_policy *policy)
 	return err < 0 ? err : 0;
 }
 
+_Static_assert((int)FERRY_CONFIG_MTU_MIN >= (int)FERRY_STACK_MTU_MIN &&
+		   (int)FERRY_CONFIG_MTU_MAX <= (int)FERRY_STACK_MTU_MAX,
+	       "the stack takes every TUN MTU the configuration accepts");
+
 static void arq_from_config(struct ferry_bridge_config *bc, const struct ferry_config_arq *arq)
 {
 	ferry_bridge_config_default(bc, arq->profile);
@@ -360,6 +364,7 @@ static int modules_up(struct ferry_daemon *d)
 	struct ferry_bridge_config bc;
 	struct ferry_stack_config stc;
 	struct ferry_egress_config ec;
+	struct ferry_wire_sizes sizes;
 	struct ferry_policy *policy;
 	int err;
 
@@ -370,11 +375,20 @@ static int modules_up(struct ferry_daemon *d)
 		ferry_log(&d->log, FERRY_LOG_ERROR, "secure link: %s", strerror(-err));
 		return err;
 	}
+	/* Two MTUs, each the start of its own chain (docs/mtu.md): the links' path MTU gives
+	 * the ARQ's datagrams and the datagram channel's room, the TUN's gives the stack's
+	 * netif and the applications' MSS. */
 	arq_from_config(&bc, &d->cfg.iface.arq);
-	err = ferry_bridge_create(&d->bridge, &bc, ferry_wire_arq_mtu(FERRY_WIRE_MTU_DEFAULT),
-				  &bridge_ops, d);
-	if (err)
+	err = ferry_daemon_link_sizes(d, &sizes);
+	if (!err)
+		err = ferry_bridge_create(&d->bridge, &bc, &sizes, &bridge_ops, d);
+	if (err) {
+		ferry_log(&d->log, FERRY_LOG_ERROR, "bridge: %s", strerror(-err));
 		return err;
+	}
+	ferry_log(&d->log, FERRY_LOG_DEBUG,
+		  "sizes: TUN MTU %u; path MTU %u: ARQ datagram %u (MSS %u), UDP payload up to %u",
+		  d->cfg.iface.mtu, sizes.mtu, sizes.record_body, sizes.arq_mss, sizes.udp_max);
 	ferry_stack_config_default(&stc);
 	stc.mtu = d->cfg.iface.mtu;
 	err = ferry_stack_create(&d->stack, &stc, &ferry_bridge_stack_ops, d->bridge, d->loop.now);

@@ -36,10 +36,11 @@
 #include "tun/tun.h"
 
 enum {
-	FERRY_DAEMON_TUN_BATCH = 256,	   /* packets read from the TUN per turn at most */
-	FERRY_DAEMON_UDP_ROUNDS = 4,	   /* recvmmsg batches per turn at most */
-	FERRY_DAEMON_TUN_QLEN = 4096,	   /* the TUN's transmit queue (the kernel's: 500) */
-	FERRY_DAEMON_UDP_BUF = 9216,	   /* a received datagram, up to a jumbo frame */
+	FERRY_DAEMON_TUN_BATCH = 256, /* packets read from the TUN per turn at most */
+	FERRY_DAEMON_UDP_ROUNDS = 4,  /* recvmmsg batches per turn at most */
+	FERRY_DAEMON_TUN_QLEN = 4096, /* the TUN's transmit queue (the kernel's: 500) */
+	/* a received datagram: the largest message of a peer at any path MTU (IPv4's) */
+	FERRY_DAEMON_UDP_BUF = FERRY_WIRE_MTU_MAX - FERRY_WIRE_IPV4_HDR - FERRY_WIRE_UDP_HDR,
 	FERRY_DAEMON_CONTROL_CLIENTS = 64, /* control connections at once (joined commands too) */
 	FERRY_DAEMON_SAMPLE_MS = 1000,	   /* rates are measured over this */
 };
@@ -306,6 +307,9 @@ unsigned ferry_daemon_net_output(void *ctx, struct ferry_buf *const *bufs,
  * Returns 0 or a negative errno (logged). */
 int ferry_daemon_peers_up(struct ferry_daemon *d);
 void ferry_daemon_peers_down(struct ferry_daemon *d);
+/* The sizes every peer's link will have (ferry_link_config_sizes of the links'
+ * configuration): the bridge's, before any link exists. 0 or a negative errno. */
+int ferry_daemon_link_sizes(const struct ferry_daemon *d, struct ferry_wire_sizes *out);
 /* The bridge's route and source_ok. */
 struct ferry_bridge_peer *ferry_daemon_route(void *ctx, const struct ferry_endpoint *dst);
 bool ferry_daemon_source_ok(void *ctx, struct ferry_bridge_peer *peer,

@@ -112,23 +112,39 @@ static int add_routes(struct ferry_daemon *d)
 	return 0;
 }
 
+/* What every peer's link shares. Its mtu and ip_hdr stay 0: the path MTU is
+ * FERRY_WIRE_MTU_DEFAULT over IPv6 (a peer may roam between families), which
+ * ferry_daemon_link_sizes hands the bridge too (docs/mtu.md). */
+static void link_config_base(const struct ferry_daemon *d, struct ferry_link_config *lc)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->fec_data = (uint8_t)d->cfg.iface.fec_data;
+	lc->fec_parity = (uint8_t)d->cfg.iface.fec_parity;
+	lc->congestion = d->cfg.iface.congestion;
+	lc->rate = d->cfg.iface.rate / 8;
+	lc->max_rate = d->cfg.iface.max_rate / 8;
+}
+
+int ferry_daemon_link_sizes(const struct ferry_daemon *d, struct ferry_wire_sizes *out)
+{
+	struct ferry_link_config lc;
+
+	link_config_base(d, &lc);
+	return ferry_link_config_sizes(&lc, out);
+}
+
 static int peer_up(struct ferry_daemon *d, struct ferry_daemon_peer *p,
 		   const struct ferry_config_peer *cfg, uint64_t now)
 {
-	struct ferry_link_config lc = {
-	    .fec_data = (uint8_t)d->cfg.iface.fec_data,
-	    .fec_parity = (uint8_t)d->cfg.iface.fec_parity,
-	    .keepalive_ms = (uint32_t)cfg->persistent_keepalive * 1000,
-	    .congestion = d->cfg.iface.congestion,
-	    .rate = d->cfg.iface.rate / 8,
-	    .max_rate = d->cfg.iface.max_rate / 8,
-	};
+	struct ferry_link_config lc;
 	struct ferry_link_ops ops = {
 	    .segments = on_segments, .datagram = on_datagram, .state = on_state, .ctx = p};
 	struct ferry_sockaddr endpoint;
 	char b64[FERRY_KEY_B64_LEN + 1];
 	int err;
 
+	link_config_base(d, &lc);
+	lc.keepalive_ms = (uint32_t)cfg->persistent_keepalive * 1000;
 	p->d = d;
 	p->cfg = cfg;
 	ferry_key_to_base64(b64, cfg->public_key);

@@ -283,6 +283,7 @@ void ferry_relay_bridged_create(struct ferry_relay *r, const struct ferry_relay_
 {
 	struct ferry_relay_bridged *w = calloc(1, sizeof(*w));
 	struct ferry_bridge_config bcfg;
+	struct ferry_wire_sizes sizes;
 	int i;
 
 	ck_assert_ptr_nonnull(w);
@@ -295,9 +296,12 @@ void ferry_relay_bridged_create(struct ferry_relay *r, const struct ferry_relay_
 	bcfg.arq.snd_wnd = bcfg.arq.rcv_wnd = 256; /* small windows: backpressure shows */
 	bcfg.arq.rmt_wnd_init = 256;
 	bcfg.arq_buffers = 8192;
+	/* the sizes of a default link (1500 over IPv6), though the fake WAN has none */
+	ck_assert_int_eq(ferry_wire_sizes(&sizes, FERRY_WIRE_MTU_DEFAULT, FERRY_WIRE_IPV6_HDR), 0);
 	for (i = 0; i < 2; i++)
 		ck_assert_int_eq(
-		    ferry_bridge_create(&w->b[i], &bcfg, 1407, &bridge_ops, &r->bridged_ctx[i]), 0);
+		    ferry_bridge_create(&w->b[i], &bcfg, &sizes, &bridge_ops, &r->bridged_ctx[i]),
+		    0);
 	ck_assert_int_eq(ferry_bridge_peer_add(w->b[0], &w->dir[0], true, NULL, &w->p[0]), 0);
 	ck_assert_int_eq(ferry_bridge_peer_add(w->b[1], &w->dir[1], false, NULL, &w->p[1]), 0);
 	ck_assert_int_eq(ferry_stack_create(&r->stack, scfg, &wrapped_stack_ops, r, r->now), 0);
