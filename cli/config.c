@@ -11,9 +11,13 @@
  *  - refuses lines longer than FERRY_CONFIG_MAX_LINE or holding a NUL byte (reported, and
  *    handed to inih as an empty line, so the tail never turns into a line of its own);
  *  - cuts a line at '#', which starts a comment anywhere, as in WireGuard's files;
- *  - classifies the line exactly as inih will (blank or comment, continuation, section
- *    header, key line) and parses section headers itself, so that each [Peer] starts a
- *    new peer, an empty section is noticed and a broken header gets its own message;
+ *  - classifies the line (blank or comment, section header, key line) and hands it to
+ *    inih without its indentation: WireGuard reads an indented key as a key, where inih
+ *    would read a continuation of the previous value;
+ *  - parses section headers itself, so that each [Peer] starts a new peer, an empty
+ *    section is noticed and a broken header gets its own message;
+ *  - keeps the key line as inih got it, for the hooks, whose commands may hold " ;" that
+ *    inih would cut as a comment;
  *  - notices, when asked for the next line, that a key line never reached the handler:
  *    that is inih's syntax error (no '=' on the line), reported for every such line.
  *
@@ -305,7 +309,6 @@ static void section_line(struct parse_ctx *ctx, const char *start)
 		ctx->sec = SEC_IGNORED;
 		return;
 	}
-	ctx->key_seen = false;
 	n = (size_t)(close - start - 1);
 	memcpy(name, start + 1, n);
 	name[n] = '\0';
@@ -365,7 +368,7 @@ static char *reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *ctx = stream;
 	const char *line, *nl, *eol, *start;
-	size_t n, limit = FERRY_CONFIG_MAX_LINE;
+	size_t n, indent, limit = FERRY_CONFIG_MAX_LINE;
 	char *end, *hash;
 
 	finish_line(ctx);
@@ -402,7 +405,7 @@ static char *reader(char *str, int num, void *stream)
 	if (hash)
 		*hash = '\0';
 
-	/* Classify as inih will: BOM, then trim, then comment / continuation / section / key. */
+	/* Classify as inih will: BOM, then trim, then comment / section / key. */
 	start = str;
 	if (ctx->line == 1 && (unsigned char)str[0] == 0xef && (unsigned char)str[1] == 0xbb &&
 	    (unsigned char)str[2] == 0xbf)
@@ -410,21 +413,38 @@ static char *reader(char *str, int num, void *stream)
 	end = str + strlen(str);
 	while (end > start && strchr(" \t\n\v\f\r", end[-1]))
 		end--;
-	start += strspn(start, " \t\n\v\f\r");
+	indent = strspn(start, " \t\n\v\f\r");
+	start += indent;
 	if (start >= end || *start == ';') {
 		ctx->kind = LINE_BLANK;
-	} else if (ctx->key_seen && start > str) {
-		ctx->kind = LINE_CONTINUATION;
-	} else if (*start == '[') {
+		return str;
+	}
+	/* WireGuard reads an indented line as any other; inih would take it for the
+	 * continuation of the previous value, so it never sees the indentation. */
+	n = (size_t)(end - start);
+	if (indent && ctx->key_line && ctx->key_line == ctx->line - 1 && *start != '[' &&
+	    *find_chars_or_comment(start, "=") != '=') {
+		ferry_config_report(ctx, false, ctx->line, SEC_NONE, NULL,
+				    "indented line without \"=\" after a key line: a value does "
+				    "not continue on the next line, expected one \"Key = Value\" "
+				    "per line");
+		ctx->key_line = ctx->line;
+		str[0] = '\0';
+		return str;
+	}
+	memmove(str, start, n);
+	str[n] = '\0';
+	memcpy(ctx->raw, str, n + 1);
+	if (*str == '[') {
 		char header[FERRY_CONFIG_MAX_LINE + 1];
 
 		ctx->kind = LINE_SECTION;
-		memcpy(header, start, (size_t)(end - start));
-		header[end - start] = '\0';
+		memcpy(header, str, n + 1);
 		section_line(ctx, header);
 	} else {
 		ctx->kind = LINE_KEY;
-		ctx->sep = *find_chars_or_comment(start, "=:");
+		ctx->key_line = ctx->line;
+		ctx->sep = *find_chars_or_comment(str, "=:");
 	}
 	return str;
 }
@@ -462,18 +482,8 @@ static int handler(void *user, const char *section, const char *name, const char
 
 	(void)section; /* ours is tracked by the reader, per [Peer] instance */
 	ctx->handler_called = true;
-	if (name[0])
-		ctx->key_seen = true;
 	if (ctx->sec == SEC_IGNORED || ctx->oom)
 		return 1;
-	if (ctx->kind == LINE_CONTINUATION) {
-		ferry_config_report(
-		    ctx, false, ctx->line, ctx->sec, NULL,
-		    "indented line continues the value of %s, which is not supported, "
-		    "expected one \"Key = Value\" per line",
-		    ferry_config_quote(&q, name));
-		return 1;
-	}
 	if (ctx->sep == ':') {
 		ferry_config_report(ctx, false, ctx->line, ctx->sec, NULL,
 				    "\":\" between key and value, expected \"Key = Value\"");
@@ -532,6 +542,7 @@ void ferry_config_free(struct ferry_config *cfg)
 		free(cfg->peers);
 	}
 	free(cfg->iface.addresses.v);
+	ferry_config_free_hooks(&cfg->iface.hooks);
 	sodium_memzero(cfg, sizeof(*cfg));
 }
 
@@ -689,6 +700,17 @@ int ferry_config_load(struct ferry_config *cfg, const char *path, struct ferry_c
 		    "holds secret keys but group or others may access it (mode %04o), "
 		    "expected mode 0600: chmod 600 %s",
 		    (unsigned int)(st.st_mode & 07777), path);
+	/* The hooks run as root: a file others may change is a root shell for them. */
+	if (ret == 0 && ctx.cfg->iface.hooks.first_line &&
+	    ((st.st_mode & 0022) || (st.st_uid != 0 && st.st_uid != geteuid()))) {
+		ferry_config_report(&ctx, false, ctx.cfg->iface.hooks.first_line, SEC_INTERFACE,
+				    NULL,
+				    "hooks run as root, but others may change this file (owner uid "
+				    "%u, mode %04o), expected it owned by root or by you and "
+				    "writable by its owner only",
+				    (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+		ret = -EINVAL;
+	}
 	sodium_memzero(text, len);
 	free(text);
 out_close:

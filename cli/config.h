@@ -34,6 +34,8 @@ enum {
 	FERRY_CONFIG_MAX_LABEL = 63,	     /* characters of one label of such a name */
 	FERRY_CONFIG_MAX_DNS_SERVERS = 3,    /* glibc's resolver reads no more (MAXNS) */
 	FERRY_CONFIG_MAX_DNS_SEARCH = 6,     /* search domains, resolv.conf's classic limit */
+	FERRY_CONFIG_MAX_HOOKS = 16,	     /* commands per hook (PreUp, PostUp, ...) */
+	FERRY_TABLE_MAIN = 254,		     /* the kernel's main routing table */
 	FERRY_CONFIG_MAX_MSGS = 50,	     /* messages kept in a diag, the last a note */
 	FERRY_CONFIG_MSG_LEN = 256,	     /* bytes per message, NUL included */
 	FERRY_CONFIG_DEFAULT_MTU = 1400,     /* TUN MTU when MTU is not given */
@@ -94,6 +96,28 @@ struct ferry_config_dns {
 	unsigned int line; /* of the first DNS line; 0: no DNS key */
 };
 
+/* wg-quick's Table: where the routes of AllowedIPs go. */
+enum ferry_config_table {
+	FERRY_TABLE_AUTO, /* the main table; a /0 turns on full-device mode */
+	FERRY_TABLE_OFF,  /* no routes at all: the hooks or the administrator add them */
+	FERRY_TABLE_ID,	  /* every prefix, /0 included, in table table_id, and no rules */
+};
+
+/* wg-quick's hooks, run by bash with %i replaced by the interface's name. */
+enum ferry_config_hook {
+	FERRY_HOOK_PRE_UP,    /* before the TUN exists; a failure stops ferry up */
+	FERRY_HOOK_POST_UP,   /* once routes, rules and DNS are in place; likewise */
+	FERRY_HOOK_PRE_DOWN,  /* before any of it is taken down */
+	FERRY_HOOK_POST_DOWN, /* after all of it is taken down */
+	FERRY_HOOK_COUNT,
+};
+
+struct ferry_config_hooks {
+	char *cmd[FERRY_HOOK_COUNT][FERRY_CONFIG_MAX_HOOKS]; /* as written, %i unexpanded */
+	unsigned int n[FERRY_HOOK_COUNT];
+	unsigned int first_line; /* of the first hook in the file; 0: none */
+};
+
 struct ferry_config_interface {
 	unsigned int line; /* of the [Interface] header */
 	uint8_t private_key[FERRY_KEY_LEN];
@@ -116,6 +140,10 @@ struct ferry_config_interface {
 	bool kill_switch; /* full-device mode: nothing but the tunnel leaves while it runs */
 	bool forward;	  /* a site-to-site gateway: IP forwarding on while up */
 	unsigned int kill_switch_line;
+	enum ferry_config_table table;
+	uint32_t table_id;	 /* FERRY_TABLE_ID: 1..0xffffffff (main is 254) */
+	unsigned int table_line; /* 0: Table not given */
+	struct ferry_config_hooks hooks;
 };
 
 struct ferry_config_peer {

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <sodium.h>
 
@@ -82,6 +83,14 @@ static void check_kill_switch(struct parse_ctx *ctx)
 
 	if (!cfg->iface.kill_switch)
 		return;
+	if (cfg->iface.table != FERRY_TABLE_AUTO) {
+		ferry_config_report(ctx, false, cfg->iface.kill_switch_line, SEC_INTERFACE,
+				    "KillSwitch",
+				    "needs full-device mode, which Table = %s turns off, expected "
+				    "Table = auto",
+				    cfg->iface.table == FERRY_TABLE_OFF ? "off" : "N");
+		return;
+	}
 	for (i = 0; i < cfg->npeers; i++)
 		for (j = 0; j < cfg->peers[i].allowed_ips.n; j++)
 			if (cfg->peers[i].allowed_ips.v[j].prefix.len == 0)
@@ -89,6 +98,30 @@ static void check_kill_switch(struct parse_ctx *ctx)
 	ferry_config_report(ctx, false, cfg->iface.kill_switch_line, SEC_INTERFACE, "KillSwitch",
 			    "needs full-device mode, expected a peer with AllowedIPs 0.0.0.0/0 "
 			    "or ::/0");
+}
+
+/* An IPv6 route needs a device of 1280 bytes or more (RFC 8200): the kernel refuses it on
+ * a smaller one, so a file that would fail at ferry up fails here. */
+static void check_mtu_for_ipv6_routes(struct parse_ctx *ctx)
+{
+	const struct ferry_config *cfg = ctx->cfg;
+	size_t i, j;
+
+	if (cfg->iface.mtu >= FERRY_CONFIG_MTU_MIN_IPV6)
+		return;
+	for (i = 0; i < cfg->npeers; i++) {
+		for (j = 0; j < cfg->peers[i].allowed_ips.n; j++) {
+			const struct ferry_config_prefix *p = &cfg->peers[i].allowed_ips.v[j];
+
+			if (p->prefix.family != AF_INET6)
+				continue;
+			ferry_config_report(ctx, false, p->line, SEC_PEER, "AllowedIPs",
+					    "an IPv6 prefix needs MTU %d or more (MTU is %u), "
+					    "expected IPv4 prefixes only or a larger MTU",
+					    FERRY_CONFIG_MTU_MIN_IPV6, cfg->iface.mtu);
+			return;
+		}
+	}
 }
 
 void ferry_config_check_whole_file(struct parse_ctx *ctx)
@@ -125,4 +158,5 @@ void ferry_config_check_whole_file(struct parse_ctx *ctx)
 	}
 	check_duplicate_prefixes(ctx);
 	check_kill_switch(ctx);
+	check_mtu_for_ipv6_routes(ctx);
 }

@@ -23,7 +23,6 @@ enum line_kind {
 	LINE_BLANK, /* empty, comment, or replaced after an error */
 	LINE_SECTION,
 	LINE_KEY,
-	LINE_CONTINUATION,
 };
 
 enum key_id {
@@ -47,6 +46,12 @@ enum key_id {
 	K_EGRESS_TRANSPARENT,
 	K_KILL_SWITCH,
 	K_FORWARD,
+	K_TABLE,
+	K_PRE_UP,
+	K_POST_UP,
+	K_PRE_DOWN,
+	K_POST_DOWN,
+	K_SAVE_CONFIG,
 	K_PUBLIC_KEY,
 	K_PRESHARED_KEY,
 	K_ENDPOINT,
@@ -77,7 +82,8 @@ struct parse_ctx {
 	enum line_kind kind;
 	char sep; /* '=' or ':' on a key line */
 	bool handler_called;
-	bool key_seen; /* mirrors inih's prev_name: a key since the last header */
+	unsigned int key_line;		     /* of the last key line */
+	char raw[FERRY_CONFIG_MAX_LINE + 1]; /* the line as inih got it, before it cuts at " ;" */
 
 	enum section sec;
 	unsigned int sec_line;
@@ -120,6 +126,26 @@ void ferry_config_oom(struct parse_ctx *ctx);
 
 /* The checks across sections, once the whole file is read (config_check.c). */
 void ferry_config_check_whole_file(struct parse_ctx *ctx);
+
+/* The value parsers shared by config_keys.c and config_wgquick.c: each reports what is
+ * wrong with the value and returns false, or stores it in *out and returns true. */
+bool ferry_config_number(struct parse_ctx *ctx, const char *v, unsigned long min, unsigned long max,
+			 unsigned long *out);
+bool ferry_config_bool(struct parse_ctx *ctx, const char *v, bool *out);
+
+/* Copies the next entry of the comma-separated value at *pos into buf (its value line
+ * fits), without surrounding blanks, and moves *pos past it. Returns false after the last. */
+bool ferry_config_next_entry(const char **pos, char buf[FERRY_CONFIG_MAX_LINE + 1]);
+
+/* wg-quick's keys (config_wgquick.c). */
+void ferry_config_parse_dns(struct parse_ctx *ctx, const char *v);
+void ferry_config_parse_table(struct parse_ctx *ctx, const char *v);
+void ferry_config_parse_pre_up(struct parse_ctx *ctx, const char *v);
+void ferry_config_parse_post_up(struct parse_ctx *ctx, const char *v);
+void ferry_config_parse_pre_down(struct parse_ctx *ctx, const char *v);
+void ferry_config_parse_post_down(struct parse_ctx *ctx, const char *v);
+void ferry_config_parse_save_config(struct parse_ctx *ctx, const char *v);
+void ferry_config_free_hooks(struct ferry_config_hooks *hooks);
 
 /* One entry per key, indexed by enum key_id (config_keys.c). */
 extern const struct key_desc ferry_config_keys[K_COUNT];

@@ -66,20 +66,30 @@ const char *ferry_config_quote(struct quoted *q, const char *s)
 
 /* ---- values shared by several keys ---- */
 
-/* Parses a decimal number in min..max; reports and returns false otherwise. */
-static bool parse_number(struct parse_ctx *ctx, const char *v, unsigned long min, unsigned long max,
+/* The value of a string of decimal digits, leading zeros allowed, as wg reads numbers;
+ * ULONG_MAX for more than ten digits (beyond every range here). False if s is empty or
+ * holds anything but digits. Every number of the file, ports included, goes through it. */
+static bool decimal(const char *s, unsigned long *out)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || strspn(s, "0123456789") != len)
+		return false;
+	*out = len > 10 ? ULONG_MAX : strtoul(s, NULL, 10);
+	return true;
+}
+
+bool ferry_config_number(struct parse_ctx *ctx, const char *v, unsigned long min, unsigned long max,
 			 unsigned long *out)
 {
-	size_t len = strlen(v);
 	struct quoted q;
 	unsigned long n;
 
-	if (strspn(v, "0123456789") != len) {
+	if (!decimal(v, &n)) {
 		ferry_config_key_error(ctx, "%s is not a number, expected %s",
 				       ferry_config_quote(&q, v), ctx->key->expected);
 		return false;
 	}
-	n = len > 10 ? ULONG_MAX : strtoul(v, NULL, 10);
 	if (n < min || n > max) {
 		ferry_config_key_error(ctx, "%s is out of range, expected %s",
 				       ferry_config_quote(&q, v), ctx->key->expected);
@@ -89,7 +99,7 @@ static bool parse_number(struct parse_ctx *ctx, const char *v, unsigned long min
 	return true;
 }
 
-static bool parse_bool(struct parse_ctx *ctx, const char *v, bool *out)
+bool ferry_config_bool(struct parse_ctx *ctx, const char *v, bool *out)
 {
 	static const char *const yes[] = {"1", "true", "yes", "on"};
 	static const char *const no[] = {"0", "false", "no", "off"};
@@ -165,9 +175,7 @@ static int prefix_list_add(struct ferry_prefix_list *list, const struct ferry_pr
 	return 0;
 }
 
-/* Copies the next entry of the comma-separated value at *pos into buf (its value line
- * fits), without surrounding blanks, and moves *pos past it. Returns false after the last. */
-static bool next_entry(const char **pos, char buf[FERRY_CONFIG_MAX_LINE + 1])
+bool ferry_config_next_entry(const char **pos, char buf[FERRY_CONFIG_MAX_LINE + 1])
 {
 	const char *item = *pos, *comma;
 	size_t n;
@@ -196,7 +204,7 @@ static void parse_prefix_list(struct parse_ctx *ctx, const char *v, struct ferry
 	char buf[FERRY_CONFIG_MAX_LINE + 1];
 	const char *pos = v;
 
-	while (next_entry(&pos, buf)) {
+	while (ferry_config_next_entry(&pos, buf)) {
 		char text[FERRY_PREFIX_STRLEN];
 		struct ferry_prefix p;
 		struct quoted q;
@@ -234,107 +242,6 @@ static void parse_prefix_list(struct parse_ctx *ctx, const char *v, struct ferry
 	}
 }
 
-/* ---- DNS servers and search domains ---- */
-
-/* A search domain, its trailing dot dropped: dot-separated labels of 1..63 letters, digits
- * and '-', none beginning or ending with '-', 1..253 characters in all. A last label of
- * digits only is refused as well: no top-level domain is all-numeric (RFC 3696 section 2),
- * so "10.0.0.300" is a mistyped server, not a name. */
-static bool is_domain(const char *name)
-{
-	size_t len = strlen(name), label = 0, i;
-	bool numeric = true;
-
-	if (len == 0 || len > FERRY_CONFIG_MAX_HOST)
-		return false;
-	for (i = 0; i <= len; i++) {
-		char c = name[i];
-
-		if (c == '.' || c == '\0') {
-			if (label == 0 || label > FERRY_CONFIG_MAX_LABEL || name[i - 1] == '-' ||
-			    name[i - label] == '-')
-				return false;
-			label = 0;
-			if (c == '.')
-				numeric = true;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-'))
-			return false;
-		if (c < '0' || c > '9')
-			numeric = false;
-		label++;
-	}
-	return !numeric;
-}
-
-/* Appends a server (len bytes of address) unless it is listed already or the list is full. */
-static void dns_add_server(struct parse_ctx *ctx, const char *entry, int family, const void *addr,
-			   size_t len)
-{
-	struct ferry_config_dns *dns = &ctx->cfg->iface.dns;
-	char text[INET6_ADDRSTRLEN];
-	uint8_t bytes[16] = {0};
-	struct quoted q;
-	unsigned int i;
-
-	memcpy(bytes, addr, len);
-	for (i = 0; i < dns->nservers; i++) {
-		if (dns->servers[i].family == family &&
-		    memcmp(dns->servers[i].addr, bytes, sizeof(bytes)) == 0) {
-			inet_ntop(family, addr, text, sizeof(text));
-			ferry_config_key_error(ctx, "%s is already listed at line %u", text,
-					       ctx->dns_server_line[i]);
-			return;
-		}
-	}
-	if (dns->nservers >= FERRY_CONFIG_MAX_DNS_SERVERS) {
-		ferry_config_key_error(ctx,
-				       "%s: more than %d servers, glibc's resolver reads no more",
-				       ferry_config_quote(&q, entry), FERRY_CONFIG_MAX_DNS_SERVERS);
-		return;
-	}
-	ctx->dns_server_line[dns->nservers] = ctx->line;
-	dns->servers[dns->nservers].family = (uint8_t)family;
-	memcpy(dns->servers[dns->nservers++].addr, bytes, sizeof(bytes));
-}
-
-/* Appends a search domain (any entry that is not an address, as in wg-quick) unless it is
- * not a domain name, is listed already (in any case) or the list is full. */
-static void dns_add_search(struct parse_ctx *ctx, const char *entry)
-{
-	struct ferry_config_dns *dns = &ctx->cfg->iface.dns;
-	char name[FERRY_CONFIG_MAX_LINE + 1];
-	size_t len = strlen(entry);
-	struct quoted q;
-	unsigned int i;
-
-	memcpy(name, entry, len + 1);
-	if (len && name[len - 1] == '.')
-		name[--len] = '\0';
-	if (!is_domain(name)) {
-		ferry_config_key_error(ctx,
-				       "%s is neither an IP address nor a domain name, expected %s",
-				       ferry_config_quote(&q, entry), ctx->key->expected);
-		return;
-	}
-	for (i = 0; i < dns->nsearch; i++) {
-		if (strcasecmp(dns->search[i], name) == 0) {
-			ferry_config_key_error(ctx, "%s is already listed at line %u", name,
-					       ctx->dns_search_line[i]);
-			return;
-		}
-	}
-	if (dns->nsearch >= FERRY_CONFIG_MAX_DNS_SEARCH) {
-		ferry_config_key_error(ctx, "%s: more than %d search domains",
-				       ferry_config_quote(&q, entry), FERRY_CONFIG_MAX_DNS_SEARCH);
-		return;
-	}
-	ctx->dns_search_line[dns->nsearch] = ctx->line;
-	memcpy(dns->search[dns->nsearch++], name, len + 1);
-}
-
 /* ---- the keys ---- */
 
 static void parse_private_key(struct parse_ctx *ctx, const char *v)
@@ -347,7 +254,7 @@ static void parse_listen_port(struct parse_ctx *ctx, const char *v)
 {
 	unsigned long n;
 
-	if (parse_number(ctx, v, 0, 65535, &n))
+	if (ferry_config_number(ctx, v, 0, 65535, &n))
 		ctx->cfg->iface.listen_port = (uint16_t)n;
 }
 
@@ -356,37 +263,11 @@ static void parse_address(struct parse_ctx *ctx, const char *v)
 	parse_prefix_list(ctx, v, &ctx->cfg->iface.addresses, true);
 }
 
-/* "server, domain, ...", wg-quick's DNS: an IPv4 or IPv6 literal is a server, anything
- * else a search domain; repeated lines add up. */
-static void parse_dns(struct parse_ctx *ctx, const char *v)
-{
-	struct ferry_config_dns *dns = &ctx->cfg->iface.dns;
-	char buf[FERRY_CONFIG_MAX_LINE + 1];
-	const char *pos = v;
-
-	if (!dns->line)
-		dns->line = ctx->line;
-	while (next_entry(&pos, buf)) {
-		struct in6_addr a6;
-		struct in_addr a4;
-
-		if (!buf[0])
-			ferry_config_key_error(ctx, "empty entry in the list, expected %s",
-					       ctx->key->expected);
-		else if (inet_pton(AF_INET, buf, &a4) == 1)
-			dns_add_server(ctx, buf, AF_INET, &a4, sizeof(a4));
-		else if (inet_pton(AF_INET6, buf, &a6) == 1)
-			dns_add_server(ctx, buf, AF_INET6, &a6, sizeof(a6));
-		else
-			dns_add_search(ctx, buf);
-	}
-}
-
 static void parse_mtu(struct parse_ctx *ctx, const char *v)
 {
 	unsigned long n;
 
-	if (parse_number(ctx, v, FERRY_CONFIG_MTU_MIN, FERRY_CONFIG_MTU_MAX, &n))
+	if (ferry_config_number(ctx, v, FERRY_CONFIG_MTU_MIN, FERRY_CONFIG_MTU_MAX, &n))
 		ctx->cfg->iface.mtu = (unsigned int)n;
 }
 
@@ -407,14 +288,14 @@ static void parse_profile(struct parse_ctx *ctx, const char *v)
 
 static void parse_nodelay(struct parse_ctx *ctx, const char *v)
 {
-	parse_bool(ctx, v, &ctx->cfg->iface.arq.nodelay);
+	ferry_config_bool(ctx, v, &ctx->cfg->iface.arq.nodelay);
 }
 
 static void parse_interval(struct parse_ctx *ctx, const char *v)
 {
 	unsigned long n;
 
-	if (parse_number(ctx, v, FERRY_CONFIG_INTERVAL_MIN, FERRY_CONFIG_INTERVAL_MAX, &n))
+	if (ferry_config_number(ctx, v, FERRY_CONFIG_INTERVAL_MIN, FERRY_CONFIG_INTERVAL_MAX, &n))
 		ctx->cfg->iface.arq.interval_ms = (unsigned int)n;
 }
 
@@ -422,13 +303,13 @@ static void parse_resend(struct parse_ctx *ctx, const char *v)
 {
 	unsigned long n;
 
-	if (parse_number(ctx, v, 0, FERRY_CONFIG_RESEND_MAX, &n))
+	if (ferry_config_number(ctx, v, 0, FERRY_CONFIG_RESEND_MAX, &n))
 		ctx->cfg->iface.arq.resend = (unsigned int)n;
 }
 
 static void parse_nocongestion(struct parse_ctx *ctx, const char *v)
 {
-	parse_bool(ctx, v, &ctx->cfg->iface.arq.nocongestion);
+	ferry_config_bool(ctx, v, &ctx->cfg->iface.arq.nocongestion);
 }
 
 /* The expected ranges above are spelled out; keep them in step with the FEC module. */
@@ -439,7 +320,7 @@ static void parse_fec_data(struct parse_ctx *ctx, const char *v)
 {
 	unsigned long n;
 
-	if (parse_number(ctx, v, 1, FERRY_CONFIG_FEC_DATA_MAX, &n))
+	if (ferry_config_number(ctx, v, 1, FERRY_CONFIG_FEC_DATA_MAX, &n))
 		ctx->cfg->iface.fec_data = (unsigned int)n;
 }
 
@@ -447,7 +328,7 @@ static void parse_fec_parity(struct parse_ctx *ctx, const char *v)
 {
 	unsigned long n;
 
-	if (parse_number(ctx, v, 0, FERRY_CONFIG_FEC_PARITY_MAX, &n))
+	if (ferry_config_number(ctx, v, 0, FERRY_CONFIG_FEC_PARITY_MAX, &n))
 		ctx->cfg->iface.fec_parity = (unsigned int)n;
 }
 
@@ -521,7 +402,7 @@ static void parse_fwmark(struct parse_ctx *ctx, const char *v)
 		return;
 	}
 	if (strncasecmp(v, "0x", 2) != 0) {
-		if (parse_number(ctx, v, 0, UINT32_MAX, &n))
+		if (ferry_config_number(ctx, v, 0, UINT32_MAX, &n))
 			ctx->cfg->iface.fwmark = (uint32_t)n;
 		return;
 	}
@@ -547,7 +428,7 @@ static void parse_egress(struct parse_ctx *ctx, const char *v)
 	char buf[FERRY_CONFIG_MAX_LINE + 1];
 	const char *pos = v;
 
-	while (next_entry(&pos, buf)) {
+	while (ferry_config_next_entry(&pos, buf)) {
 		struct quoted q;
 		const char *why = "is not a rule";
 		int ret;
@@ -572,18 +453,18 @@ static void parse_egress(struct parse_ctx *ctx, const char *v)
 
 static void parse_egress_transparent(struct parse_ctx *ctx, const char *v)
 {
-	parse_bool(ctx, v, &ctx->cfg->iface.egress_transparent);
+	ferry_config_bool(ctx, v, &ctx->cfg->iface.egress_transparent);
 }
 
 static void parse_kill_switch(struct parse_ctx *ctx, const char *v)
 {
-	parse_bool(ctx, v, &ctx->cfg->iface.kill_switch);
+	ferry_config_bool(ctx, v, &ctx->cfg->iface.kill_switch);
 	ctx->cfg->iface.kill_switch_line = ctx->line;
 }
 
 static void parse_forward(struct parse_ctx *ctx, const char *v)
 {
-	parse_bool(ctx, v, &ctx->cfg->iface.forward);
+	ferry_config_bool(ctx, v, &ctx->cfg->iface.forward);
 }
 
 static void parse_public_key(struct parse_ctx *ctx, const char *v)
@@ -684,12 +565,11 @@ static void parse_endpoint(struct parse_ctx *ctx, const char *v)
 				       ctx->key->expected);
 		return;
 	}
-	if (*port == '\0' || strspn(port, "0123456789") != strlen(port)) {
+	if (!decimal(port, &n)) {
 		ferry_config_key_error(ctx, "%s has a port that is not a number, expected %s",
 				       ferry_config_quote(&q, v), ctx->key->expected);
 		return;
 	}
-	n = strlen(port) > 5 ? 0 : strtoul(port, NULL, 10);
 	if (n < 1 || n > 65535) {
 		ferry_config_key_error(ctx, "%s has a port out of range (1..65535), expected %s",
 				       ferry_config_quote(&q, v), ctx->key->expected);
@@ -711,13 +591,14 @@ static void parse_keepalive(struct parse_ctx *ctx, const char *v)
 
 	if (strcasecmp(v, "off") == 0)
 		ctx->peer->persistent_keepalive = 0;
-	else if (parse_number(ctx, v, 0, 65535, &n))
+	else if (ferry_config_number(ctx, v, 0, 65535, &n))
 		ctx->peer->persistent_keepalive = (uint16_t)n;
 }
 
 #define KEY_B64		 "a 44-character base64 key"
 #define PREFIXES(v4, v6) "a comma-separated list of prefixes like " v4 " or " v6
 #define BOOLS		 "0, 1, true, false, yes, no, on or off"
+#define HOOK		 "a command for bash, %i standing for the interface's name"
 
 const struct key_desc ferry_config_keys[K_COUNT] = {
     [K_PRIVATE_KEY] = {"PrivateKey", SEC_INTERFACE, false, true, parse_private_key,
@@ -726,7 +607,7 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
 		       "0..65535 (0: any free port)"},
     [K_ADDRESS] = {"Address", SEC_INTERFACE, true, false, parse_address,
 		   PREFIXES("10.0.0.2/24", "fd00::2/64")},
-    [K_DNS] = {"DNS", SEC_INTERFACE, true, false, parse_dns,
+    [K_DNS] = {"DNS", SEC_INTERFACE, true, false, ferry_config_parse_dns,
 	       "IP addresses of DNS servers and search domains, like 10.0.0.1, fd00::1, "
 	       "example.org"},
     [K_MTU] = {"MTU", SEC_INTERFACE, false, false, parse_mtu, "576..65535"},
@@ -754,6 +635,14 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
 			      parse_egress_transparent, BOOLS},
     [K_KILL_SWITCH] = {"KillSwitch", SEC_INTERFACE, false, false, parse_kill_switch, BOOLS},
     [K_FORWARD] = {"Forward", SEC_INTERFACE, false, false, parse_forward, BOOLS},
+    [K_TABLE] = {"Table", SEC_INTERFACE, false, false, ferry_config_parse_table,
+		 "auto, off, main or a table number 1..4294967295"},
+    [K_PRE_UP] = {"PreUp", SEC_INTERFACE, true, false, ferry_config_parse_pre_up, HOOK},
+    [K_POST_UP] = {"PostUp", SEC_INTERFACE, true, false, ferry_config_parse_post_up, HOOK},
+    [K_PRE_DOWN] = {"PreDown", SEC_INTERFACE, true, false, ferry_config_parse_pre_down, HOOK},
+    [K_POST_DOWN] = {"PostDown", SEC_INTERFACE, true, false, ferry_config_parse_post_down, HOOK},
+    [K_SAVE_CONFIG] = {"SaveConfig", SEC_INTERFACE, false, false, ferry_config_parse_save_config,
+		       "false (ferry never writes the file)"},
     [K_PUBLIC_KEY] = {"PublicKey", SEC_PEER, false, false, parse_public_key,
 		      KEY_B64 " from \"ferry pubkey\""},
     [K_PRESHARED_KEY] = {"PresharedKey", SEC_PEER, false, true, parse_preshared_key,

@@ -420,6 +420,7 @@ static void teardown(struct ferry_daemon *d)
 	size_t i;
 
 	ferry_daemon_exec_stop(d); /* the command first: it loses its tunnel next */
+	ferry_daemon_hooks_run(d, FERRY_HOOK_PRE_DOWN);
 	/* the bridge's peers: flows reset, peers told, the resets flushed */
 	for (i = 0; i < d->npeers; i++)
 		if (d->peers[i].bp) {
@@ -442,6 +443,7 @@ static void teardown(struct ferry_daemon *d)
 		ferry_loop_del(&d->loop, &d->tun_io);
 		ferry_daemon_device_down(d);
 	}
+	ferry_daemon_hooks_run(d, FERRY_HOOK_POST_DOWN);
 	ferry_daemon_control_down(d);
 	for (i = 0; i < d->nwatches; i++)
 		free(d->watches[i]);
@@ -473,6 +475,14 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 		return FERRY_EXIT_FAIL;
 	}
 	d->log.name = d->name;
+	if (opts->exec_argv && d->cfg.iface.hooks.first_line)
+		ferry_log(&d->log, FERRY_LOG_WARN,
+			  "the hooks (line %u) are not run: ferry exec's namespace is its own",
+			  d->cfg.iface.hooks.first_line);
+	if (opts->exec_argv && d->cfg.iface.table_line)
+		ferry_log(&d->log, FERRY_LOG_WARN,
+			  "Table (line %u) is not used: ferry exec routes in its own namespace",
+			  d->cfg.iface.table_line);
 	ferry_daemon_fulldev_plan(d); /* the mark, before the sockets open */
 	err = ferry_loop_init(&d->loop);
 	if (err) {
@@ -500,9 +510,13 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 	if (!err)
 		err = ferry_daemon_peers_up(d);
 	if (!err)
+		err = ferry_daemon_hooks_run(d, FERRY_HOOK_PRE_UP);
+	if (!err)
 		err = ferry_daemon_device_up(d);
 	if (!err)
 		err = ferry_daemon_dns_up(d);
+	if (!err)
+		err = ferry_daemon_hooks_run(d, FERRY_HOOK_POST_UP);
 	if (!err && d->opts.exec_argv)
 		err = ferry_daemon_exec_start(d);
 	if (!err) {

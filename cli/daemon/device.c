@@ -50,10 +50,20 @@ static int add_addresses(struct ferry_daemon *d, struct ferry_nl *nl)
 	return 0;
 }
 
+/* Routes every prefix of every peer's AllowedIPs into the TUN: in the main table, a /0
+ * left to full-device mode (Table = auto); every prefix in table N (Table = N); none
+ * (Table = off). ferry exec's namespace is its own: there, always the main table. */
 static int add_routes(struct ferry_daemon *d, struct ferry_nl *nl)
 {
+	const struct ferry_config_interface *iface = &d->cfg.iface;
+	bool own_ns = d->opts.exec_argv != NULL;
+	uint32_t table = !own_ns && iface->table == FERRY_TABLE_ID ? iface->table_id : 0;
 	size_t i, k;
 
+	if (!own_ns && iface->table == FERRY_TABLE_OFF) {
+		ferry_log(&d->log, FERRY_LOG_INFO, "Table = off: no routes added");
+		return 0;
+	}
 	for (i = 0; i < d->cfg.npeers; i++) {
 		const struct ferry_prefix_list *l = &d->cfg.peers[i].allowed_ips;
 
@@ -63,15 +73,17 @@ static int add_routes(struct ferry_daemon *d, struct ferry_nl *nl)
 			int err;
 
 			ferry_prefix_format(text, p);
-			if (p->len == 0 && !d->opts.exec_argv)
-				continue; /* full-device mode's; ferry exec's namespace takes it */
-			err = ferry_nl_route_add(nl, d->tun.ifindex, p->family, p->addr, p->len, 0);
+			if (p->len == 0 && !own_ns && iface->table == FERRY_TABLE_AUTO)
+				continue; /* full-device mode's */
+			err = ferry_nl_route_add(nl, d->tun.ifindex, p->family, p->addr, p->len,
+						 table);
 			if (err && err != -EEXIST) {
 				snprintf(what, sizeof(what), "route %s", text);
 				nl_fail(d, nl, what, err);
 				return err;
 			}
-			ferry_log(&d->log, FERRY_LOG_DEBUG, "route %s dev %s", text, d->name);
+			ferry_log(&d->log, FERRY_LOG_DEBUG, "route %s dev %s table %u", text,
+				  d->name, table ? table : FERRY_TABLE_MAIN);
 		}
 	}
 	return 0;

@@ -66,6 +66,8 @@ void ferry_daemon_fulldev_plan(struct ferry_daemon *d)
 	memset(f, 0, sizeof(*f));
 	if (d->opts.exec_argv)
 		return; /* the namespace has no other route: a plain default one does */
+	if (d->cfg.iface.table != FERRY_TABLE_AUTO)
+		return; /* as wg-quick: a /0 goes where Table says, or nowhere */
 	for (i = 0; i < d->cfg.npeers; i++)
 		for (k = 0; k < d->cfg.peers[i].allowed_ips.n; k++)
 			if (d->cfg.peers[i].allowed_ips.v[k].prefix.len == 0)

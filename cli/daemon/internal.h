@@ -206,6 +206,7 @@ struct ferry_daemon {
 	char answer[256 * 1024]; /* a control answer being written */
 	bool stopping;
 	bool warned_ping; /* the ping_group_range warning is logged once */
+	bool hooks_up;	  /* PostUp ran: PreDown and PostDown will */
 
 	struct ferry_daemon_fulldev fulldev;
 	struct ferry_daemon_dns dns;
@@ -292,6 +293,12 @@ void ferry_daemon_exec_stop(struct ferry_daemon *d);
 int ferry_daemon_exec_join(struct ferry_daemon_client *c);
 /* A joined client's connection closed. */
 void ferry_daemon_exec_left(struct ferry_daemon *d);
+
+/* hooks.c */
+/* Runs the commands of one of wg-quick's hooks in file order (ferry up only). PreDown and
+ * PostDown run only once PostUp has. 0, or for PreUp and PostUp -ECANCELED when a command
+ * failed (logged); a failing PreDown or PostDown is logged and the others still run. */
+int ferry_daemon_hooks_run(struct ferry_daemon *d, enum ferry_config_hook hook);
 
 /* net.c */
 /* Opens the IPv4 and IPv6 sockets on ListenPort (either may be missing, not both).
