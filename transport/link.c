@@ -19,6 +19,7 @@
  * functions that cross files.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -237,11 +238,19 @@ int ferry_link_set_init(struct ferry_link_set *set, const struct ferry_link_set_
 	err = ferry_pool_init(&set->pool, FERRY_LINK_OUT_BATCH, FERRY_NOISE_MAX_REPLY_LEN, 0);
 	if (err)
 		return err;
+	set->ratelimit = malloc(sizeof(*set->ratelimit));
+	if (!set->ratelimit) {
+		ferry_pool_destroy(&set->pool);
+		return -ENOMEM;
+	}
+	ferry_ratelimit_init(set->ratelimit);
 	err = ferry_noise_local_init(&set->noise, &cfg->noise);
 	if (err) {
+		free(set->ratelimit);
 		ferry_pool_destroy(&set->pool);
 		return err;
 	}
+	set->noise.ratelimit = set->ratelimit;
 	set->ops = cfg->ops;
 	set->clock_ms = cfg->now;
 	set->clock_realtime_ns = cfg->realtime_ns;
@@ -256,6 +265,7 @@ void ferry_link_set_destroy(struct ferry_link_set *set)
 		ferry_link_out_flush(set);
 	ferry_pool_destroy(&set->pool);
 	ferry_noise_local_destroy(&set->noise);
+	free(set->ratelimit);
 	sodium_memzero(set, sizeof(*set));
 }
 

@@ -147,6 +147,20 @@ struct ferry_link_set_stats {
 	uint64_t out_batches;	     /* output calls */
 	uint64_t out_refused;	     /* datagrams output did not take (socket full) */
 	uint64_t out_no_buffer;	     /* replies dropped: no buffer for them */
+	uint64_t under_load;	     /* times the handshake rate turned cookies on */
+};
+
+/* Handshake load: more than FERRY_LINK_HANDSHAKE_LOAD initiations and responses in one
+ * second turn the cookies (and the per-address limit) on, for a second after the last
+ * second that had too many. A DH costs about 65 us here (docs/benchmarks.md): 256 a second
+ * is under 2% of a core, and a thousand peers rekeying every two minutes need 9. */
+#define FERRY_LINK_HANDSHAKE_LOAD    256
+#define FERRY_LINK_HANDSHAKE_LOAD_MS 1000ULL
+
+struct ferry_link_load {
+	uint64_t window_ms; /* start of the current second */
+	uint32_t count;	    /* handshake messages in it */
+	uint64_t until_ms;  /* under load before this */
 };
 
 /* Sealed datagrams waiting for the next output call, each returning to its pool after. */
@@ -164,6 +178,8 @@ struct ferry_link_set {
 	uint64_t clock_ms, clock_realtime_ns; /* the wall clock at one monotonic instant */
 	struct ferry_pool pool;		      /* cookie replies to sources without a link */
 	struct ferry_link_out out;
+	struct ferry_link_load load;
+	struct ferry_ratelimit *ratelimit; /* the noise local's, under load */
 	struct ferry_link_set_stats stats;
 };
 

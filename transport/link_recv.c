@@ -218,6 +218,25 @@ static bool crossed(const struct ferry_link *link, uint64_t now)
 		      FERRY_NOISE_KEY_LEN) > 0;
 }
 
+/* Counts an initiation or response toward the handshake load and sets the noise layer's
+ * under_load from it (see FERRY_LINK_HANDSHAKE_LOAD). Nothing is parsed yet: a flood of
+ * garbage counts too, as it should. */
+static void note_handshake_load(struct ferry_link_set *set, uint64_t now)
+{
+	struct ferry_link_load *l = &set->load;
+	bool was = set->noise.under_load;
+
+	if (now - l->window_ms >= FERRY_LINK_HANDSHAKE_LOAD_MS) {
+		l->window_ms = now;
+		l->count = 0;
+	}
+	if (++l->count > FERRY_LINK_HANDSHAKE_LOAD)
+		l->until_ms = now + FERRY_LINK_HANDSHAKE_LOAD_MS;
+	set->noise.under_load = now < l->until_ms;
+	if (set->noise.under_load && !was)
+		set->stats.under_load++;
+}
+
 static int handshake_input(struct ferry_link_set *set, struct ferry_buf *buf,
 			   const struct ferry_sockaddr *from, uint64_t now)
 {
@@ -228,6 +247,8 @@ static int handshake_input(struct ferry_link_set *set, struct ferry_buf *buf,
 	size_t reply_len = 0, key_len = addr_key(from, key);
 	int err;
 
+	if (type != FERRY_MSG_COOKIE_REPLY)
+		note_handshake_load(set, now);
 	err = ferry_noise_handle_handshake(&set->noise, now, key, key_len, buf->data, buf->len,
 					   reply, &reply_len, &peer);
 	if (err == -EBUSY && reply_len) {

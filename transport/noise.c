@@ -235,6 +235,7 @@ void ferry_noise_local_destroy(struct ferry_noise_local *local)
 {
 	while (local->peers)
 		ferry_noise_peer_remove(local->peers);
+	ferry_noise_table_destroy(local);
 	sodium_memzero(local, sizeof(*local));
 }
 
@@ -242,21 +243,27 @@ int ferry_noise_peer_init(struct ferry_noise_local *local, struct ferry_noise_pe
 			  const uint8_t remote_static[FERRY_NOISE_KEY_LEN],
 			  const uint8_t psk[FERRY_NOISE_KEY_LEN])
 {
-	struct ferry_noise_peer *p;
+	int err;
 
 	memset(peer, 0, sizeof(*peer));
 	if (sodium_memcmp(remote_static, local->static_public, FERRY_NOISE_KEY_LEN) == 0)
 		return -EINVAL;
-	for (p = local->peers; p; p = p->next_peer)
-		if (sodium_memcmp(p->remote_static, remote_static, FERRY_NOISE_KEY_LEN) == 0)
-			return -EEXIST;
-	if (dh(peer->static_static, local->static_private, remote_static) != 0)
+	if (ferry_noise_table_by_static(local, remote_static))
+		return -EEXIST;
+	if (dh(peer->static_static, local->static_private, remote_static) != 0) {
+		sodium_memzero(peer, sizeof(*peer));
 		return -EINVAL;
+	}
 	memcpy(peer->remote_static, remote_static, FERRY_NOISE_KEY_LEN);
 	if (psk)
 		memcpy(peer->psk, psk, FERRY_NOISE_KEY_LEN);
 	ferry_cookie_maker_init(&peer->cookie, remote_static);
 	peer->local = local;
+	err = ferry_noise_table_add(local, peer);
+	if (err) {
+		sodium_memzero(peer, sizeof(*peer));
+		return err;
+	}
 	peer->next_peer = local->peers;
 	local->peers = peer;
 	return 0;
@@ -267,6 +274,7 @@ void ferry_noise_peer_remove(struct ferry_noise_peer *peer)
 	if (peer->local) {
 		struct ferry_noise_peer **pp;
 
+		ferry_noise_table_remove(peer);
 		for (pp = &peer->local->peers; *pp; pp = &(*pp)->next_peer) {
 			if (*pp == peer) {
 				*pp = peer->next_peer;
@@ -411,6 +419,7 @@ int ferry_noise_create_initiation(struct ferry_noise_peer *peer, uint64_t now, u
 	hs->aead_mask = local->aead_mask;
 	hs->created_ms = now;
 	hs->pending = true;
+	ferry_noise_table_sync(peer);
 	ferry_cookie_add_macs(&peer->cookie, now, (uint8_t *)&msg, sizeof(msg));
 	memcpy(out, &msg, sizeof(msg));
 	return 0;
@@ -423,12 +432,7 @@ clear_handshake:
 static struct ferry_noise_peer *peer_by_static(struct ferry_noise_local *local,
 					       const uint8_t key[FERRY_NOISE_KEY_LEN])
 {
-	struct ferry_noise_peer *p;
-
-	for (p = local->peers; p; p = p->next_peer)
-		if (sodium_memcmp(p->remote_static, key, FERRY_NOISE_KEY_LEN) == 0)
-			return p;
-	return NULL;
+	return ferry_noise_table_by_static(local, key);
 }
 
 /* The responder's pick: AES-256-GCM when both accept it, else ChaCha20-Poly1305. */
@@ -560,11 +564,12 @@ wipe:
 static struct ferry_noise_peer *peer_by_pending_index(struct ferry_noise_local *local,
 						      uint32_t index)
 {
-	struct ferry_noise_peer *p;
+	const struct ferry_noise_index_entry *e;
 
-	for (p = local->peers; p; p = p->next_peer)
-		if (p->hs.pending && p->hs.local_index == index)
-			return p;
+	for (e = ferry_noise_table_index_first(local, index); e;
+	     e = ferry_noise_table_index_next(e, index))
+		if (e->peer->hs.pending && e->peer->hs.local_index == index)
+			return e->peer;
 	return NULL;
 }
 
@@ -633,15 +638,18 @@ static int consume_cookie_reply(struct ferry_noise_local *local, uint64_t now, c
 				size_t len, struct ferry_noise_peer **peer_out)
 {
 	struct ferry_msg_cookie_reply reply;
-	struct ferry_noise_peer *p;
+	const struct ferry_noise_index_entry *e;
+	struct ferry_noise_peer *p = NULL;
 	uint32_t index;
 
 	memcpy(&reply, msg, sizeof(reply));
 	index = le32toh(reply.receiver_index);
-	for (p = local->peers; p; p = p->next_peer) {
-		if ((p->hs.pending && p->hs.local_index == index) ||
-		    (p->next && p->response_index == index))
-			break;
+	/* our pending initiation's index, or our last response's (its next session's) */
+	for (e = ferry_noise_table_index_first(local, index); e && !p;
+	     e = ferry_noise_table_index_next(e, index)) {
+		if ((e->peer->hs.pending && e->peer->hs.local_index == index) ||
+		    (e->peer->next && e->peer->response_index == index))
+			p = e->peer;
 	}
 	if (!p || ferry_cookie_reply_consume(&p->cookie, now, msg, len) != 0) {
 		local->stats.cookie_replies_bad++;
@@ -706,6 +714,14 @@ int ferry_noise_handle_handshake(struct ferry_noise_local *local, uint64_t now, 
 		return -EBUSY;
 	}
 
+	/* A sender that proved its address (mac2) may still not have a DH whenever it likes;
+	 * src is the address's bytes then the port's two, and the limit is the address's. */
+	if (hdr.type == FERRY_MSG_INITIATION && local->under_load && local->ratelimit &&
+	    !ferry_ratelimit_allow(local->ratelimit, src, src_len > 2 ? src_len - 2 : src_len,
+				   now)) {
+		local->stats.hs_source_limited++;
+		return -EAGAIN;
+	}
 	if (hdr.type == FERRY_MSG_INITIATION) {
 		err = consume_initiation(local, now, &init, reply, &peer);
 		if (!err)
@@ -714,6 +730,8 @@ int ferry_noise_handle_handshake(struct ferry_noise_local *local, uint64_t now, 
 		err = consume_response(local, now, &resp, &peer);
 	}
 out:
+	if (peer)
+		ferry_noise_table_sync(peer); /* a session made, a handshake done or dropped */
 	if (!err && peer_out)
 		*peer_out = peer;
 	return err;

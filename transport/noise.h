@@ -38,9 +38,11 @@
  * (initiation timestamps only) is wall-clock nanoseconds since the Unix epoch. Randomness
  * (ephemeral keys, indices, cookie secrets) comes from libsodium's randombytes.
  *
- * Lifetimes: the caller owns the memory of local and peers. A peer is linked into its
- * local by ferry_noise_peer_init and unlinked by ferry_noise_peer_remove, which wipes it.
- * ferry_noise_local_destroy removes (and wipes) every peer still linked, then itself.
+ * Lifetimes: the caller owns the memory of local and peers (a peer must not move while
+ * linked). A peer is linked into its local by ferry_noise_peer_init and unlinked by
+ * ferry_noise_peer_remove, which wipes it. ferry_noise_local_destroy removes (and wipes)
+ * every peer still linked, then itself. The local finds its peers through hash tables
+ * (noise_table.c), which it allocates as peers are added.
  */
 #ifndef FERRY_TRANSPORT_NOISE_H
 #define FERRY_TRANSPORT_NOISE_H
@@ -52,6 +54,7 @@
 #include "transport/aead.h"
 #include "transport/cookie.h"
 #include "transport/pool.h"
+#include "transport/ratelimit.h"
 #include "transport/replay.h"
 #include "transport/wire.h"
 
@@ -75,11 +78,12 @@ struct ferry_noise_stats {
 	/* handshake path */
 	uint64_t hs_malformed;
 	uint64_t hs_bad_mac1;
-	uint64_t hs_cookie_sent; /* under load, no valid mac2: cookie reply instead */
-	uint64_t hs_unknown;	 /* unknown static key or index, or no pending handshake */
-	uint64_t hs_auth_failed; /* failed DH or decryption */
-	uint64_t hs_replayed;	 /* initiation timestamp not newer than the last one */
-	uint64_t hs_rate_limited;
+	uint64_t hs_cookie_sent;    /* under load, no valid mac2: cookie reply instead */
+	uint64_t hs_unknown;	    /* unknown static key or index, or no pending handshake */
+	uint64_t hs_auth_failed;    /* failed DH or decryption */
+	uint64_t hs_replayed;	    /* initiation timestamp not newer than the last one */
+	uint64_t hs_rate_limited;   /* an initiation sooner than the peer's minimum gap */
+	uint64_t hs_source_limited; /* under load, over its source address's rate */
 	uint64_t hs_initiations_ok;
 	uint64_t hs_responses_ok;
 	uint64_t cookie_replies_ok;
@@ -122,9 +126,21 @@ struct ferry_noise_handshake {
 };
 
 struct ferry_noise_local;
+struct ferry_noise_peer;
+
+/* A peer's place in its local's table by index (noise_table.c): one per session slot, one
+ * for the pending handshake. */
+struct ferry_noise_index_entry {
+	struct ferry_noise_index_entry *next; /* the bucket's chain */
+	struct ferry_noise_peer *peer;
+	uint32_t index;
+	bool linked;
+};
 
 struct ferry_noise_peer {
-	struct ferry_noise_peer *next_peer; /* local's list */
+	struct ferry_noise_peer *next_peer;		 /* local's list */
+	struct ferry_noise_peer *next_by_key;		 /* the key table's bucket chain */
+	struct ferry_noise_index_entry index_entries[4]; /* slots[0..2], then hs */
 	struct ferry_noise_local *local;
 	uint8_t remote_static[FERRY_NOISE_KEY_LEN];
 	uint8_t psk[FERRY_NOISE_KEY_LEN];	    /* zero when none is configured */
@@ -146,15 +162,28 @@ struct ferry_noise_config {
 	uint64_t reject_after_messages; /* 0 = FERRY_NOISE_REJECT_AFTER_MESSAGES */
 };
 
+/* The peers by static key and by local index (noise_table.c). */
+struct ferry_noise_table {
+	struct ferry_noise_peer **by_key;
+	struct ferry_noise_index_entry **by_index; /* INDEX_PER_KEY_BUCKETS times as many */
+	size_t buckets;	      /* of by_key; a power of two, 0 before any peer */
+	uint8_t hash_key[16]; /* SipHash's, random */
+};
+
 struct ferry_noise_local {
 	uint8_t static_private[FERRY_NOISE_KEY_LEN];
 	uint8_t static_public[FERRY_NOISE_KEY_LEN];
 	struct ferry_cookie_checker cookie; /* mac1/mac2 on what we receive */
 	struct ferry_noise_peer *peers;
+	size_t npeers;
+	struct ferry_noise_table table;
 	uint32_t aead_mask;
 	uint64_t rekey_after_messages;
 	uint64_t reject_after_messages;
 	bool under_load; /* set by the caller: require a valid mac2 before any DH */
+	/* under load, the handshakes each source address may have (the caller's; NULL: no
+	 * limit): an initiation over its rate is dropped after the mac2 check, before any DH */
+	struct ferry_ratelimit *ratelimit;
 	struct ferry_noise_stats stats;
 };
 
@@ -177,7 +206,7 @@ void ferry_noise_local_destroy(struct ferry_noise_local *local);
 
 /* Initialises peer for remote_static (and psk, NULL for none) and links it into local.
  * Returns 0, -EINVAL for our own key or a key that gives an all-zero DH, -EEXIST if a peer
- * with that key is already linked. */
+ * with that key is already linked, -ENOMEM if local's tables cannot grow. */
 int ferry_noise_peer_init(struct ferry_noise_local *local, struct ferry_noise_peer *peer,
 			  const uint8_t remote_static[FERRY_NOISE_KEY_LEN],
 			  const uint8_t psk[FERRY_NOISE_KEY_LEN]);
@@ -193,7 +222,8 @@ int ferry_noise_create_initiation(struct ferry_noise_peer *peer, uint64_t now, u
 
 /*
  * Processes one handshake message (initiation, response or cookie reply) that arrived
- * from src (the source address as opaque bytes, used only for cookies). Sets *reply_len
+ * from src (the source address's bytes followed by its port's two: cookies bind to all of
+ * it, the rate limit under load to the address). Sets *reply_len
  * to the size of a message written into reply (which must have room for
  * FERRY_NOISE_MAX_REPLY_LEN bytes, whatever the message type) that the caller must send back
  * to src, 0 when there is nothing to send; *peer_out
@@ -205,8 +235,8 @@ int ferry_noise_create_initiation(struct ferry_noise_peer *peer, uint64_t now, u
  *   -EBUSY: under load without a valid mac2; a cookie reply is in reply;
  *   other negative errno, nothing to send (counted): -EPROTO malformed, -EACCES bad mac1,
  *   -ENOENT unknown peer/index or no pending handshake, -EBADMSG authentication failed,
- *   -EALREADY replayed timestamp, -EAGAIN initiations too frequent, -ENOTSUP no common
- *   algorithm.
+ *   -EALREADY replayed timestamp, -EAGAIN initiations too frequent (from the peer, or
+ *   under load from the source address), -ENOTSUP no common algorithm.
  */
 int ferry_noise_handle_handshake(struct ferry_noise_local *local, uint64_t now, const uint8_t *src,
 				 size_t src_len, const uint8_t *msg, size_t len, uint8_t *reply,

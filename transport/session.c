@@ -69,6 +69,7 @@ void ferry_noise_peer_expire(struct ferry_noise_peer *peer, uint64_t now)
 		ferry_noise_session_drop(&peer->next);
 	if (peer->hs.pending && now - peer->hs.created_ms >= FERRY_NOISE_HANDSHAKE_MAX_AGE_MS)
 		ferry_noise_handshake_clear(&peer->hs);
+	ferry_noise_table_sync(peer);
 }
 
 /* The next session opened a datagram: the initiator has it, so it becomes current. */
@@ -106,12 +107,16 @@ int ferry_noise_seal(struct ferry_noise_peer *peer, uint64_t now, struct ferry_b
 	return 0;
 }
 
+/* The session of local index `index`, and its peer: found in the table by index, checked
+ * against the peer (an entry may be stale), and only a session a role points at. */
 static struct ferry_noise_session *session_by_index(struct ferry_noise_local *local, uint32_t index,
 						    struct ferry_noise_peer **peer_out)
 {
-	struct ferry_noise_peer *p;
+	const struct ferry_noise_index_entry *e;
 
-	for (p = local->peers; p; p = p->next_peer) {
+	for (e = ferry_noise_table_index_first(local, index); e;
+	     e = ferry_noise_table_index_next(e, index)) {
+		struct ferry_noise_peer *p = e->peer;
 		struct ferry_noise_session *cand[3] = {p->current, p->previous, p->next};
 		int i;
 

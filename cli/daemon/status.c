@@ -142,6 +142,14 @@ static void text(const struct ferry_daemon *d, struct out *o)
 	    (unsigned long long)d->set.stats.handshake_dropped,
 	    (unsigned long long)d->set.stats.data_dropped, (unsigned long long)bs->proto_errors,
 	    (unsigned long long)bs->no_route);
+	put(o,
+	    "  handshake load: %s; %llu times on, %llu cookie replies, %llu over an address's "
+	    "rate, %llu replayed\n",
+	    d->loop.now < d->set.load.until_ms ? "cookies on" : "normal",
+	    (unsigned long long)d->set.stats.under_load,
+	    (unsigned long long)d->set.stats.cookie_replies_out,
+	    (unsigned long long)d->set.noise.stats.hs_source_limited,
+	    (unsigned long long)d->set.noise.stats.hs_replayed);
 	for (i = 0; i < d->npeers; i++) {
 		struct peer_view v;
 
@@ -214,10 +222,18 @@ static void json(const struct ferry_daemon *d, struct out *o)
 	    bs->convs, bs->udp_flows, (unsigned long long)bs->tcp_resets_out,
 	    (unsigned long long)bs->tcp_resets_in, (unsigned long long)bs->proto_errors,
 	    (unsigned long long)bs->no_route, (unsigned long long)bs->peer_restarts);
-	put(o, ",\"dropped\":{\"malformed\":%llu,\"handshake\":%llu,\"data\":%llu}}",
+	put(o, ",\"dropped\":{\"malformed\":%llu,\"handshake\":%llu,\"data\":%llu}",
 	    (unsigned long long)d->set.stats.malformed,
 	    (unsigned long long)d->set.stats.handshake_dropped,
 	    (unsigned long long)d->set.stats.data_dropped);
+	put(o,
+	    ",\"handshake_load\":{\"under_load\":%s,\"times_on\":%llu,\"cookie_replies\":%llu,"
+	    "\"source_limited\":%llu,\"replayed\":%llu}}",
+	    d->loop.now < d->set.load.until_ms ? "true" : "false",
+	    (unsigned long long)d->set.stats.under_load,
+	    (unsigned long long)d->set.stats.cookie_replies_out,
+	    (unsigned long long)d->set.noise.stats.hs_source_limited,
+	    (unsigned long long)d->set.noise.stats.hs_replayed);
 	put(o, ",\"peers\":[");
 	for (i = 0; i < d->npeers; i++) {
 		struct peer_view v;
