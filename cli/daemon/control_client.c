@@ -9,6 +9,9 @@
  * interfaces do not: /run/ferry/netns/NAME in a namespace `ip netns` named NAME,
  * /run/ferry/netns/ns-INODE in another that is not PID 1's, /run/ferry in the host's own.
  * FERRY_RUN_DIR in the environment overrides it (ferry demo keeps its sockets private).
+ *
+ * An answer that is an error line (a refusal: control.c) is not copied to the caller's
+ * output but printed on standard error, and the call fails.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +27,8 @@
 
 #include "cli/daemon/internal.h"
 
-#define NETNS_NAMES "/run/netns" /* where `ip netns add` mounts the namespaces it names */
+#define NETNS_NAMES  "/run/netns" /* where `ip netns add` mounts the namespaces it names */
+#define ERROR_PREFIX "error: "	  /* the daemon's answer when it did not do what was asked */
 
 /* The name `ip netns` gave the namespace with this identity, if any. */
 static bool netns_name(const struct stat *self, char *out, size_t cap)
@@ -119,13 +123,31 @@ int ferry_control_connect(const char *dir, const char *name)
 	return fd == -ECONNREFUSED ? -ENOENT : fd; /* a stale socket: nobody runs */
 }
 
+/* A refusal or another error of the daemon ("error: TEXT"): printed on standard error as
+ * "ferry REQUEST: NAME: TEXT" (REQUEST's first word). -EACCES for a refusal ("error:
+ * refused: ...", a client that is not root asking for more than the status, control.c),
+ * else -EPROTO. */
+static int daemon_error(const char *name, const char *request, char *text, size_t len)
+{
+	static const char refused[] = "refused: ";
+	size_t verb = strcspn(request, " ");
+
+	text[len] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	text += sizeof(ERROR_PREFIX) - 1;
+	fprintf(stderr, "ferry %.*s: %s: %s\n", (int)verb, request, name, text);
+	return strncmp(text, refused, sizeof(refused) - 1) == 0 ? -EACCES : -EPROTO;
+}
+
+/* A daemon's answer is copied to out as it comes, unless it is an error line: the first
+ * bytes are held until they tell. */
 int ferry_control_call(const char *dir, const char *name, const char *request, FILE *out)
 {
 	char buf[4096];
 	struct timeval tv = {.tv_sec = 5};
-	size_t len = strlen(request);
+	size_t len = strlen(request), have = 0;
 	int fd = ferry_control_connect(dir, name);
-	ssize_t n;
+	ssize_t n = 1;
 
 	if (fd < 0)
 		return fd;
@@ -135,7 +157,21 @@ int ferry_control_call(const char *dir, const char *name, const char *request, F
 		close(fd);
 		return (int)n;
 	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	/* the head: enough to tell an error line, or all there is */
+	while (have < sizeof(ERROR_PREFIX) - 1 &&
+	       (n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0)
+		have += (size_t)n;
+	if (n >= 0 && have >= sizeof(ERROR_PREFIX) - 1 &&
+	    memcmp(buf, ERROR_PREFIX, sizeof(ERROR_PREFIX) - 1) == 0) { /* the rest of its line */
+		while (!memchr(buf, '\n', have) && have < sizeof(buf) - 1 &&
+		       (n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0)
+			have += (size_t)n;
+		close(fd);
+		return daemon_error(name, request, buf, have);
+	}
+	if (out && have)
+		fwrite(buf, 1, have, out);
+	while (n > 0 && (n = read(fd, buf, sizeof(buf))) > 0)
 		if (out)
 			fwrite(buf, 1, (size_t)n, out);
 	n = n < 0 ? -errno : 0;
