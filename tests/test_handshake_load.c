@@ -115,7 +115,7 @@ START_TEST(source_limit_after_mac2)
 	 * accepted, the rest are too soon for the peer), then nothing more. */
 	for (i = 1; i <= 20; i++) {
 		uint64_t t = now + (uint64_t)i,
-			 rt = FERRY_NOISERIG_REALTIME0 + (uint64_t)i * 1000000;
+			 rt = FERRY_NOISERIG_REALTIME0 + 2 * (uint64_t)i * FERRY_TIMESTAMP_GRAIN_NS;
 
 		src[5] = (uint8_t)i;
 		ck_assert_int_eq(ferry_noise_create_initiation(&a.peer, t, rt, init), 0);
@@ -126,7 +126,9 @@ START_TEST(source_limit_after_mac2)
 		ck_assert_int_eq(ferry_noise_handle_handshake(&a.local, t, src, sizeof(src), reply,
 							      reply_len, reply, &reply_len, &peer),
 				 0);
-		ck_assert_int_eq(ferry_noise_create_initiation(&a.peer, t, rt + 500000, init), 0);
+		ck_assert_int_eq(
+		    ferry_noise_create_initiation(&a.peer, t, rt + FERRY_TIMESTAMP_GRAIN_NS, init),
+		    0);
 		err = ferry_noise_handle_handshake(&b.local, t, src, sizeof(src), init,
 						   sizeof(init), reply, &reply_len, &peer);
 		ck_assert_int_eq(err, i == 1 ? 0 : -EAGAIN);
@@ -139,7 +141,8 @@ START_TEST(source_limit_after_mac2)
 	b.local.under_load = false;
 	src[5] = 99;
 	ck_assert_int_eq(ferry_noise_create_initiation(
-			     &a.peer, now + 1000, FERRY_NOISERIG_REALTIME0 + 1000000000ULL, init),
+			     &a.peer, now + 1000,
+			     FERRY_NOISERIG_REALTIME0 + 100ULL * FERRY_TIMESTAMP_GRAIN_NS, init),
 			 0);
 	ck_assert_int_eq(ferry_noise_handle_handshake(&b.local, now + 1000, src, sizeof(src), init,
 						      sizeof(init), reply, &reply_len, &peer),

@@ -170,6 +170,84 @@ START_TEST(local_init_rejects_bad_config)
 	cfg.aead_mask = 0;
 	ck_assert_int_eq(ferry_noise_local_init(&local, &cfg), 0);
 	ferry_noise_local_destroy(&local);
+	/* A rekey limit above the reject limit would have sessions refused before they ask
+	 * for a new one; a reject limit alone brings the default rekey limit down to it. */
+	cfg.rekey_after_messages = 10;
+	cfg.reject_after_messages = 5;
+	ck_assert_int_eq(ferry_noise_local_init(&local, &cfg), -EINVAL);
+	cfg.rekey_after_messages = 0;
+	ck_assert_int_eq(ferry_noise_local_init(&local, &cfg), 0);
+	ck_assert_uint_eq(local.rekey_after_messages, 5);
+	ferry_noise_local_destroy(&local);
+}
+END_TEST
+
+/* AES-256-GCM sessions take its own, lower message limits; ChaCha20-Poly1305 the
+ * defaults. */
+START_TEST(aes_gcm_sessions_have_lower_limits)
+{
+	struct ferry_noiserig_node a = {0}, b = {0};
+	const uint32_t chacha = FERRY_AEAD_MASK(FERRY_AEAD_CHACHA20POLY1305);
+
+	ck_assert_int_eq(ferry_noise_keygen(a.priv, a.pub), 0);
+	ck_assert_int_eq(ferry_noise_keygen(b.priv, b.pub), 0);
+	ferry_noiserig_node_start(&a, &pool, _i ? chacha : 0, 0);
+	ferry_noiserig_node_start(&b, &pool, 0, 0);
+	ck_assert_int_eq(ferry_noise_peer_init(&a.local, &a.peer, b.pub, NULL), 0);
+	ck_assert_int_eq(ferry_noise_peer_init(&b.local, &b.peer, a.pub, NULL), 0);
+	ferry_noiserig_handshake(&a, &b, 0, FERRY_NOISERIG_REALTIME0);
+	if (a.peer.current->send.alg == FERRY_AEAD_AES256GCM) {
+		ck_assert_uint_eq(a.peer.current->rekey_after_messages,
+				  FERRY_NOISE_AESGCM_REKEY_AFTER_MESSAGES);
+		ck_assert_uint_eq(b.peer.current->reject_after_messages,
+				  FERRY_NOISE_AESGCM_REJECT_AFTER_MESSAGES);
+	} else {
+		ck_assert_uint_eq(a.peer.current->rekey_after_messages,
+				  FERRY_NOISE_REKEY_AFTER_MESSAGES);
+		ck_assert_uint_eq(b.peer.current->reject_after_messages,
+				  FERRY_NOISE_REJECT_AFTER_MESSAGES);
+	}
+	ferry_noiserig_pair_down(&a, &b);
+}
+END_TEST
+
+/* Reserved payload bytes must be zero, in an initiation and in a response; and a clock
+ * finer than the timestamp's grain gives the same timestamp (a replay). */
+START_TEST(reserved_bytes_and_timestamp_grain)
+{
+	struct ferry_noiserig_node a = {0}, b = {0};
+	uint8_t init[FERRY_MSG_INITIATION_LEN], reply[FERRY_NOISE_MAX_REPLY_LEN];
+	size_t reply_len, none;
+
+	ferry_noiserig_pair_up(&a, &b, &pool, NULL, NULL);
+	a.local.reserved_fill = 1;
+	ck_assert_int_eq(ferry_noise_create_initiation(&a.peer, 0, FERRY_NOISERIG_REALTIME0, init),
+			 0);
+	ck_assert_int_eq(ferry_noiserig_deliver(&b, 0, init, sizeof(init), reply, &reply_len),
+			 -EPROTO);
+	ck_assert_uint_eq(b.local.stats.hs_malformed, 1);
+	ck_assert_uint_eq(reply_len, 0);
+
+	a.local.reserved_fill = 0;
+	b.local.reserved_fill = 1;
+	ck_assert_int_eq(
+	    ferry_noise_create_initiation(
+		&a.peer, 100, FERRY_NOISERIG_REALTIME0 + FERRY_TIMESTAMP_GRAIN_NS, init),
+	    0);
+	ck_assert_int_eq(ferry_noiserig_deliver(&b, 100, init, sizeof(init), reply, &reply_len), 0);
+	ck_assert_int_eq(ferry_noiserig_deliver(&a, 100, reply, reply_len, NULL, &none), -EPROTO);
+	ck_assert_uint_eq(a.local.stats.hs_malformed, 1);
+	ck_assert_ptr_null(a.peer.current);
+
+	/* 1 ms later on the wall clock, 200 ms later on the monotonic one: same grain. */
+	b.local.reserved_fill = 0;
+	ck_assert_int_eq(
+	    ferry_noise_create_initiation(
+		&a.peer, 300, FERRY_NOISERIG_REALTIME0 + FERRY_TIMESTAMP_GRAIN_NS + 1000000, init),
+	    0);
+	ck_assert_int_eq(ferry_noiserig_deliver(&b, 300, init, sizeof(init), reply, &reply_len),
+			 -EALREADY);
+	ferry_noiserig_pair_down(&a, &b);
 }
 END_TEST
 
@@ -409,7 +487,9 @@ START_TEST(replayed_or_older_initiation_is_rejected)
 	ck_assert_uint_eq(b.local.stats.hs_replayed, 2);
 	/* A newer one, but too soon after the last accepted. */
 	ck_assert_int_eq(
-	    ferry_noise_create_initiation(&a.peer, 0, FERRY_NOISERIG_REALTIME0 + 1, init3), 0);
+	    ferry_noise_create_initiation(
+		&a.peer, 0, FERRY_NOISERIG_REALTIME0 + FERRY_TIMESTAMP_GRAIN_NS, init3),
+	    0);
 	ck_assert_int_eq(ferry_noiserig_deliver(&b, 1005, init3, sizeof(init3), reply, &reply_len),
 			 -EAGAIN);
 	ck_assert_uint_eq(b.local.stats.hs_rate_limited, 1);
@@ -452,7 +532,9 @@ START_TEST(under_load_cookie_then_accepted)
 
 	/* The retry carries mac2 and goes through. */
 	ck_assert_int_eq(
-	    ferry_noise_create_initiation(&a.peer, 200, FERRY_NOISERIG_REALTIME0 + 1, init), 0);
+	    ferry_noise_create_initiation(
+		&a.peer, 200, FERRY_NOISERIG_REALTIME0 + FERRY_TIMESTAMP_GRAIN_NS, init),
+	    0);
 	ck_assert_int_eq(ferry_noiserig_deliver(&b, 200, init, sizeof(init), reply, &reply_len), 0);
 	ck_assert_uint_eq(reply_len, FERRY_MSG_RESPONSE_LEN);
 	ck_assert_int_eq(ferry_noiserig_deliver(&a, 201, reply, reply_len, NULL, &none), 0);
@@ -469,8 +551,9 @@ START_TEST(under_load_cookie_then_accepted)
 
 	/* Two secret rotations later the cookie A still holds would be useless, and A has
 	 * stopped using it anyway: B answers with a fresh cookie again. */
-	ck_assert_int_eq(ferry_noise_create_initiation(&a.peer, 200 + 240 * FERRY_NOISERIG_SEC,
-						       FERRY_NOISERIG_REALTIME0 + 2, init),
+	ck_assert_int_eq(ferry_noise_create_initiation(
+			     &a.peer, 200 + 240 * FERRY_NOISERIG_SEC,
+			     FERRY_NOISERIG_REALTIME0 + 2 * FERRY_TIMESTAMP_GRAIN_NS, init),
 			 0);
 	ck_assert_int_eq(ferry_noiserig_deliver(&b, 200 + 240 * FERRY_NOISERIG_SEC, init,
 						sizeof(init), reply, &reply_len),
@@ -537,6 +620,8 @@ int main(void)
 	tcase_add_test(hs, handshake_derives_matching_keys_both_ways);
 	tcase_add_loop_test(hs, negotiation_picks_aes_only_when_both_have_it, 0, negotiations);
 	tcase_add_test(hs, local_init_rejects_bad_config);
+	tcase_add_loop_test(hs, aes_gcm_sessions_have_lower_limits, 0, 2);
+	tcase_add_test(hs, reserved_bytes_and_timestamp_grain);
 	tcase_add_test(hs, peer_init_rejects_own_duplicate_and_low_order_keys);
 	tcase_add_test(hs, unknown_responder_key_fails_mac1_before_any_dh);
 	tcase_add_test(hs, initiator_unknown_to_responder_fails);

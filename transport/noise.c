@@ -227,6 +227,13 @@ int ferry_noise_local_init(struct ferry_noise_local *local, const struct ferry_n
 	local->reject_after_messages = cfg->reject_after_messages
 					   ? cfg->reject_after_messages
 					   : FERRY_NOISE_REJECT_AFTER_MESSAGES;
+	if (!cfg->rekey_after_messages &&
+	    local->rekey_after_messages > local->reject_after_messages)
+		local->rekey_after_messages = local->reject_after_messages; /* the default: below */
+	if (local->rekey_after_messages > local->reject_after_messages) {
+		sodium_memzero(local, sizeof(*local));
+		return -EINVAL; /* a session would be refused before it asked for a new one */
+	}
 	ferry_cookie_checker_init(&local->cookie, local->static_public);
 	return 0;
 }
@@ -355,6 +362,12 @@ static int session_derive(struct ferry_noise_session *s, const struct ferry_nois
 	s->created_ms = now;
 	s->rekey_after_messages = local->rekey_after_messages;
 	s->reject_after_messages = local->reject_after_messages;
+	if (alg == FERRY_AEAD_AES256GCM) { /* the algorithm's own limits, if lower */
+		if (s->rekey_after_messages > FERRY_NOISE_AESGCM_REKEY_AFTER_MESSAGES)
+			s->rekey_after_messages = FERRY_NOISE_AESGCM_REKEY_AFTER_MESSAGES;
+		if (s->reject_after_messages > FERRY_NOISE_AESGCM_REJECT_AFTER_MESSAGES)
+			s->reject_after_messages = FERRY_NOISE_AESGCM_REJECT_AFTER_MESSAGES;
+	}
 	s->local_index = local_index;
 	s->remote_index = remote_index;
 	s->role = role;
@@ -369,7 +382,11 @@ static int session_derive(struct ferry_noise_session *s, const struct ferry_nois
 static void tai64n(uint8_t out[FERRY_TIMESTAMP_LEN], uint64_t realtime_ns)
 {
 	uint64_t secs = htobe64((UINT64_C(1) << 62) + 10 + realtime_ns / 1000000000u);
-	uint32_t nsec = htobe32((uint32_t)(realtime_ns % 1000000000u));
+	/* The nanoseconds rounded down to 2^24 (16.8 ms), below the initiations' minimum
+	 * gap: the clock's fine grain would tell an observer of the handshake (who can see
+	 * its timing anyway) about the sender's clock and scheduling, and is of no use. */
+	uint32_t nsec = htobe32((uint32_t)(realtime_ns % 1000000000u) &
+				~(uint32_t)(FERRY_TIMESTAMP_GRAIN_NS - 1));
 
 	memcpy(out, &secs, sizeof(secs));
 	memcpy(out + sizeof(secs), &nsec, sizeof(nsec));
@@ -414,6 +431,8 @@ int ferry_noise_create_initiation(struct ferry_noise_peer *peer, uint64_t now, u
 	memset(payload, 0, sizeof(payload));
 	tai64n(payload, realtime_ns);
 	payload[FERRY_TIMESTAMP_LEN] = (uint8_t)local->aead_mask;
+	memset(payload + FERRY_TIMESTAMP_LEN + 1, local->reserved_fill,
+	       FERRY_INITIATION_PAYLOAD_LEN - FERRY_TIMESTAMP_LEN - 1);
 	encrypt_and_hash(&hs->sym, payload, sizeof(payload), msg.encrypted_payload);
 
 	hs->aead_mask = local->aead_mask;
@@ -492,7 +511,13 @@ static int consume_initiation(struct ferry_noise_local *local, uint64_t now,
 	if (err)
 		goto auth_failed;
 
-	/* Authentic. Now: is it new, is it too soon, can we agree on an algorithm? */
+	/* Authentic. Now: well formed, new, not too soon, an algorithm we share? */
+	if (!sodium_is_zero(payload + FERRY_TIMESTAMP_LEN + 1,
+			    FERRY_INITIATION_PAYLOAD_LEN - FERRY_TIMESTAMP_LEN - 1)) {
+		local->stats.hs_malformed++; /* reserved bytes: zero, so they can mean something */
+		err = -EPROTO;
+		goto wipe;
+	}
 	if (peer->have_initiation &&
 	    memcmp(payload, peer->latest_timestamp, FERRY_TIMESTAMP_LEN) <= 0) {
 		local->stats.hs_replayed++;
@@ -528,6 +553,7 @@ static int consume_initiation(struct ferry_noise_local *local, uint64_t now,
 	mix_key_and_hash(&sym, peer->psk, sizeof(peer->psk));
 	memset(resp_payload, 0, sizeof(resp_payload));
 	resp_payload[0] = (uint8_t)alg;
+	memset(resp_payload + 1, local->reserved_fill, FERRY_RESPONSE_PAYLOAD_LEN - 1);
 	encrypt_and_hash(&sym, resp_payload, sizeof(resp_payload), resp.encrypted_payload);
 
 	/* Install the unconfirmed session, replacing an older unconfirmed one. */
@@ -604,6 +630,11 @@ static int consume_response(struct ferry_noise_local *local, uint64_t now,
 	if (err)
 		goto auth_failed;
 	alg = payload[0];
+	if (!sodium_is_zero(payload + 1, FERRY_RESPONSE_PAYLOAD_LEN - 1)) {
+		local->stats.hs_malformed++; /* reserved bytes */
+		err = -EPROTO;
+		goto wipe;
+	}
 	if (alg > FERRY_AEAD_AES256GCM || !(peer->hs.aead_mask & FERRY_AEAD_MASK(alg))) {
 		/* Authentic but not something we offered: refuse rather than downgrade. */
 		err = -ENOTSUP;

@@ -59,13 +59,22 @@
 #include "transport/wire.h"
 
 /* Session lifetime policy (milliseconds, messages). */
-#define FERRY_NOISE_REKEY_AFTER_TIME_MS	     120000ULL /* initiator starts a new handshake */
-#define FERRY_NOISE_REKEY_RESPONDER_SLACK_MS 30000ULL  /* responder steps in this much later */
-#define FERRY_NOISE_REJECT_AFTER_TIME_MS     180000ULL /* session unusable in both directions */
-#define FERRY_NOISE_REKEY_AFTER_MESSAGES     (1ULL << 60)
-#define FERRY_NOISE_REJECT_AFTER_MESSAGES    (UINT64_MAX - FERRY_REPLAY_WINDOW - 1)
-#define FERRY_NOISE_HANDSHAKE_MAX_AGE_MS     90000ULL /* a pending initiation is forgotten */
-#define FERRY_NOISE_INITIATION_MIN_GAP_MS    20ULL    /* per peer, after a valid initiation */
+#define FERRY_NOISE_REKEY_AFTER_TIME_MS		 120000ULL /* initiator starts a new handshake */
+#define FERRY_NOISE_REKEY_RESPONDER_SLACK_MS	 30000ULL  /* responder steps in this much later */
+#define FERRY_NOISE_REJECT_AFTER_TIME_MS	 180000ULL /* session unusable in both directions */
+#define FERRY_NOISE_REKEY_AFTER_MESSAGES	 (1ULL << 60)
+#define FERRY_NOISE_REJECT_AFTER_MESSAGES	 (UINT64_MAX - FERRY_REPLAY_WINDOW - 1)
+#define FERRY_NOISE_HANDSHAKE_MAX_AGE_MS	 90000ULL /* a pending initiation is forgotten */
+#define FERRY_NOISE_INITIATION_MIN_GAP_MS	 20ULL	  /* per peer, after a valid initiation */
+/* AES-256-GCM's own message limits, far below the defaults: with 96-bit counter nonces
+ * and datagrams of at most 2^7 blocks, 2^28 messages under one key keep an attacker's
+ * advantage against confidentiality near 2^-57 (the bound of the CFRG's AEAD usage limits
+ * draft, q * (l + 1) <= 2^36). ChaCha20-Poly1305 keeps the defaults. At 120 s per session
+ * neither is reached below two million datagrams a second. */
+#define FERRY_NOISE_AESGCM_REKEY_AFTER_MESSAGES	 (1ULL << 28)
+#define FERRY_NOISE_AESGCM_REJECT_AFTER_MESSAGES (1ULL << 29)
+/* Initiation timestamps carry nanoseconds rounded down to this (2^24 ns, 16.8 ms). */
+#define FERRY_TIMESTAMP_GRAIN_NS		 (1U << 24)
 
 struct ferry_noise_stats {
 	/* data path: each drop reason, never a reply */
@@ -184,6 +193,9 @@ struct ferry_noise_local {
 	/* under load, the handshakes each source address may have (the caller's; NULL: no
 	 * limit): an initiation over its rate is dropped after the mac2 check, before any DH */
 	struct ferry_ratelimit *ratelimit;
+	/* written into the reserved payload bytes of the handshake messages we make: 0 on the
+	 * wire; tests set it to show that a peer refuses anything else */
+	uint8_t reserved_fill;
 	struct ferry_noise_stats stats;
 };
 
@@ -196,9 +208,9 @@ int ferry_noise_keygen(uint8_t private_key[FERRY_NOISE_KEY_LEN],
 int ferry_noise_public_key(const uint8_t private_key[FERRY_NOISE_KEY_LEN],
 			   uint8_t public_key[FERRY_NOISE_KEY_LEN]);
 
-/* Sets up local from cfg (copies the key). Returns 0, -EINVAL for a bad key or unknown
- * bits in aead_mask, -ENOTSUP if aead_mask asks for an algorithm this CPU lacks, -EIO if
- * libsodium fails to initialise. */
+/* Sets up local from cfg (copies the key). Returns 0, -EINVAL for a bad key, unknown
+ * bits in aead_mask or rekey_after_messages above reject_after_messages, -ENOTSUP if
+ * aead_mask asks for an algorithm this CPU lacks, -EIO if libsodium fails to initialise. */
 int ferry_noise_local_init(struct ferry_noise_local *local, const struct ferry_noise_config *cfg);
 
 /* Removes and wipes every linked peer, then wipes local. Safe on a zeroed local. */
