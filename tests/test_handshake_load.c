@@ -38,8 +38,8 @@ START_TEST(bucket_burst_then_rate)
 	allowed = 0;
 	for (now = 2000; now < 12000; now++)
 		allowed += ferry_ratelimit_allow(rl, a, sizeof(a), now);
-	ck_assert_int_ge(allowed, 10 * FERRY_RATELIMIT_PER_S);
-	ck_assert_int_le(allowed, 10 * FERRY_RATELIMIT_PER_S + FERRY_RATELIMIT_BURST);
+	ck_assert_int_ge(allowed, (intmax_t)10 * FERRY_RATELIMIT_PER_S);
+	ck_assert_int_le(allowed, (intmax_t)10 * FERRY_RATELIMIT_PER_S + FERRY_RATELIMIT_BURST);
 	free(rl);
 }
 END_TEST

@@ -553,7 +553,7 @@ START_TEST(under_load_cookie_then_accepted)
 	 * stopped using it anyway: B answers with a fresh cookie again. */
 	ck_assert_int_eq(ferry_noise_create_initiation(
 			     &a.peer, 200 + 240 * FERRY_NOISERIG_SEC,
-			     FERRY_NOISERIG_REALTIME0 + 2 * FERRY_TIMESTAMP_GRAIN_NS, init),
+			     FERRY_NOISERIG_REALTIME0 + 2ULL * FERRY_TIMESTAMP_GRAIN_NS, init),
 			 0);
 	ck_assert_int_eq(ferry_noiserig_deliver(&b, 200 + 240 * FERRY_NOISERIG_SEC, init,
 						sizeof(init), reply, &reply_len),

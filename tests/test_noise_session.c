@@ -335,7 +335,7 @@ START_TEST(keys_are_wiped)
 	ck_assert_ptr_eq(a->peer.previous, old);
 	ck_assert_int_eq(ferry_noise_create_initiation(
 			     &a->peer, 2 * FERRY_NOISERIG_SEC,
-			     FERRY_NOISERIG_REALTIME0 + 2 * FERRY_TIMESTAMP_GRAIN_NS, init),
+			     FERRY_NOISERIG_REALTIME0 + 2ULL * FERRY_TIMESTAMP_GRAIN_NS, init),
 			 0);
 	ck_assert_int_eq(
 	    ferry_noiserig_deliver(b, 2 * FERRY_NOISERIG_SEC, init, sizeof(init), resp, &resp_len),

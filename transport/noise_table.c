@@ -127,7 +127,9 @@ static int table_grow(struct ferry_noise_local *local, size_t peers)
 		buckets *= 2;
 	if (buckets == t->buckets)
 		return 0;
-	by_key = calloc(buckets, sizeof(*by_key));
+	/* arrays of bucket heads: pointers, as the sizes say */
+	by_key = calloc(buckets, sizeof(*by_key)); // NOLINT(bugprone-sizeof-expression)
+	// NOLINTNEXTLINE(bugprone-sizeof-expression)
 	by_index = calloc(buckets * (size_t)INDEX_PER_KEY_BUCKETS, sizeof(*by_index));
 	if (!by_key || !by_index) {
 		free(by_key);
