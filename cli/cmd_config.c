@@ -48,13 +48,29 @@ int ferry_cmd_check_config(int argc, char **argv)
 	struct ferry_config_diag diag = {0};
 	struct ferry_config cfg = {0};
 	const char *path, *name;
-	unsigned int i;
-	int status, err;
+	unsigned int i, flags = 0;
+	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	int status, err, n = 0;
 
-	status = ferry_command_common_args(cmd, argc, argv, 1, 1);
+	if (!args)
+		return FERRY_EXIT_FAIL;
+	/* --insecure-key-file (before any --) is this command's own; the rest are common */
+	for (i = 0; i < (unsigned int)argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < (unsigned int)argc)
+				args[n++] = argv[i++];
+			break;
+		}
+		if (i > 0 && strcmp(argv[i], "--insecure-key-file") == 0)
+			flags |= FERRY_CONFIG_INSECURE_KEY_FILE;
+		else
+			args[n++] = argv[i];
+	}
+	status = ferry_command_common_args(cmd, n, args, 1, 1);
+	path = ferry_command_positional(n, args, 0);
+	free(args);
 	if (status >= 0)
 		return status;
-	path = ferry_command_positional(argc, argv, 0);
 	if (!path)
 		return FERRY_EXIT_USAGE;
 
@@ -63,7 +79,7 @@ int ferry_cmd_check_config(int argc, char **argv)
 		err = load_stdin(&cfg, &diag);
 	} else {
 		name = path;
-		err = ferry_config_load(&cfg, path, &diag);
+		err = ferry_config_load_flags(&cfg, path, flags, &diag);
 	}
 	for (i = 0; i < diag.count; i++)
 		fprintf(stderr, "%s\n", diag.msg[i].text);

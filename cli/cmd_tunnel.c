@@ -48,6 +48,8 @@ int ferry_cmd_up(int argc, char **argv)
 			opts.level = FERRY_LOG_ERROR;
 		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
 			opts.level = FERRY_LOG_DEBUG;
+		} else if (strcmp(a, "--insecure-key-file") == 0) {
+			opts.insecure_key_file = true;
 		} else if (strcmp(a, "--name") == 0) {
 			if (++i == argc)
 				return ferry_command_usage_error(
@@ -261,6 +263,8 @@ int ferry_cmd_exec(int argc, char **argv)
 			opts.level = FERRY_LOG_ERROR;
 		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
 			opts.level = FERRY_LOG_INFO;
+		} else if (strcmp(a, "--insecure-key-file") == 0) {
+			opts.insecure_key_file = true;
 		} else if (strcmp(a, "--name") == 0 || strcmp(a, "--user") == 0 ||
 			   strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) {
 			if (++i == argc)

@@ -8,19 +8,22 @@
 const struct ferry_command ferry_commands[] = {
     {
 	.name = "up",
-	.args = "CONFIG [--name NAME] [--quiet | --verbose]",
+	.args = "CONFIG [--name NAME] [--quiet | --verbose] [--insecure-key-file]",
 	.summary = "run one end of a tunnel in the foreground",
 	.help = "Reads CONFIG (docs/configuration.md), creates the TUN device with its\n"
 		"addresses and a route for every peer's AllowedIPs, and carries every TCP,\n"
 		"UDP and ICMP echo flow to the peers until SIGINT, SIGTERM or `ferry down`.\n"
 		"The device is named NAME, else after the file (wg0.conf: wg0), else ferry0.\n"
 		"Logs go to stderr; SIGUSR1 writes the counters of `ferry status` there.\n"
-		"Everything ferry added is removed at exit. See docs/operations.md.\n",
+		"Everything ferry added is removed at exit. See docs/operations.md.\n"
+		"A CONFIG holding keys that group or others may read is refused unless\n"
+		"--insecure-key-file is given.\n",
 	.run = ferry_cmd_up,
     },
     {
 	.name = "exec",
-	.args = "[--config FILE] [--name NAME] [--user USER] [-q | -v] -- CMD [ARGS...]",
+	.args = "[--config FILE] [--name NAME] [--user USER] [-q | -v] [--insecure-key-file] -- "
+		"CMD [ARGS...]",
 	.summary = "run one command, and only it, through a tunnel",
 	.help = "Runs CMD in a network namespace whose only links are lo and the tunnel's\n"
 		"device, with the configuration's DNS servers as its resolv.conf; the rest\n"
@@ -99,11 +102,13 @@ const struct ferry_command ferry_commands[] = {
     },
     {
 	.name = "check-config",
-	.args = "FILE",
+	.args = "FILE [--insecure-key-file]",
 	.summary = "validate a configuration file",
 	.help = "Parses FILE (- for standard input) and reports every problem with its\n"
 		"line, section and key. Exits 0 if the file is valid (warnings may still\n"
-		"be printed), 1 if not. The format is described in docs/configuration.md.\n",
+		"be printed), 1 if not. The format is described in docs/configuration.md.\n"
+		"Keys in a file group or others may read are an error, as for ferry up,\n"
+		"unless --insecure-key-file is given.\n",
 	.run = ferry_cmd_check_config,
     },
     {

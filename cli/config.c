@@ -650,11 +650,18 @@ out_free:
 
 int ferry_config_load(struct ferry_config *cfg, const char *path, struct ferry_config_diag *diag)
 {
+	return ferry_config_load_flags(cfg, path, 0, diag);
+}
+
+int ferry_config_load_flags(struct ferry_config *cfg, const char *path, unsigned int flags,
+			    struct ferry_config_diag *diag)
+{
 	struct ferry_config_diag local;
 	struct parse_ctx ctx;
 	char *text = NULL, errbuf[128];
 	struct stat st;
 	size_t len = 0;
+	bool parsed;
 	int fd, ret;
 
 	if (!diag)
@@ -694,14 +701,22 @@ int ferry_config_load(struct ferry_config *cfg, const char *path, struct ferry_c
 	ctx.text = text;
 	ctx.len = len;
 	ret = parse(&ctx);
-	if (ctx.holds_keys && S_ISREG(st.st_mode) && (st.st_mode & 0077))
-		ferry_config_report(
-		    &ctx, true, 0, SEC_NONE, NULL,
-		    "holds secret keys but group or others may access it (mode %04o), "
-		    "expected mode 0600: chmod 600 %s",
-		    (unsigned int)(st.st_mode & 07777), path);
+	parsed = ret == 0;
+	/* Keys others may read are refused, as a key in a world-readable file is no secret;
+	 * --insecure-key-file makes it the warning it is in wg-quick. */
+	if (ctx.holds_keys && S_ISREG(st.st_mode) && (st.st_mode & 0077)) {
+		bool insecure = flags & FERRY_CONFIG_INSECURE_KEY_FILE;
+
+		ferry_config_report(&ctx, insecure, 0, SEC_NONE, NULL,
+				    "holds secret keys but group or others may access it (mode "
+				    "%04o), expected mode 0600: chmod 600 %s%s",
+				    (unsigned int)(st.st_mode & 07777), path,
+				    insecure ? "" : " (or --insecure-key-file)");
+		if (!insecure && ret == 0)
+			ret = -EINVAL;
+	}
 	/* The hooks run as root: a file others may change is a root shell for them. */
-	if (ret == 0 && ctx.cfg->iface.hooks.first_line &&
+	if (parsed && ctx.cfg->iface.hooks.first_line &&
 	    ((st.st_mode & 0022) || (st.st_uid != 0 && st.st_uid != geteuid()))) {
 		ferry_config_report(&ctx, false, ctx.cfg->iface.hooks.first_line, SEC_INTERFACE,
 				    NULL,

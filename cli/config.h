@@ -183,6 +183,16 @@ struct ferry_config_diag {
  * ferry_config_free() whatever the result. */
 int ferry_config_load(struct ferry_config *cfg, const char *path, struct ferry_config_diag *diag);
 
+/* What ferry_config_load_flags may be asked to allow. */
+enum {
+	/* secret keys in a file group or others may read: a warning, not an error */
+	FERRY_CONFIG_INSECURE_KEY_FILE = 1,
+};
+
+/* ferry_config_load with flags (0: as ferry_config_load). */
+int ferry_config_load_flags(struct ferry_config *cfg, const char *path, unsigned int flags,
+			    struct ferry_config_diag *diag);
+
 /* Same as ferry_config_load() on len bytes of text (any bytes: NULs are reported), with
  * `name` standing for the file name in messages. No permission check. Returns 0, -EINVAL
  * or -ENOMEM. */

@@ -280,11 +280,11 @@ START_TEST(usage_errors_name_the_argument)
 	RUN(&r, NULL, "check-config", "a.conf", "b.conf", "c.conf");
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_str_eq(r.err, "ferry check-config: unexpected argument 'b.conf'\n"
-				"Usage: ferry check-config FILE\n");
+				"Usage: ferry check-config FILE [--insecure-key-file]\n");
 	RUN(&r, NULL, "check-config");
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_str_eq(r.err, "ferry check-config: too few arguments\n"
-				"Usage: ferry check-config FILE\n");
+				"Usage: ferry check-config FILE [--insecure-key-file]\n");
 	RUN(&r, NULL, "status", "a", "b");
 	ck_assert_int_eq(r.status, 2);
 	ck_assert_ptr_nonnull(strstr(r.err, "ferry status: unexpected argument 'b'\n"));
@@ -592,6 +592,36 @@ START_TEST(check_config_names_every_problem)
 }
 END_TEST
 
+/* Keys group or others may read: refused, as ferry up refuses them, unless
+ * --insecure-key-file, wherever it stands before `--`. */
+START_TEST(check_config_refuses_readable_keys)
+{
+	char path[64];
+	struct run r;
+
+	write_temp(path, "[Interface]\nPrivateKey = " ALICE_PRIVATE "\n");
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	RUN(&r, NULL, "check-config", path);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "holds secret keys but group or others may access it (mode "
+				    "0644)") &&
+			  strstr(r.err, "(or --insecure-key-file)") && strstr(r.err, "1 error"),
+		      "%s", r.err);
+	RUN(&r, NULL, "check-config", "--insecure-key-file", path);
+	ck_assert_msg(r.status == 0 && strstr(r.err, "warning: holds secret keys"), "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "valid: 0 peers"));
+	RUN(&r, NULL, "check-config", path, "--insecure-key-file");
+	ck_assert_int_eq(r.status, 0);
+	RUN(&r, NULL, "check-config", "--", "--insecure-key-file");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "--insecure-key-file: cannot open"));
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	RUN(&r, NULL, "check-config", path);
+	ck_assert_int_eq(r.status, 0);
+	unlink(path);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli");
@@ -613,6 +643,7 @@ int main(void)
 	tcase_add_test(tc, check_config_names_every_problem);
 	tcase_add_test(tc, tunnel_commands_without_a_tunnel);
 	tcase_add_test(tc, exec_names_the_tunnel_after_a_bare_file_name);
+	tcase_add_test(tc, check_config_refuses_readable_keys);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
 }

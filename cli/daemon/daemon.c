@@ -298,7 +298,9 @@ static int load_config(struct ferry_daemon *d)
 {
 	struct ferry_config_diag diag = {0};
 	unsigned int i;
-	int err = ferry_config_load(&d->cfg, d->opts.config_path, &diag);
+	int err = ferry_config_load_flags(
+	    &d->cfg, d->opts.config_path,
+	    d->opts.insecure_key_file ? FERRY_CONFIG_INSECURE_KEY_FILE : 0, &diag);
 
 	for (i = 0; i < diag.count; i++)
 		fprintf(stderr, "%s\n", diag.msg[i].text);

@@ -24,6 +24,7 @@
 #ifndef FERRY_CLI_DAEMON_DAEMON_H
 #define FERRY_CLI_DAEMON_DAEMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -38,6 +39,7 @@ struct ferry_daemon_options {
 	enum ferry_log_level level; /* of the log */
 	char *const *exec_argv;	    /* ferry exec: the command for the namespace; NULL: up */
 	const char *exec_user;	    /* ferry exec --user; NULL: the sudo caller, else as is */
+	bool insecure_key_file;	    /* keys others may read: a warning, not an error */
 };
 
 /* The directory of the control sockets: dir if not NULL, else $FERRY_RUN_DIR if set, else

@@ -127,11 +127,12 @@ _ferry() {
 
 	if [ "$dashdash" -eq 0 ] && [[ $cur == -* ]]; then
 		case "$cmd" in
-		up) _ferry_words --name --quiet --verbose --help -- ;;
-		exec) _ferry_words --config --name --user --quiet --verbose --help -- ;;
+		up) _ferry_words --name --quiet --verbose --insecure-key-file --help -- ;;
+		exec) _ferry_words --config --name --user --quiet --verbose --insecure-key-file --help -- ;;
 		status) _ferry_words --json --help -- ;;
 		demo) _ferry_words --rate --rtt --loss --time --requests --cc --wanem --help ;;
-		down | check-config) _ferry_words --help -- ;;
+		check-config) _ferry_words --insecure-key-file --help -- ;;
+		down) _ferry_words --help -- ;;
 		genkey | genpsk | pubkey | version) _ferry_words --help ;;
 		esac
 		return 0
