@@ -160,4 +160,11 @@ void ferry_egress_udp_io(struct ferry_egress *eg, struct egress_flow *f, uint64_
 /* Reads up to FERRY_EGRESS_READ_BATCH echo replies of ping socket slot (0 IPv4, 1 IPv6). */
 void ferry_egress_ping_io(struct ferry_egress *eg, int slot, uint64_t now);
 
+/* One datagram read from ping socket slot: n bytes at msg (the ICMP header on), from the
+ * address src (a sockaddr_storage's worth). A reply to a remembered request goes to
+ * ops->icmp_reply; anything else is counted in stats.ping_unmatched. The bytes are the
+ * internet's: tests/fuzz/fuzz_egress_ping.c feeds them. */
+void ferry_egress_ping_reply(struct ferry_egress *eg, int slot, const uint8_t *msg, size_t n,
+			     const struct sockaddr *src, uint64_t now);
+
 #endif

@@ -191,6 +191,35 @@ int ferry_egress_ping(struct ferry_egress *eg, const struct ferry_endpoint *app,
 	return 0;
 }
 
+void ferry_egress_ping_reply(struct ferry_egress *eg, int slot, const uint8_t *msg, size_t n,
+			     const struct sockaddr *src, uint64_t now)
+{
+	struct ferry_endpoint from;
+	struct egress_ping *p;
+	uint16_t wire;
+
+	if (n < ICMP_HDR || ferry_endpoint_from_sockaddr(&from, src) ||
+	    msg[0] != (slot ? 129 : 0)) {
+		eg->stats.ping_unmatched++;
+		return;
+	}
+	from.port = 0;
+	wire = (uint16_t)(msg[6] << 8 | msg[7]);
+	p = &eg->pings[wire % FERRY_EGRESS_PINGS_MAX];
+	/* the family too: an IPv4 address's bytes, zero-padded, are also an IPv6 address's */
+	if (!p->used || p->wire_seq != wire || now - p->sent > PING_WINDOW_MS ||
+	    p->dst.family != from.family ||
+	    memcmp(p->dst.addr, from.addr, sizeof(from.addr)) != 0) {
+		eg->stats.ping_unmatched++;
+		return;
+	}
+	p->used = false;
+	eg->stats.ping_replies++;
+	if (eg->ops->icmp_reply)
+		eg->ops->icmp_reply(eg->ctx, &p->app, &p->dst, p->seq, msg + ICMP_HDR, n - ICMP_HDR,
+				    (uint32_t)(now - p->sent));
+}
+
 void ferry_egress_ping_io(struct ferry_egress *eg, int slot, uint64_t now)
 {
 	int i;
@@ -198,33 +227,13 @@ void ferry_egress_ping_io(struct ferry_egress *eg, int slot, uint64_t now)
 	for (i = 0; i < FERRY_EGRESS_READ_BATCH && eg->ping_fd[slot] >= 0; i++) {
 		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 		socklen_t sl = sizeof(ss);
-		struct ferry_endpoint from;
-		struct egress_ping *p;
-		uint16_t wire;
 		ssize_t n;
 
 		n = recvfrom(eg->ping_fd[slot], eg->rx_buf, sizeof(eg->rx_buf), MSG_DONTWAIT,
 			     (struct sockaddr *)&ss, &sl);
 		if (n < 0)
 			return;
-		if (n < ICMP_HDR || ferry_endpoint_from_sockaddr(&from, (struct sockaddr *)&ss) ||
-		    eg->rx_buf[0] != (slot ? 129 : 0)) {
-			eg->stats.ping_unmatched++;
-			continue;
-		}
-		from.port = 0;
-		wire = (uint16_t)(eg->rx_buf[6] << 8 | eg->rx_buf[7]);
-		p = &eg->pings[wire % FERRY_EGRESS_PINGS_MAX];
-		if (!p->used || p->wire_seq != wire || now - p->sent > PING_WINDOW_MS ||
-		    memcmp(p->dst.addr, from.addr, sizeof(from.addr)) != 0) {
-			eg->stats.ping_unmatched++;
-			continue;
-		}
-		p->used = false;
-		eg->stats.ping_replies++;
-		if (eg->ops->icmp_reply)
-			eg->ops->icmp_reply(eg->ctx, &p->app, &p->dst, p->seq,
-					    eg->rx_buf + ICMP_HDR, (size_t)n - ICMP_HDR,
-					    (uint32_t)(now - p->sent));
+		ferry_egress_ping_reply(eg, slot, eg->rx_buf, (size_t)n, (struct sockaddr *)&ss,
+					now);
 	}
 }

@@ -2,6 +2,7 @@
 #include "tun/netlink.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
@@ -21,6 +22,8 @@
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
 #endif
+
+#define NL_ERRNO_MAX 4095 /* the kernel's MAX_ERRNO: error codes are -1 .. -4095 */
 
 int ferry_nl_open(struct ferry_nl *nl)
 {
@@ -53,7 +56,8 @@ void ferry_nl_close(struct ferry_nl *nl)
 	nl->sock = NULL;
 }
 
-/* Copies the kernel's extended-ack message (NLMSGERR_ATTR_MSG), if any, into nl->error. */
+/* Copies the kernel's extended-ack message (NLMSGERR_ATTR_MSG), if any, into nl->error.
+ * on_error checked that the message holds a whole struct nlmsgerr. */
 static void keep_ext_ack(struct ferry_nl *nl, const struct nlmsghdr *nlh)
 {
 	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
@@ -62,9 +66,15 @@ static void keep_ext_ack(struct ferry_nl *nl, const struct nlmsghdr *nlh)
 
 	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
 		return;
-	/* Without NLM_F_CAPPED the kernel echoes our whole request after the error. */
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+	/* Without NLM_F_CAPPED the kernel echoes our whole request after the error code, and
+	 * the attributes follow it. The echo's length is the reply's word: it must fit in
+	 * this message, or the walk would start outside it. */
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+		if (err->msg.nlmsg_len < sizeof(struct nlmsghdr) ||
+		    err->msg.nlmsg_len > mnl_nlmsg_get_payload_len(nlh) - sizeof(err->error))
+			return;
 		offset += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	}
 	mnl_attr_for_each(attr, nlh, offset)
 	{
 		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
@@ -75,12 +85,11 @@ static void keep_ext_ack(struct ferry_nl *nl, const struct nlmsghdr *nlh)
 	}
 }
 
-/* One exchange's callbacks see this: the socket (for the error text) and the caller's own
- * callback for the answer's messages. */
+/* One answer's callbacks see this: the socket (for the error text) and what the answer is
+ * read into. */
 struct exchange {
 	struct ferry_nl *nl;
-	mnl_cb_t cb;
-	void *data;
+	struct ferry_nl_answer *a;
 };
 
 static int on_error(const struct nlmsghdr *nlh, void *data)
@@ -88,7 +97,9 @@ static int on_error(const struct nlmsghdr *nlh, void *data)
 	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 	struct exchange *x = data;
 
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err))) {
+	/* the kernel's codes are -1 .. -NL_ERRNO_MAX; anything else is not an errno */
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err)) || err->error > 0 ||
+	    err->error < -NL_ERRNO_MAX) {
 		errno = EBADMSG;
 		return MNL_CB_ERROR;
 	}
@@ -99,30 +110,137 @@ static int on_error(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_ERROR;
 }
 
+/* The end of a dump. Its payload, when there is one, is the dump's own outcome: a dump
+ * that failed part-way ends with a negative errno there, not with an NLMSG_ERROR. */
 static int on_done(const struct nlmsghdr *nlh, void *data)
 {
-	(void)nlh;
+	int32_t status;
+
 	(void)data;
-	return MNL_CB_STOP;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(status))
+		return MNL_CB_STOP;
+	memcpy(&status, mnl_nlmsg_get_payload(nlh), sizeof(status));
+	if (status >= 0)
+		return MNL_CB_STOP;
+	errno = status >= -NL_ERRNO_MAX ? -status : EBADMSG;
+	return MNL_CB_ERROR;
+}
+
+static void on_route(const struct nlmsghdr *nlh, struct ferry_nl_answer *a)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *attr;
+	uint32_t table;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)))
+		return;
+	table = rtm->rtm_table;
+	mnl_attr_for_each(attr, nlh, sizeof(*rtm))
+	{
+		if (mnl_attr_get_type(attr) == RTA_TABLE &&
+		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			table = mnl_attr_get_u32(attr);
+	}
+	if (table == a->table)
+		a->n++;
+}
+
+static void on_rule(const struct nlmsghdr *nlh, struct ferry_nl_answer *a)
+{
+	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
+	struct ferry_nl_rule r = {.suppress_prefixlen = -1};
+	const struct nlattr *attr;
+
+	if (nlh->nlmsg_type != RTM_NEWRULE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*frh)))
+		return;
+	r.family = frh->family;
+	r.table = frh->table;
+	mnl_attr_for_each(attr, nlh, sizeof(*frh))
+	{
+		uint16_t type = mnl_attr_get_type(attr);
+
+		if (type == FRA_PROTOCOL && mnl_attr_validate(attr, MNL_TYPE_U8) == 0)
+			r.protocol = mnl_attr_get_u8(attr);
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) != 0)
+			continue;
+		if (type == FRA_PRIORITY)
+			r.priority = mnl_attr_get_u32(attr);
+		else if (type == FRA_TABLE)
+			r.table = mnl_attr_get_u32(attr);
+		else if (type == FRA_FWMARK) {
+			r.match_mark = true;
+			r.mark = mnl_attr_get_u32(attr);
+		} else if (type == FRA_SUPPRESS_PREFIXLEN && mnl_attr_get_u32(attr) <= 128)
+			r.suppress_prefixlen = (int)mnl_attr_get_u32(attr);
+	}
+	r.invert = r.match_mark && (frh->flags & FIB_RULE_INVERT);
+	if (a->protocol && r.protocol != a->protocol)
+		return;
+	if (a->n < a->cap)
+		a->out[a->n] = r;
+	a->n++;
 }
 
 static int on_message(const struct nlmsghdr *nlh, void *data)
 {
 	struct exchange *x = data;
 
-	return x->cb ? x->cb(nlh, x->data) : MNL_CB_OK;
+	if (x->a->kind == FERRY_NL_ANSWER_ROUTES)
+		on_route(nlh, x->a);
+	else if (x->a->kind == FERRY_NL_ANSWER_RULES)
+		on_rule(nlh, x->a);
+	return MNL_CB_OK;
 }
 
-/* Sends nlh with `flags` (NLM_F_ACK or NLM_F_DUMP) and reads the answer until its end (the
- * acknowledgement, or a dump's NLMSG_DONE), handing every other message to cb. Returns 0
- * or the kernel's negative errno. */
-static int exchange(struct ferry_nl *nl, struct nlmsghdr *nlh, uint16_t flags, mnl_cb_t cb,
-		    void *data)
+/* True if buf is a run of whole messages, each inside it, as the kernel sends them. This
+ * must hold before libmnl walks it: mnl_nlmsg_ok() compares a message's length as a
+ * signed int, so a length of 2 GiB or more passes, and the step to the next message
+ * (MNL_ALIGN of that length) then jumps up to 4 GiB past the buffer or, from 0xfffffffd
+ * on, wraps to 0 and the walk never ends. */
+static bool whole_messages(const uint8_t *p, size_t len)
 {
-	char buf[NL_BUF_SIZE];
+	while (len) {
+		struct nlmsghdr h;
+		size_t step;
+
+		if (len < sizeof(h))
+			return false;
+		memcpy(&h, p, sizeof(h));
+		if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len)
+			return false;
+		step = MNL_ALIGN(h.nlmsg_len); /* <= len: len is a multiple of MNL_ALIGNTO */
+		p += step;
+		len -= step;
+	}
+	return true;
+}
+
+int ferry_nl_answer_parse(struct ferry_nl *nl, struct ferry_nl_answer *a, const void *buf,
+			  size_t len, uint32_t seq)
+{
 	/* a control type left out of the table would be skipped: the end too */
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {[NLMSG_ERROR] = on_error, [NLMSG_DONE] = on_done};
-	struct exchange x = {.nl = nl, .cb = cb, .data = data};
+	struct exchange x = {.nl = nl, .a = a};
+	int ret;
+
+	/* The kernel pads every message to MNL_ALIGNTO, and libmnl's attribute walks run to a
+	 * message's padded end: in a datagram of another length they would read past it. */
+	if (len % MNL_ALIGNTO || len > INT_MAX || !whole_messages(buf, len))
+		return -EBADMSG;
+	errno = 0;
+	ret = mnl_cb_run2(buf, len, seq, nl->portid, on_message, &x, ctl, NLMSG_MIN_TYPE);
+	if (ret == MNL_CB_ERROR)
+		return errno > 0 ? -errno : -EBADMSG;
+	return ret == MNL_CB_STOP ? 0 : 1;
+}
+
+/* Sends nlh with `flags` (NLM_F_ACK or NLM_F_DUMP) and reads the answer into a until its
+ * end (the acknowledgement, or a dump's NLMSG_DONE). Returns 0 or a negative errno (the
+ * kernel's, or ferry_nl_answer_parse's). */
+static int exchange(struct ferry_nl *nl, struct nlmsghdr *nlh, uint16_t flags,
+		    struct ferry_nl_answer *a)
+{
+	char buf[NL_BUF_SIZE];
 	ssize_t n;
 	int ret;
 
@@ -135,22 +253,23 @@ static int exchange(struct ferry_nl *nl, struct nlmsghdr *nlh, uint16_t flags, m
 		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
-		ret = mnl_cb_run2(buf, (size_t)n, nlh->nlmsg_seq, nl->portid, on_message, &x, ctl,
-				  NLMSG_MIN_TYPE);
-	} while (ret == MNL_CB_OK);
-	return ret == MNL_CB_ERROR ? -errno : 0;
+		ret = ferry_nl_answer_parse(nl, a, buf, (size_t)n, nlh->nlmsg_seq);
+	} while (ret == 1);
+	return ret;
 }
 
 /* Sends nlh and waits for its acknowledgement. Returns 0 or the kernel's negative errno. */
 static int request(struct ferry_nl *nl, struct nlmsghdr *nlh)
 {
-	return exchange(nl, nlh, NLM_F_ACK, NULL, NULL);
+	struct ferry_nl_answer a = {.kind = FERRY_NL_ANSWER_ACK};
+
+	return exchange(nl, nlh, NLM_F_ACK, &a);
 }
 
-/* Sends the dump request nlh and runs cb on every message of the answer. */
-static int dump(struct ferry_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+/* Sends the dump request nlh and reads its answer into a. */
+static int dump(struct ferry_nl *nl, struct nlmsghdr *nlh, struct ferry_nl_answer *a)
 {
-	return exchange(nl, nlh, NLM_F_DUMP, cb, data);
+	return exchange(nl, nlh, NLM_F_DUMP, a);
 }
 
 static size_t addr_len(int family)
@@ -298,45 +417,19 @@ int ferry_nl_route_add_local(struct ferry_nl *nl, unsigned int ifindex, int fami
 	return route_add(nl, ifindex, family, any, 0, table, RTN_LOCAL);
 }
 
-struct route_count {
-	uint32_t table;
-	size_t n;
-};
-
-static int on_route(const struct nlmsghdr *nlh, void *data)
-{
-	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	struct route_count *rc = data;
-	const struct nlattr *attr;
-	uint32_t table;
-
-	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*rtm)))
-		return MNL_CB_OK;
-	table = rtm->rtm_table;
-	mnl_attr_for_each(attr, nlh, sizeof(*rtm))
-	{
-		if (mnl_attr_get_type(attr) == RTA_TABLE &&
-		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
-			table = mnl_attr_get_u32(attr);
-	}
-	if (table == rc->table)
-		rc->n++;
-	return MNL_CB_OK;
-}
-
 int ferry_nl_route_count(struct ferry_nl *nl, int family, uint32_t table, size_t *count)
 {
 	char buf[NL_BUF_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct route_count rc = {.table = table};
+	struct ferry_nl_answer a = {.kind = FERRY_NL_ANSWER_ROUTES, .table = table};
 	struct rtmsg *rtm;
 	int err;
 
 	nlh->nlmsg_type = RTM_GETROUTE;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)family;
-	err = dump(nl, nlh, on_route, &rc);
-	*count = rc.n;
+	err = dump(nl, nlh, &a);
+	*count = a.n;
 	return err;
 }
 
@@ -386,63 +479,20 @@ int ferry_nl_rule_del(struct ferry_nl *nl, const struct ferry_nl_rule *r)
 	return request(nl, rule_msg(buf, RTM_DELRULE, r));
 }
 
-struct rule_list {
-	uint8_t protocol;
-	struct ferry_nl_rule *out;
-	size_t cap, n;
-};
-
-static int on_rule(const struct nlmsghdr *nlh, void *data)
-{
-	const struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
-	struct rule_list *rl = data;
-	struct ferry_nl_rule r = {.suppress_prefixlen = -1};
-	const struct nlattr *attr;
-
-	if (nlh->nlmsg_type != RTM_NEWRULE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*frh)))
-		return MNL_CB_OK;
-	r.family = frh->family;
-	r.table = frh->table;
-	mnl_attr_for_each(attr, nlh, sizeof(*frh))
-	{
-		uint16_t type = mnl_attr_get_type(attr);
-
-		if (type == FRA_PROTOCOL && mnl_attr_validate(attr, MNL_TYPE_U8) == 0)
-			r.protocol = mnl_attr_get_u8(attr);
-		if (mnl_attr_validate(attr, MNL_TYPE_U32) != 0)
-			continue;
-		if (type == FRA_PRIORITY)
-			r.priority = mnl_attr_get_u32(attr);
-		else if (type == FRA_TABLE)
-			r.table = mnl_attr_get_u32(attr);
-		else if (type == FRA_FWMARK) {
-			r.match_mark = true;
-			r.mark = mnl_attr_get_u32(attr);
-		} else if (type == FRA_SUPPRESS_PREFIXLEN && mnl_attr_get_u32(attr) <= 128)
-			r.suppress_prefixlen = (int)mnl_attr_get_u32(attr);
-	}
-	r.invert = r.match_mark && (frh->flags & FIB_RULE_INVERT);
-	if (rl->protocol && r.protocol != rl->protocol)
-		return MNL_CB_OK;
-	if (rl->n < rl->cap)
-		rl->out[rl->n] = r;
-	rl->n++;
-	return MNL_CB_OK;
-}
-
 int ferry_nl_rule_list(struct ferry_nl *nl, int family, uint8_t protocol, struct ferry_nl_rule *out,
 		       size_t cap, size_t *n)
 {
 	char buf[NL_BUF_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct rule_list rl = {.protocol = protocol, .out = out, .cap = cap};
+	struct ferry_nl_answer a = {
+	    .kind = FERRY_NL_ANSWER_RULES, .protocol = protocol, .out = out, .cap = cap};
 	struct fib_rule_hdr *frh;
 	int err;
 
 	nlh->nlmsg_type = RTM_GETRULE;
 	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
 	frh->family = (uint8_t)family;
-	err = dump(nl, nlh, on_rule, &rl);
-	*n = rl.n;
+	err = dump(nl, nlh, &a);
+	*n = a.n;
 	return err;
 }

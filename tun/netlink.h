@@ -90,4 +90,35 @@ int ferry_nl_rule_del(struct ferry_nl *nl, const struct ferry_nl_rule *r);
 int ferry_nl_rule_list(struct ferry_nl *nl, int family, uint8_t protocol, struct ferry_nl_rule *out,
 		       size_t cap, size_t *n);
 
+/*
+ * The reply parser. A request's answer is read datagram by datagram, each handed to
+ * ferry_nl_answer_parse. It is declared here for the fuzzer (tests/fuzz/fuzz_netlink.c),
+ * which feeds it what no kernel would send; nothing else outside netlink.c needs it.
+ */
+enum ferry_nl_answer_kind {
+	FERRY_NL_ANSWER_ACK,	/* a request's acknowledgement */
+	FERRY_NL_ANSWER_ROUTES, /* a route dump: counts the routes of one table */
+	FERRY_NL_ANSWER_RULES,	/* a rule dump: collects the rules of one protocol */
+};
+
+/* What an answer is read into. */
+struct ferry_nl_answer {
+	enum ferry_nl_answer_kind kind;
+	uint32_t table;		   /* ROUTES: the table whose routes count */
+	uint8_t protocol;	   /* RULES: only rules made by it (0: all) */
+	struct ferry_nl_rule *out; /* RULES: room for cap rules */
+	size_t cap;
+	size_t n; /* ROUTES: routes counted; RULES: rules found (may exceed cap) */
+};
+
+/* Parses one datagram (len bytes at buf) of the answer to request number seq into a; the
+ * kernel's text for a failure goes to nl->error. Returns 1 when the answer goes on in
+ * another datagram, 0 when it ended (the acknowledgement, or a dump's NLMSG_DONE), the
+ * kernel's negative errno for a refused request or a dump that failed, -EBADMSG for a
+ * malformed reply (a length that is not the kernel's padding, a message that does not
+ * fit, an error code that is not one), or libmnl's verdicts on the headers: -ESRCH (another
+ * sender), -EPROTO (another request's answer), -EINTR (a dump interrupted by a change). */
+int ferry_nl_answer_parse(struct ferry_nl *nl, struct ferry_nl_answer *a, const void *buf,
+			  size_t len, uint32_t seq);
+
 #endif

@@ -6,11 +6,15 @@
  * datagrams the clock moves by the low bits of the length's high byte and the application
  * reads everything. Flags: bit 0 message mode, bit 1 sn near 2^32, bit 2 congestion window.
  * Every buffer must be back in the pool at the end.
+ *
+ * Deep path: the conversation accepted a segment of the input (a PUSH into its receive
+ * window, or an ACK), past the header, conversation and window checks.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "transport/arq.h"
 
 static int sink(void *ctx, const uint8_t *dgram, size_t len)
@@ -33,12 +37,11 @@ static int sink(void *ctx, const uint8_t *dgram, size_t len)
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static bool run(const uint8_t *data, size_t size)
 {
 	static uint8_t payload[20000], out[4096];
 	struct ferry_arq_config cfg;
+	struct ferry_arq_stats st;
 	struct ferry_arq_seg h;
 	struct ferry_pool pool;
 	struct ferry_arq *arq;
@@ -48,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rounds = 0;
 
 	if (size < 1)
-		return 0;
+		return false;
 	(void)ferry_arq_peek_conv(data, size, &conv);
 	(void)ferry_arq_seg_decode(data, size, &h);
 	ferry_arq_config_init(&cfg, FERRY_ARQ_PROFILE_FAST3);
@@ -60,11 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.initial_sn = (data[0] & 2) ? UINT32_MAX - 20 : 0;
 	cfg.nc = (data[0] & 4) ? 0 : 1;
 	if (ferry_pool_init(&pool, 2 * 64 + 16 + 16, cfg.mtu - FERRY_ARQ_HDR_LEN, 32))
-		return 0;
-	if (ferry_arq_create(&arq, 0x01020304, &cfg, &pool, sink, &emitted)) {
-		ferry_pool_destroy(&pool);
-		return 0;
-	}
+		abort();
+	if (ferry_arq_create(&arq, 0x01020304, &cfg, &pool, sink, &emitted))
+		abort();
 	memset(payload, 0xa5, sizeof(payload));
 	(void)ferry_arq_send(arq, payload, cfg.stream ? sizeof(payload) : 3000);
 	ferry_arq_timer(arq, now);
@@ -88,9 +89,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Let every timer fire once more; then tear down. */
 	now += 120000;
 	ferry_arq_timer(arq, now);
+	ferry_arq_stats(arq, &st);
 	ferry_arq_destroy(arq);
 	if (pool.stats.in_use)
 		abort();
 	ferry_pool_destroy(&pool);
+	return st.segs_recv + st.segs_dup + st.acks_recv > 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const struct fuzz_spec spec = {
+	    .name = "fuzz_arq",
+	    .deep = "a segment accepted by the conversation",
+	    .min_inputs = 6,
+	    .floor_permille = 100,
+	};
+
+	return fuzz_init(argc, argv, &spec);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_deep(run(data, size));
 	return 0;
 }

@@ -6,11 +6,15 @@
  * header checks. A small decoder (8 groups, 48 slots) makes eviction reachable. After each
  * shard the decoder's invariants are checked: it never delivers more than it received and
  * rebuilt, never more than the maximum payload, and its slot accounting balances.
+ *
+ * Deep path: a shard that passed the header checks (a well-formed data or parity shard
+ * the decoder took into a group).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "transport/fec.h"
 
 #define FUZZ_MAX_PAYLOAD 1400
@@ -31,17 +35,16 @@ static void fuzz_deliver(void *ctx, const uint8_t *payload, size_t len)
 		s->sum += payload[0] + payload[len - 1]; /* touch both ends for ASan */
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static bool run(const uint8_t *data, size_t size)
 {
 	struct ferry_fec_decoder dec;
 	struct ferry_fec_header hdr;
 	struct fuzz_sink sink = {0};
 	size_t off = 0;
+	bool deep;
 
 	if (ferry_fec_decoder_init(&dec, FUZZ_MAX_PAYLOAD, 8, 48, fuzz_deliver, &sink) != 0)
-		return 0;
+		abort();
 	while (off < size) {
 		size_t len = size - off;
 		const uint8_t *shard;
@@ -68,6 +71,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    dec.nfree > dec.nslots)
 			abort();
 	}
+	deep = dec.stats.data_in + dec.stats.parity_in > 0;
 	ferry_fec_decoder_destroy(&dec);
+	return deep;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const struct fuzz_spec spec = {
+	    .name = "fuzz_fec",
+	    .deep = "a well-formed shard taken into a group",
+	    .min_inputs = 5,
+	    .floor_permille = 100,
+	};
+
+	return fuzz_init(argc, argv, &spec);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_deep(run(data, size));
 	return 0;
 }

@@ -10,6 +10,8 @@
  * own, they must decode to the same fields, and one byte less room must be refused. An
  * OPEN is also wrapped in a PUSH segment of sn 0 and must be found there. Any mismatch
  * aborts.
+ *
+ * Deep path: a decoder's success branch (the input, read one of these ways, is a message).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "transport/arq.h"
 #include "transport/flowmsg.h"
 
@@ -71,19 +74,20 @@ static void reencode_open(const struct ferry_flowmsg_open *o, const uint8_t *bod
 		abort();
 }
 
-static void check_open_body(const uint8_t *body, size_t len)
+static bool check_open_body(const uint8_t *body, size_t len)
 {
 	struct ferry_flowmsg_open o;
 	int err = ferry_flowmsg_open_decode(body, len, &o);
 
 	if (err == -EBADMSG || err == -EPROTONOSUPPORT)
-		return;
+		return false;
 	if (err)
 		abort();
 	reencode_open(&o, body, len);
+	return true;
 }
 
-static void check_result_body(const uint8_t *body, size_t len)
+static bool check_result_body(const uint8_t *body, size_t len)
 {
 	uint8_t out[FERRY_FRAME_HDR_LEN + FERRY_FRAME_RESULT_LEN];
 	struct ferry_flowmsg_result r, r2;
@@ -91,7 +95,7 @@ static void check_result_body(const uint8_t *body, size_t len)
 	size_t n;
 
 	if (err == -EBADMSG)
-		return;
+		return false;
 	if (err)
 		abort();
 	n = ferry_flowmsg_result_encode(out, sizeof(out), &r);
@@ -104,19 +108,21 @@ static void check_result_body(const uint8_t *body, size_t len)
 		abort();
 	if (ferry_flowmsg_result_encode(out, n - 1, &r) != 0)
 		abort();
+	return true;
 }
 
 /* A frame header, then the body it announces (or what there is of it). */
-static void check_frames(const uint8_t *data, size_t size)
+static bool check_frames(const uint8_t *data, size_t size)
 {
 	struct ferry_flowmsg_frame f;
 	int err = ferry_flowmsg_frame_header(data, size, &f);
 	size_t body;
+	bool open, result;
 
 	if (err == -EAGAIN) {
 		if (size >= FERRY_FRAME_HDR_LEN)
 			abort();
-		return;
+		return false;
 	}
 	if (err && err != -EPROTO)
 		abort();
@@ -125,11 +131,12 @@ static void check_frames(const uint8_t *data, size_t size)
 	body = size - FERRY_FRAME_HDR_LEN;
 	if (!err && f.len < body)
 		body = f.len;
-	check_open_body(data + FERRY_FRAME_HDR_LEN, body);
-	check_result_body(data + FERRY_FRAME_HDR_LEN, body);
+	open = check_open_body(data + FERRY_FRAME_HDR_LEN, body);
+	result = check_result_body(data + FERRY_FRAME_HDR_LEN, body);
+	return open || result;
 }
 
-static void check_dg(const uint8_t *data, size_t size)
+static bool check_dg(const uint8_t *data, size_t size)
 {
 	struct ferry_flowmsg_dg m, m2;
 	int err = ferry_flowmsg_dg_decode(data, size, &m);
@@ -137,14 +144,14 @@ static void check_dg(const uint8_t *data, size_t size)
 	size_t n;
 
 	if (err == -EBADMSG || err == -EPROTO || err == -EPROTONOSUPPORT)
-		return;
+		return false;
 	if (err || !size)
 		abort();
 	if (m.payload_len && (m.payload < data || m.payload + m.payload_len != data + size))
 		abort();
 	out = malloc(size);
 	if (!out)
-		return;
+		abort();
 	n = ferry_flowmsg_dg_encode(out, size, &m);
 	if (n != size || memcmp(out, data, size) != 0)
 		abort();
@@ -155,18 +162,20 @@ static void check_dg(const uint8_t *data, size_t size)
 	free(out);
 	if (m.type == FERRY_DG_UDP_OPEN && m.open.proto != 17)
 		abort();
+	return true;
 }
 
-static void check_segments(const uint8_t *data, size_t size)
+static bool check_segments(const uint8_t *data, size_t size)
 {
 	struct ferry_flowmsg_open o;
 	int err = ferry_flowmsg_open_in_segments(data, size, &o);
 
 	if (err == -ENOENT || err == -EBADMSG || err == -EPROTONOSUPPORT)
-		return;
+		return false;
 	if (err || o.proto != 6)
 		abort();
 	reencode_open(&o, NULL, 0);
+	return true;
 }
 
 /* The code table, for whatever code the first byte names. */
@@ -178,14 +187,29 @@ static void check_code(uint8_t code)
 		abort();
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const struct fuzz_spec spec = {
+	    .name = "fuzz_flowmsg",
+	    .deep = "a message one of the decoders accepted",
+	    .min_inputs = 20,
+	    .floor_permille = 30,
+	};
+
+	return fuzz_init(argc, argv, &spec);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	check_dg(data, size);
-	check_frames(data, size);
-	check_segments(data, size);
+	bool dg = check_dg(data, size);
+	bool frames = check_frames(data, size);
+	bool segments = check_segments(data, size);
+
 	if (size)
 		check_code(data[0]);
+	fuzz_deep(dg || frames || segments);
 	return 0;
 }

@@ -18,11 +18,18 @@
  *         each sealed authentically and opened: exercises the replay window, and checks
  *         that no counter is ever accepted twice
  * Everything is rebuilt for each input, so a crash reproduces from its input alone.
+ *
+ * Deep path: past the cheap checks -- a handshake message with the right length, type and
+ * mac1 (refused later or accepted), a data message whose receiver index named a session
+ * (the AEAD then decided), or an authentic record of a stream.
  */
 #include <endian.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "transport/noise.h"
 
 static const uint8_t responder_private[32] = {
@@ -105,13 +112,15 @@ static void put_le32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
-/* One datagram to the responder, as the link would hand it over. */
-static void deliver(struct world *w, unsigned ctl, uint8_t *msg, size_t len)
+/* One datagram to the responder, as the link would hand it over. Returns true when it got
+ * past the cheap checks (the deep path). */
+static bool deliver(struct world *w, unsigned ctl, uint8_t *msg, size_t len)
 {
 	uint8_t reply[FERRY_NOISE_MAX_REPLY_LEN];
 	struct ferry_noise_peer *peer;
 	struct ferry_buf *buf;
 	size_t reply_len;
+	int err;
 
 	if (len >= 1 && msg[0] == FERRY_MSG_DATA) {
 		if ((ctl & CTL_SESSION) && len >= 8 && w->r_peer.current)
@@ -120,10 +129,11 @@ static void deliver(struct world *w, unsigned ctl, uint8_t *msg, size_t len)
 			len = BUF_SIZE;
 		buf = ferry_pool_get(&w->pool);
 		memcpy(ferry_buf_put(buf, (uint32_t)len), msg, len);
-		if (ferry_noise_open(&w->r, 1, buf, &peer) == 0 && peer != &w->r_peer)
+		err = ferry_noise_open(&w->r, 1, buf, &peer);
+		if (err == 0 && peer != &w->r_peer)
 			abort();
 		ferry_pool_put(&w->pool, buf);
-		return;
+		return err != -EPROTO && err != -ENOENT;
 	}
 	if ((ctl & CTL_PENDING) && w->r_peer.hs.pending) {
 		if (len == FERRY_MSG_RESPONSE_LEN)
@@ -133,16 +143,18 @@ static void deliver(struct world *w, unsigned ctl, uint8_t *msg, size_t len)
 	}
 	if ((ctl & CTL_FIX_MAC1) && len >= FERRY_MACS_LEN)
 		ferry_cookie_add_macs(&w->i_peer.cookie, 1, msg, len);
-	if (ferry_noise_handle_handshake(&w->r, 1, src, sizeof(src), msg, len, reply, &reply_len,
-					 &peer) == 0 &&
-	    peer != &w->r_peer)
+	err = ferry_noise_handle_handshake(&w->r, 1, src, sizeof(src), msg, len, reply, &reply_len,
+					   &peer);
+	if (err == 0 && peer != &w->r_peer)
 		abort();
 	if (reply_len > sizeof(reply))
 		abort();
+	return err != -EPROTO && err != -EACCES;
 }
 
-/* Authentic datagrams with fuzzer-chosen counters: each counter opens at most once. */
-static void stream(struct world *w, const uint8_t *data, size_t size)
+/* Authentic datagrams with fuzzer-chosen counters: each counter opens at most once.
+ * Returns true if one opened. */
+static bool stream(struct world *w, const uint8_t *data, size_t size)
 {
 	uint64_t accepted[STREAM_MAX];
 	size_t n = 0, k;
@@ -176,18 +188,18 @@ static void stream(struct world *w, const uint8_t *data, size_t size)
 		}
 		ferry_pool_put(&w->pool, buf);
 	}
+	return n > 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static bool run(const uint8_t *data, size_t size)
 {
 	struct world *w;
 	uint8_t *msg;
 	unsigned ctl;
+	bool deep;
 
 	if (size < 1)
-		return 0;
+		return false;
 	ctl = data[0];
 	w = malloc(sizeof(*w));
 	msg = malloc(size);
@@ -197,11 +209,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(msg, data + 1, size - 1);
 	if ((ctl & CTL_STREAM) && (ctl & CTL_SESSION))
-		stream(w, msg, size - 1);
+		deep = stream(w, msg, size - 1);
 	else
-		deliver(w, ctl, msg, size - 1);
+		deep = deliver(w, ctl, msg, size - 1);
 	world_destroy(w);
 	free(msg);
 	free(w);
+	return deep;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const struct fuzz_spec spec = {
+	    .name = "fuzz_handshake",
+	    .deep = "past length, type, mac1 and receiver index",
+	    .min_inputs = 9,
+	    .floor_permille = 100,
+	};
+
+	return fuzz_init(argc, argv, &spec);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_deep(run(data, size));
 	return 0;
 }

@@ -11,6 +11,8 @@
  *    bytes in flight never exceed what it sent, and after the loss timer nothing is left.
  * 2. The input as a run of counters a receiver sees (u16 steps, wrapping into a window):
  *    every record the tracker writes parses, and names only counters that arrived.
+ *
+ * Deep path: the input parsed as an ACK record (part 1 past ferry_ack_parse).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "transport/ack.h"
 #include "transport/cc.h"
 
@@ -40,7 +43,7 @@ static void check_ack(const struct ferry_ack *a)
 	}
 }
 
-static void as_record(const uint8_t *data, size_t size)
+static bool as_record(const uint8_t *data, size_t size)
 {
 	struct ferry_cc_config cfg = {.mode = FERRY_CC_BBR, .mss = 1400, .seed = 1};
 	struct ferry_ack a;
@@ -50,10 +53,9 @@ static void as_record(const uint8_t *data, size_t size)
 
 	CHECK(err == 0 || err == -EBADMSG);
 	if (err)
-		return;
+		return false;
 	check_ack(&a);
-	if (ferry_cc_init(&cc, &cfg, 0))
-		return;
+	CHECK(ferry_cc_init(&cc, &cfg, 0) == 0);
 	/* a controller that sent the packets the ACK speaks of, up to a bound */
 	n = a.largest < 20000 ? a.largest + 40 : 20040;
 	for (pn = 0, sent = 0; pn < n; pn++) {
@@ -69,6 +71,7 @@ static void as_record(const uint8_t *data, size_t size)
 	CHECK(cc.inflight == 0);
 	CHECK(ferry_cc_next_deadline(&cc) == UINT64_MAX);
 	ferry_cc_destroy(&cc);
+	return true;
 }
 
 static void as_counters(const uint8_t *data, size_t size)
@@ -106,11 +109,26 @@ static void as_counters(const uint8_t *data, size_t size)
 	}
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const struct fuzz_spec spec = {
+	    .name = "fuzz_link_ack",
+	    .deep = "an ACK record that parsed",
+	    .min_inputs = 4,
+	    .floor_permille = 2,
+	};
+
+	return fuzz_init(argc, argv, &spec);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	as_record(data, size);
+	bool deep = as_record(data, size);
+
 	as_counters(data, size);
+	fuzz_deep(deep);
 	return 0;
 }

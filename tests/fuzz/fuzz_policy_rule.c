@@ -9,6 +9,8 @@
  * agrees with parse (and adds the same rule, or refuses with -ENOSPC when full); a rule
  * alone in a policy matches its own address; and checking fixed destinations against the
  * grown policy answers ALLOW or DENY.
+ *
+ * Deep path: a line that parsed as a rule.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "stack/policy.h"
+#include "tests/fuzz/fuzz.h"
 
 #define INPUT_MAX 4096 /* bytes of the input read as rule text */
 
@@ -112,7 +115,8 @@ static void check_self_match(const struct ferry_policy_rule *r, struct ferry_pol
 		abort();
 }
 
-static void check_line(struct ferry_policy *policy, struct ferry_policy *one, const char *line)
+/* Returns true when the line parsed as a rule. */
+static bool check_line(struct ferry_policy *policy, struct ferry_policy *one, const char *line)
 {
 	struct ferry_policy_rule rule, again;
 	const char *why = NULL, *why2 = NULL;
@@ -144,12 +148,28 @@ static void check_line(struct ferry_policy *policy, struct ferry_policy *one, co
 		   !rule_eq(&policy->rules[before], &rule)) {
 		abort();
 	}
+	return ret == 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const struct fuzz_spec spec = {
+	    .name = "fuzz_policy_rule",
+	    .deep = "a line that parsed as a rule",
+	    .min_inputs = 4,
+	    .floor_permille = 100,
+	};
+
+	return fuzz_init(argc, argv, &spec);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ferry_policy *policy, *one;
 	size_t n = size < INPUT_MAX ? size : INPUT_MAX, start, i;
+	bool deep = false;
 	char *text;
 
 	text = malloc(n + 1);
@@ -167,7 +187,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t end = nl ? (size_t)(nl - text) : n;
 
 		text[end] = '\0';
-		check_line(policy, one, text + start);
+		if (check_line(policy, one, text + start))
+			deep = true;
 		start = end + 1;
 	}
 
@@ -184,5 +205,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(one);
 	free(policy);
 	free(text);
+	fuzz_deep(deep);
 	return 0;
 }

@@ -19,6 +19,10 @@
  *                               and n bytes: this gets past lwIP's handshake and sequence
  *                               checks, which random bytes almost never would
  * Anything else ends the script. One stack lives per input (lwIP allows one at a time).
+ *
+ * Deep path: the stack did something with the input -- wrote a packet back (an answer, an
+ * RST, an ICMP error) or reported a flow through a callback -- rather than drop it at the
+ * first header check.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -26,6 +30,7 @@
 #include <string.h>
 
 #include "stack/stack.h"
+#include "tests/fuzz/fuzz.h"
 #include "tests/support/pkt.h"
 
 #define MAX_LIVE 32
@@ -39,6 +44,7 @@ struct harness {
 	size_t budget;		    /* bytes tcp_data may still take */
 	uint8_t last_tcp_out[2048]; /* the last TCP segment written to the TUN */
 	size_t last_tcp_len;
+	unsigned long calls; /* callbacks the stack made: the deep path */
 };
 
 static void forget(struct ferry_flow **list, unsigned *n, const struct ferry_flow *flow)
@@ -76,6 +82,7 @@ static int tun_write(void *ctx, const uint8_t *pkt, size_t len)
 	struct harness *h = ctx;
 	struct ferry_tpkt t;
 
+	h->calls++;
 	if (len <= sizeof(h->last_tcp_out) && ferry_tpkt_parse(&t, pkt, len) == 0 && t.proto == 6) {
 		memcpy(h->last_tcp_out, pkt, len);
 		h->last_tcp_len = len;
@@ -122,6 +129,7 @@ static int tcp_open(void *ctx, struct ferry_flow *flow, const struct ferry_endpo
 
 	(void)src;
 	(void)dst;
+	h->calls++;
 	remember(h->tcp, &h->ntcp, flow);
 	return 0;
 }
@@ -164,6 +172,7 @@ static void udp_datagram(void *ctx, struct ferry_flow *flow, const uint8_t *data
 
 	(void)data;
 	(void)len;
+	h->calls++;
 	if (!is_tracked(h->udp, h->nudp, flow))
 		remember(h->udp, &h->nudp, flow);
 }
@@ -180,6 +189,7 @@ static int icmp_echo(void *ctx, const struct ferry_endpoint *src, const struct f
 {
 	struct harness *h = ctx;
 
+	h->calls++;
 	if (seq & 1)
 		return -EHOSTUNREACH; /* the stack answers with an unreachable, quoting */
 	ferry_stack_icmp_echo_reply(h->stack, src, dst, seq, data, len);
@@ -203,7 +213,20 @@ static struct ferry_flow *last_tcp(struct harness *h)
 	return h->ntcp ? h->tcp[h->ntcp - 1] : NULL;
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const struct fuzz_spec spec = {
+	    .name = "fuzz_tun_input",
+	    .deep = "a packet the stack answered or made a flow of",
+	    .min_inputs = 10,
+	    .floor_permille = 50,
+	};
+
+	return fuzz_init(argc, argv, &spec);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -295,5 +318,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 out:
 	ferry_stack_destroy(h.stack);
+	fuzz_deep(h.calls > 0);
 	return 0;
 }

@@ -3,6 +3,11 @@
  * Replays files through a libFuzzer harness without libFuzzer, so that every build (gcc,
  * sanitizers) runs each harness over its seed corpus. Arguments are files or folders;
  * an empty or missing corpus is an error, so a harness cannot pass by running nothing.
+ *
+ * As libFuzzer does, it calls the harness's LLVMFuzzerInitialize first. Every harness
+ * defines one (tests/fuzz/fuzz.h): it registers the deep-path check that fails the run at
+ * exit if too few seeds reached the code the harness exists for, and it writes generated
+ * seeds (--write-seeds DIR). A harness without it does not link here.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -11,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int replay_file(const char *path)
@@ -74,6 +80,7 @@ int main(int argc, char **argv)
 	unsigned count = 0;
 	int i;
 
+	LLVMFuzzerInitialize(&argc, &argv);
 	for (i = 1; i < argc; i++)
 		if (replay_path(argv[i], &count) != 0)
 			return EXIT_FAILURE;
