@@ -280,7 +280,7 @@ START_TEST(peer_restart_rehandshakes)
 {
 	struct ferry_vnet_link l = {.delay_ms = 20};
 	struct ferry_linkrig *w = ferry_linkrig_new(5, &l, &l);
-	uint64_t t0;
+	uint64_t t0, rh;
 
 	ferry_linkrig_start(w);
 	ferry_linkrig_warm(w);
@@ -293,10 +293,13 @@ START_TEST(peer_restart_rehandshakes)
 	t0 = w->vn.now;
 	ferry_linkrig_convs_open(w, FERRY_LINKRIG_CONV_BASE + 1, 2, 200 << 10,
 				 0); /* B, silent, never initiates */
-	/* A's data goes unanswered; it re-initiates FERRY_LINK_REHANDSHAKE_MS later */
-	ck_assert(ferry_linkrig_run(w, t0 + FERRY_LINK_REHANDSHAKE_MS - 100, false));
+	/* A's data goes unanswered; it re-initiates ferry_link_rehandshake_ms later (40 ms
+	 * RTT: the minimum) */
+	rh = ferry_link_rehandshake_ms(&w->s[0].link);
+	ck_assert_uint_eq(rh, FERRY_LINK_REHANDSHAKE_MIN_MS);
+	ck_assert(ferry_linkrig_run(w, t0 + rh - 100, false));
 	ck_assert_uint_eq(w->s[0].link.stats.initiations_out, 1);
-	ck_assert(ferry_linkrig_run(w, t0 + FERRY_LINK_REHANDSHAKE_MS + 500, false));
+	ck_assert(ferry_linkrig_run(w, t0 + rh + 500, false));
 	ck_assert_uint_eq(w->s[0].link.stats.initiations_out, 2);
 	ck_assert_int_eq(ferry_link_state(&w->s[1].link), FERRY_LINK_UP);
 	ck_assert(ferry_linkrig_run(w, w->vn.now + 120 * FERRY_LINKRIG_SEC, true));
@@ -306,7 +309,7 @@ START_TEST(peer_restart_rehandshakes)
 	fflush(stdout);
 	printf("restart of B: re-handshake after %u ms of silence, transfer done after %.1f s "
 	       "(the ARQ's backed-off RTO decides the rest)\n",
-	       (unsigned)FERRY_LINK_REHANDSHAKE_MS, (double)(w->vn.now - t0) / 1000.0);
+	       (unsigned)rh, (double)(w->vn.now - t0) / 1000.0);
 
 	/* A restarts: no session at all, so its first payload starts a handshake */
 	ferry_linkrig_close_convs(&w->s[1]);

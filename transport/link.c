@@ -101,19 +101,20 @@ static uint64_t hs_allowed_at(const struct ferry_link *link)
 	return link->hs_next_ms;
 }
 
-/* Sends an initiation if the retry timer allows; moves the timer either way. */
-static void initiate(struct ferry_link *link)
+/* Sends an initiation if the retry timer allows, and allows the next one retry_ms (plus
+ * jitter) later either way. */
+static void initiate(struct ferry_link *link, uint64_t retry_ms)
 {
 	uint8_t msg[FERRY_MSG_INITIATION_LEN];
 	uint64_t now = link->now;
 
 	if (!link->endpoint.len || now < hs_allowed_at(link))
 		return;
-	link->hs_next_ms = now + link->cfg.handshake_retry_ms +
-			   rng_next(link) % (FERRY_LINK_HANDSHAKE_JITTER_MS + 1);
+	link->hs_next_ms = now + retry_ms + rng_next(link) % (FERRY_LINK_HANDSHAKE_JITTER_MS + 1);
 	if (ferry_noise_create_initiation(&link->peer, now, realtime_ns(link->set, now), msg))
 		return;
 	link->stats.initiations_out++;
+	link->initiation_ms = now;
 	ferry_link_transmit(link, msg, sizeof(msg), NULL, FERRY_PACER_HIGH, false);
 }
 
@@ -121,14 +122,46 @@ static void initiate(struct ferry_link *link)
 void ferry_link_want_session(struct ferry_link *link)
 {
 	if (ferry_noise_peer_wants_handshake(&link->peer, link->now, 0))
-		initiate(link);
+		initiate(link, link->cfg.handshake_retry_ms);
+}
+
+/* A live peer acknowledges data that asks for it (the only kind that starts the silence,
+ * link_send.c) within a round trip and its ACK delay: silence for a few RTOs means the
+ * path is down or the peer lost our session. An RTO is taken as 2 x the smoothed RTT plus
+ * the ACK delay (the controller keeps no RTT variance: twice the mean leaves room for a
+ * queue as long as the path). The minimum keeps a short path from calling a scheduling
+ * hiccup a restart, the maximum keeps a long or bloated one from waiting WireGuard's 15 s.
+ * A wrong guess is cheap: one handshake, while the current session goes on carrying
+ * data. */
+uint32_t ferry_link_rehandshake_ms(const struct ferry_link *link)
+{
+	uint64_t rtt, t;
+
+	if (link->cc.rtt_seen)
+		rtt = link->cc.srtt8 / 8;
+	else if (link->hs_rtt_ms)
+		rtt = link->hs_rtt_ms;
+	else
+		return FERRY_LINK_REHANDSHAKE_MAX_MS;
+	t = FERRY_LINK_REHANDSHAKE_RTOS * (2 * rtt + FERRY_ACK_DELAY_MS);
+	return (uint32_t)max64(FERRY_LINK_REHANDSHAKE_MIN_MS,
+			       min64(t, FERRY_LINK_REHANDSHAKE_MAX_MS));
+}
+
+/* Sent data has gone unanswered for ferry_link_rehandshake_ms: a new handshake, retried
+ * after as long again as the silence lasted so far (a peer that restarted in the meantime
+ * is found again at once), handshake_retry_ms at most. */
+static void rehandshake(struct ferry_link *link)
+{
+	uint64_t silent = link->now - link->unanswered_ms;
+
+	initiate(link, min64(silent, link->cfg.handshake_retry_ms));
 }
 
 /* --------------------------------- timers --------------------------------------- */
 
 uint64_t ferry_link_next_deadline(const struct ferry_link *link, uint64_t now)
 {
-	const struct ferry_noise_session *cur = link->peer.current;
 	bool usable = session_usable_at(link, now);
 	uint64_t d;
 
@@ -146,7 +179,8 @@ uint64_t ferry_link_next_deadline(const struct ferry_link *link, uint64_t now)
 		uint64_t since = link->unanswered_ms;
 
 		if (link->endpoint.len && now - since < FERRY_LINK_REHANDSHAKE_GIVEUP_MS)
-			d = min64(d, max64(since + FERRY_LINK_REHANDSHAKE_MS, hs_allowed_at(link)));
+			d = min64(
+			    d, max64(since + ferry_link_rehandshake_ms(link), hs_allowed_at(link)));
 		if (link->state != FERRY_LINK_DEAD)
 			d = min64(d, since + link->cfg.dead_ms);
 	}
@@ -157,8 +191,8 @@ uint64_t ferry_link_next_deadline(const struct ferry_link *link, uint64_t now)
 	}
 	if (usable && link->recv_unanswered_ms)
 		d = min64(d, link->recv_unanswered_ms + FERRY_LINK_PASSIVE_KEEPALIVE_MS);
-	if (cur && cur->valid)
-		d = min64(d, cur->created_ms + FERRY_NOISE_REJECT_AFTER_TIME_MS);
+	/* keys leave memory when they expire, not at whatever timer happens to run next */
+	d = min64(d, ferry_noise_peer_next_expiry(&link->peer));
 	return d < now ? now : d;
 }
 
@@ -168,6 +202,8 @@ void ferry_link_timer(struct ferry_link *link, uint64_t now)
 
 	link->now = now;
 	ferry_noise_peer_expire(&link->peer, now);
+	if (!link->peer.current)
+		link->last_current = NULL; /* its slot may hold the next current session */
 	ferry_fec_encoder_timeout(&link->enc, now);
 	if (ferry_cc_next_deadline(&link->cc) <= now) {
 		ferry_cc_timer(&link->cc, now);
@@ -183,9 +219,10 @@ void ferry_link_timer(struct ferry_link *link, uint64_t now)
 			(!link->have_sent || now - link->last_sent_ms >= link->cfg.keepalive_ms);
 	if (!session_usable(link) && (link->wait_count || keepalive_due))
 		ferry_link_want_session(link);
-	if (link->unanswered_ms && now - link->unanswered_ms >= FERRY_LINK_REHANDSHAKE_MS &&
+	if (link->unanswered_ms && now - link->unanswered_ms >= ferry_link_rehandshake_ms(link) &&
 	    now - link->unanswered_ms < FERRY_LINK_REHANDSHAKE_GIVEUP_MS)
-		initiate(link); /* sent data, heard nothing: the peer may have lost our session */
+		rehandshake(
+		    link); /* sent data, heard nothing: the peer may have lost our session */
 	if (session_usable(link)) {
 		if (keepalive_due ||
 		    (link->recv_unanswered_ms &&

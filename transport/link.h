@@ -45,26 +45,34 @@
  *
  * Timers: ferry_link_next_deadline() is the earliest of the FEC group timer, the pacer,
  * keepalives, the handshake retry, the re-handshake and dead-peer checks and the expiry of
- * waiting payloads and sessions; ferry_link_timer() (or the set's versions, which cover
- * every link) runs what is due. The module reads no clock and does no I/O: `now` is
- * monotonic milliseconds; the wall clock needed for handshake timestamps is derived from
- * one reading the caller gives at init (ferry_link_set_clock to resync).
+ * waiting payloads, sessions and handshakes; ferry_link_timer() (or the set's versions,
+ * which cover every link) runs what is due. The module reads no clock and does no I/O:
+ * `now` is monotonic milliseconds; the wall clock needed for handshake timestamps is
+ * derived from one reading the caller gives at init (ferry_link_set_clock to resync).
  *
  * Handshakes: a link initiates when it has something to send (or a keepalive is due) and
  * no usable session, when its session asks to be rekeyed while sending, and when data it
- * sent stayed unanswered for FERRY_LINK_REHANDSHAKE_MS (the peer may have restarted). It
- * retries every handshake_retry_ms plus up to FERRY_LINK_HANDSHAKE_JITTER_MS of jitter. A
- * responder does not initiate while its fresh session waits for the initiator's first
- * datagram; an initiator sends a keepalive right after a response so the responder can
- * confirm that session at once. When both sides initiate at once, the side with the
- * greater static public key ignores the other's initiation, so exactly one session
- * results. Every completed handshake restarts the link's FEC decoder (a restarted peer
- * numbers its FEC groups from zero again).
+ * sent stayed unanswered for a few of the path's RTOs (ferry_link_rehandshake_ms: the peer
+ * may have restarted and lost the session; it cannot say so, since it never answers what
+ * it cannot open). It retries every handshake_retry_ms plus up to
+ * FERRY_LINK_HANDSHAKE_JITTER_MS of jitter (while data goes unanswered, sooner: after as
+ * long again as it has been unanswered, so a peer that was down for a moment is found
+ * again within about that moment). A responder does not initiate while its fresh session
+ * waits for the initiator's first datagram; an initiator sends a keepalive right after a
+ * response so the responder can confirm that session at once. When both sides initiate
+ * at once, the side with the greater static public key ignores the other's initiation, so
+ * exactly one session results. Every completed handshake restarts the link's FEC decoder
+ * (a restarted peer numbers its FEC groups from zero again).
  *
  * Liveness: a persistent keepalive goes out after keepalive_ms without sending (0: off);
  * a passive one FERRY_LINK_PASSIVE_KEEPALIVE_MS after authenticated data arrived that
  * nothing answered. The link is DEAD after dead_ms of sending data with nothing
  * authenticated coming back (state callback); anything authenticated revives it.
+ *
+ * Secrets leave memory on time: the deadline includes the instant each session expires
+ * (FERRY_NOISE_REJECT_AFTER_TIME_MS), an unconfirmed responder session and an unanswered
+ * initiation are forgotten (FERRY_NOISE_HANDSHAKE_MAX_AGE_MS), and the timer that runs then
+ * wipes them (ferry_noise_peer_next_expiry).
  *
  * Lifetimes: the caller owns the memory of the set and its links. A link is added by
  * ferry_link_init and removed by ferry_link_destroy (which first sends the set's output
@@ -96,7 +104,10 @@ enum {
 	FERRY_LINK_HANDSHAKE_RETRY_MS = 5000,	  /* default retry of an unanswered initiation */
 	FERRY_LINK_HANDSHAKE_JITTER_MS = 333,	  /* added to each retry, uniform */
 	FERRY_LINK_PASSIVE_KEEPALIVE_MS = 1000,	  /* answer received data after this silence */
-	FERRY_LINK_REHANDSHAKE_MS = 2500,	  /* data unanswered this long: new handshake */
+	FERRY_LINK_REHANDSHAKE_RTOS = 3,	  /* data unanswered for this many RTOs: new
+						     handshake (ferry_link_rehandshake_ms) ... */
+	FERRY_LINK_REHANDSHAKE_MIN_MS = 1000,	  /* ... but not sooner than this */
+	FERRY_LINK_REHANDSHAKE_MAX_MS = 5000,	  /* ... nor later (also: no RTT known yet) */
 	FERRY_LINK_REHANDSHAKE_GIVEUP_MS = 90000, /* ... retried for at most this long */
 	FERRY_LINK_DEAD_DEFAULT_MS = 30000,	  /* dead_ms default */
 	FERRY_LINK_POOL_SPARE = 8,		  /* buffers beyond the queues' limits */
@@ -283,7 +294,9 @@ struct ferry_link {
 	uint64_t now;	/* of the current entry point */
 	uint64_t rng;
 	/* timers (ms; 0 = not set) */
-	uint64_t hs_next_ms;				/* no initiation before this */
+	uint64_t hs_next_ms;	/* no initiation before this */
+	uint64_t initiation_ms; /* our last initiation left */
+	uint32_t hs_rtt_ms;	/* its round trip, when answered: the RTT before any ACK */
 	const struct ferry_noise_session *last_current; /* to notice a new current session */
 	uint32_t ignored_index;	     /* local index of a crossed initiation's unanswered session */
 	uint64_t last_sent_ms;	     /* anything sent */
@@ -371,6 +384,13 @@ bool ferry_link_congested(const struct ferry_link *link);
 
 /* The congestion controller's view (see transport/cc.h). */
 void ferry_link_cc_info(const struct ferry_link *link, struct ferry_cc_info *out);
+
+/* How long data may go unanswered before the link starts a new handshake:
+ * FERRY_LINK_REHANDSHAKE_RTOS x the path's RTO (2 x the controller's smoothed RTT, or the
+ * last handshake's round trip before the first ACK, + the peer's ACK delay), within
+ * [FERRY_LINK_REHANDSHAKE_MIN_MS, FERRY_LINK_REHANDSHAKE_MAX_MS]; the maximum while no
+ * round trip was measured. */
+uint32_t ferry_link_rehandshake_ms(const struct ferry_link *link);
 
 /* When ferry_link_timer must run next (<= now: at once), UINT64_MAX when nothing is
  * due. Changes nothing. */

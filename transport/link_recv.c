@@ -21,6 +21,16 @@
 
 _Static_assert(offsetof(struct ferry_link, peer) == 0, "noise hands out &link->peer");
 
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint64_t max64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
 static struct ferry_link *link_of(struct ferry_noise_peer *peer)
 {
 	return (struct ferry_link *)peer;
@@ -289,6 +299,9 @@ static int handshake_input(struct ferry_link_set *set, struct ferry_buf *buf,
 		ferry_link_transmit(link, reply, (uint32_t)reply_len, NULL, FERRY_PACER_HIGH,
 				    false);
 	} else {
+		/* the answer to our latest initiation (noise takes no other): the path's round
+		 * trip, before the controller has a sample of its own */
+		link->hs_rtt_ms = (uint32_t)min64(max64(now - link->initiation_ms, 1), UINT32_MAX);
 		note_current(link);
 		if (link->wait_count)
 			ferry_link_wait_drain(link);

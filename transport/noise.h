@@ -25,7 +25,8 @@
  *              during the rotation, until it expires;
  *   next     - a responder's new session, unconfirmed until the first datagram from the
  *              initiator opens under it; then it becomes current (the responder must not
- *              send first under a session the initiator may never have completed).
+ *              send first under a session the initiator may never have completed); one
+ *              never confirmed is wiped after FERRY_NOISE_HANDSHAKE_MAX_AGE_MS.
  * Data messages are routed by their receiver index: every session has a random 32-bit
  * local index that the peer puts into the messages it sends us.
  *
@@ -282,7 +283,12 @@ bool ferry_noise_session_expired(const struct ferry_noise_session *session, uint
 bool ferry_noise_peer_wants_handshake(const struct ferry_noise_peer *peer, uint64_t now,
 				      uint64_t retry_ms);
 
-/* Wipes peer's expired sessions and a pending handshake past its maximum age. */
+/* Wipes peer's expired sessions, a next session never confirmed and a pending handshake
+ * past FERRY_NOISE_HANDSHAKE_MAX_AGE_MS. */
 void ferry_noise_peer_expire(struct ferry_noise_peer *peer, uint64_t now);
+
+/* When ferry_noise_peer_expire next has something to wipe (<= now: at once), UINT64_MAX
+ * when nothing: the caller's timer runs then, so keys leave memory on time. */
+uint64_t ferry_noise_peer_next_expiry(const struct ferry_noise_peer *peer);
 
 #endif

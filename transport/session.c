@@ -59,17 +59,53 @@ bool ferry_noise_peer_wants_handshake(const struct ferry_noise_peer *peer, uint6
 	       ferry_noise_session_should_rekey(peer->current, now);
 }
 
+/* An unconfirmed next session lives no longer than a pending handshake: an initiator
+ * that has not used it by then never will. */
+static bool next_expired(const struct ferry_noise_session *next, uint64_t now)
+{
+	return ferry_noise_session_expired(next, now) ||
+	       now - next->created_ms >= FERRY_NOISE_HANDSHAKE_MAX_AGE_MS;
+}
+
 void ferry_noise_peer_expire(struct ferry_noise_peer *peer, uint64_t now)
 {
 	if (peer->current && ferry_noise_session_expired(peer->current, now))
 		ferry_noise_session_drop(&peer->current);
 	if (peer->previous && ferry_noise_session_expired(peer->previous, now))
 		ferry_noise_session_drop(&peer->previous);
-	if (peer->next && ferry_noise_session_expired(peer->next, now))
+	if (peer->next && next_expired(peer->next, now))
 		ferry_noise_session_drop(&peer->next);
 	if (peer->hs.pending && now - peer->hs.created_ms >= FERRY_NOISE_HANDSHAKE_MAX_AGE_MS)
 		ferry_noise_handshake_clear(&peer->hs);
 	ferry_noise_table_sync(peer);
+}
+
+/* When a session turns expired by time, after `age` (0: it is already, by its counter). */
+static uint64_t session_expiry(const struct ferry_noise_session *s, uint64_t age)
+{
+	if (!s->valid || s->send_counter >= s->reject_after_messages)
+		return 0;
+	return s->created_ms + age;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t ferry_noise_peer_next_expiry(const struct ferry_noise_peer *peer)
+{
+	uint64_t t = UINT64_MAX;
+
+	if (peer->current)
+		t = min64(t, session_expiry(peer->current, FERRY_NOISE_REJECT_AFTER_TIME_MS));
+	if (peer->previous)
+		t = min64(t, session_expiry(peer->previous, FERRY_NOISE_REJECT_AFTER_TIME_MS));
+	if (peer->next)
+		t = min64(t, session_expiry(peer->next, FERRY_NOISE_HANDSHAKE_MAX_AGE_MS));
+	if (peer->hs.pending)
+		t = min64(t, peer->hs.created_ms + FERRY_NOISE_HANDSHAKE_MAX_AGE_MS);
+	return t;
 }
 
 /* The next session opened a datagram: the initiator has it, so it becomes current. */

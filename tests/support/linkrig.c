@@ -97,7 +97,36 @@ static void on_segments(void *ctx, struct ferry_link *link, uint32_t conv, const
 		s->unknown_conv++;
 		return;
 	}
+	if (!s->conv_heard[i]) {
+		s->conv_heard[i] = true;
+		s->conv_instance[i] = s->peer_instance;
+	}
 	ferry_arq_input(s->arq[i], segs, len, now);
+}
+
+/* The peer announced its instance: a new one means it restarted, and what heard the old
+ * one is reset (the bridge's ferry_bridge_peer_instance). */
+static void hello_in(struct ferry_linkrig_side *s, const uint8_t *data, size_t len, uint64_t now)
+{
+	uint64_t instance;
+	uint32_t i;
+
+	ck_assert_uint_eq(len, sizeof(instance));
+	memcpy(&instance, data, sizeof(instance));
+	if (instance == s->peer_instance)
+		return;
+	if (s->peer_instance) {
+		s->peer_restarts++;
+		for (i = 0; i < s->nconv; i++)
+			if (s->conv_instance[i] == s->peer_instance && !s->reset_ms[i])
+				s->reset_ms[i] = now;
+	}
+	s->peer_instance = instance;
+	/* what was heard before the first announcement belongs to this instance (the bridge
+	 * learns it from the conversation's own OPEN or RESULT) */
+	for (i = 0; i < s->nconv; i++)
+		if (s->conv_heard[i] && !s->conv_instance[i])
+			s->conv_instance[i] = instance;
 }
 
 static void on_datagram(void *ctx, struct ferry_link *link, uint32_t flow_id, const uint8_t *data,
@@ -107,6 +136,10 @@ static void on_datagram(void *ctx, struct ferry_link *link, uint32_t flow_id, co
 	size_t i;
 
 	(void)link;
+	if (s->w->hello && flow_id == FERRY_LINKRIG_HELLO_FLOW) {
+		hello_in(s, data, len, now);
+		return;
+	}
 	if (flow_id >= 4096) {
 		s->dg_bad++;
 		return;
@@ -124,9 +157,13 @@ static void on_state(void *ctx, struct ferry_link *link, enum ferry_link_state s
 {
 	struct ferry_linkrig_side *s = ctx;
 
-	(void)link;
 	if (s->nstates < 16)
 		s->states[s->nstates++] = state;
+	if (s->w->hello && state == FERRY_LINK_UP)
+		ck_assert_int_eq(ferry_link_send_datagram(link, FERRY_LINKRIG_HELLO_FLOW,
+							  (const uint8_t *)&s->instance,
+							  sizeof(s->instance), link->now),
+				 0);
 }
 
 static int arq_out(void *ctx, const uint8_t *d, size_t len)
@@ -196,6 +233,9 @@ void ferry_linkrig_side_start(struct ferry_linkrig_side *s, uint64_t now)
 	       (2 * s->arq_cfg.snd_wnd + s->arq_cfg.snd_queue_max + s->arq_cfg.rcv_wnd + 8);
 	ck_assert_int_eq(ferry_pool_init(&s->arq_pool, bufs, s->arq_cfg.mtu - 24, 32), 0);
 	s->nconv = 0;
+	s->instance = ++s->w->starts; /* unique, and no draw from the vnet's randomness */
+	s->peer_instance = 0;
+	s->peer_restarts = 0;
 	s->active = true;
 }
 
@@ -237,6 +277,9 @@ void ferry_linkrig_conv_open(struct ferry_linkrig_side *s, uint32_t conv, size_t
 	s->total[i] = send;
 	s->sent[i] = s->recvd[i] = 0;
 	s->expect[i] = expect;
+	s->first_rx_ms[i] = s->reset_ms[i] = 0;
+	s->conv_instance[i] = 0;
+	s->conv_heard[i] = false;
 }
 
 /* Both sides open `n` conversations: A sends a_bytes on each, B sends b_bytes. */
@@ -414,6 +457,8 @@ static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
 		while ((r = ferry_arq_recv(s->arq[i], rbuf, rbuf_len)) > 0) {
 			size_t k;
 
+			if (!s->recvd[i])
+				s->first_rx_ms[i] = now;
 			for (k = 0; k < (size_t)r; k++)
 				if (rbuf[k] !=
 				    ferry_linkrig_pattern(s->conv_id[i], s->recvd[i] + k))

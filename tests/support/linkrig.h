@@ -16,6 +16,13 @@
  * capture one; B->A datagrams not addressed to A's current address can be dropped (A has
  * moved). The rig is one heap object, from ferry_linkrig_new() to ferry_linkrig_free();
  * between the two, set a side's *_cfg, passive or keys before ferry_linkrig_start().
+ *
+ * With `hello` set, the sides play the bridge's part in a restart (stack/bridge.h): each
+ * start of a side takes a new instance number, announced on flow FERRY_LINKRIG_HELLO_FLOW
+ * whenever the side's link comes up; a side that hears a new instance from its peer
+ * counts a restart and resets the conversations that had heard the old one (reset_ms; a
+ * conversation hears the instance announced before its first segments arrived, or else
+ * the first one announced after).
  */
 #ifndef FERRY_TESTS_LINKRIG_H
 #define FERRY_TESTS_LINKRIG_H
@@ -32,10 +39,11 @@
 #define FERRY_LINKRIG_REALTIME0 (1790000000ULL * 1000000000ULL) /* wall clock at now = 0, ns */
 
 enum {
-	FERRY_LINKRIG_MAX_CONVS = 8,   /* conversations per side */
-	FERRY_LINKRIG_MAX_HOLD = 16,   /* DATA messages the hold tap keeps */
-	FERRY_LINKRIG_CONV_BASE = 100, /* the first conversation id tests use */
-	FERRY_LINKRIG_MAX_SIDES = 4,   /* two pairs of peers */
+	FERRY_LINKRIG_MAX_CONVS = 8,	 /* conversations per side */
+	FERRY_LINKRIG_MAX_HOLD = 16,	 /* DATA messages the hold tap keeps */
+	FERRY_LINKRIG_CONV_BASE = 100,	 /* the first conversation id tests use */
+	FERRY_LINKRIG_MAX_SIDES = 4,	 /* two pairs of peers */
+	FERRY_LINKRIG_HELLO_FLOW = 4095, /* the datagram flow instances are announced on */
 };
 
 struct ferry_linkrig;
@@ -63,8 +71,16 @@ struct ferry_linkrig_side {
 	size_t total[FERRY_LINKRIG_MAX_CONVS]; /* bytes this side sends on each conversation */
 	size_t sent[FERRY_LINKRIG_MAX_CONVS];
 	size_t recvd[FERRY_LINKRIG_MAX_CONVS];
-	size_t expect[FERRY_LINKRIG_MAX_CONVS]; /* bytes this side must receive */
-	bool wrote[FERRY_LINKRIG_MAX_CONVS];	/* written this loop turn: flushed at once */
+	size_t expect[FERRY_LINKRIG_MAX_CONVS];	       /* bytes this side must receive */
+	bool wrote[FERRY_LINKRIG_MAX_CONVS];	       /* written this loop turn: flushed at once */
+	uint64_t first_rx_ms[FERRY_LINKRIG_MAX_CONVS]; /* the first byte arrived (0: none yet) */
+	/* the bridge's part in a restart, with the rig's `hello` (see the top) */
+	uint64_t instance;				 /* this start's */
+	uint64_t peer_instance;				 /* the peer's, last heard */
+	uint64_t conv_instance[FERRY_LINKRIG_MAX_CONVS]; /* the peer's when conv i first heard */
+	bool conv_heard[FERRY_LINKRIG_MAX_CONVS];	 /* conv i received segments */
+	uint64_t reset_ms[FERRY_LINKRIG_MAX_CONVS];	 /* reset for a peer restart (0: not) */
+	uint32_t peer_restarts;
 	uint64_t bad_bytes, unknown_conv;
 	uint64_t now;
 	uint64_t outputs;	       /* datagrams handed to output */
@@ -101,6 +117,8 @@ struct ferry_linkrig {
 	bool hold;
 	bool capture;
 	bool drop_misaddressed; /* B->A datagrams not sent to A's current address vanish */
+	bool hello;		/* the sides announce their instances (see the top) */
+	uint64_t starts;	/* side starts so far: each one's instance */
 	/* scratch: application reads and writes, and datagrams handed to a link set */
 	uint8_t app_buf[65536];
 	uint8_t rx_storage[FERRY_VNET_MAX_DGRAM + 64];
