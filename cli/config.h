@@ -35,6 +35,7 @@ enum {
 	FERRY_CONFIG_MAX_DNS_SERVERS = 3,    /* glibc's resolver reads no more (MAXNS) */
 	FERRY_CONFIG_MAX_DNS_SEARCH = 6,     /* search domains, resolv.conf's classic limit */
 	FERRY_CONFIG_MAX_HOOKS = 16,	     /* commands per hook (PreUp, PostUp, ...) */
+	FERRY_CONFIG_MAX_USER = 32,	     /* characters of a User name (utmp's limit) */
 	FERRY_TABLE_MAIN = 254,		     /* the kernel's main routing table */
 	FERRY_CONFIG_MAX_MSGS = 50,	     /* messages kept in a diag, the last a note */
 	FERRY_CONFIG_MSG_LEN = 256,	     /* bytes per message, NUL included */
@@ -144,6 +145,10 @@ struct ferry_config_interface {
 	uint32_t table_id;	 /* FERRY_TABLE_ID: 1..0xffffffff (main is 254) */
 	unsigned int table_line; /* 0: Table not given */
 	struct ferry_config_hooks hooks;
+	/* User: who ferry runs as once it is up (cli/daemon/privilege.c), a name or a number
+	 * as written, resolved at start; empty: as started */
+	char user[FERRY_CONFIG_MAX_USER + 1];
+	unsigned int user_line; /* 0: User not given */
 };
 
 struct ferry_config_peer {

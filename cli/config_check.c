@@ -2,8 +2,8 @@
 /*
  * The configuration's checks across sections (config_internal.h), run once the whole
  * file is read: an [Interface] at all, peers' keys (not this interface's own, each peer
- * once), the same prefix twice among the addresses or among all AllowedIPs, and a
- * KillSwitch without full-device mode.
+ * once), the same prefix twice among the addresses or among all AllowedIPs, a
+ * KillSwitch without full-device mode, and a User with hooks that run at teardown.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +124,20 @@ static void check_mtu_for_ipv6_routes(struct parse_ctx *ctx)
 	}
 }
 
+/* PreDown and PostDown run at teardown with the rights a wg-quick hook expects, root's;
+ * once ferry has changed to User it cannot give them those (cli/daemon/privilege.c). */
+static void check_user_with_down_hooks(struct parse_ctx *ctx)
+{
+	const struct ferry_config_interface *iface = &ctx->cfg->iface;
+
+	if (!iface->user_line ||
+	    !(iface->hooks.n[FERRY_HOOK_PRE_DOWN] || iface->hooks.n[FERRY_HOOK_POST_DOWN]))
+		return;
+	ferry_config_report(ctx, false, iface->user_line, SEC_INTERFACE, "User",
+			    "PreDown and PostDown run as root when ferry stops, which it no "
+			    "longer is as another user, expected no User with them");
+}
+
 void ferry_config_check_whole_file(struct parse_ctx *ctx)
 {
 	struct ferry_config *cfg = ctx->cfg;
@@ -159,4 +173,5 @@ void ferry_config_check_whole_file(struct parse_ctx *ctx)
 	check_duplicate_prefixes(ctx);
 	check_kill_switch(ctx);
 	check_mtu_for_ipv6_routes(ctx);
+	check_user_with_down_hooks(ctx);
 }

@@ -47,6 +47,7 @@ enum key_id {
 	K_KILL_SWITCH,
 	K_FORWARD,
 	K_TABLE,
+	K_USER,
 	K_PRE_UP,
 	K_POST_UP,
 	K_PRE_DOWN,

@@ -467,6 +467,34 @@ static void parse_forward(struct parse_ctx *ctx, const char *v)
 	ferry_config_bool(ctx, v, &ctx->cfg->iface.forward);
 }
 
+/* A user name (letters, digits, '.', '_', '-', not starting with '-', a '$' at the end
+ * allowed, as shadow's useradd takes them) or a user number, looked up only at start
+ * (cli/daemon/privilege.c): the file may be checked on another machine. */
+static void parse_user(struct parse_ctx *ctx, const char *v)
+{
+	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "0123456789._-";
+	size_t len = strlen(v), body = len && v[len - 1] == '$' ? len - 1 : len;
+	struct quoted q;
+	unsigned long n;
+
+	if (len && strspn(v, "0123456789") == len) {
+		if (!ferry_config_number(ctx, v, 0, UINT32_MAX - 1, &n))
+			return;
+	} else if (len > FERRY_CONFIG_MAX_USER) {
+		ferry_config_key_error(ctx, "%s is longer than %d characters, expected %s",
+				       ferry_config_quote(&q, v), FERRY_CONFIG_MAX_USER,
+				       ctx->key->expected);
+		return;
+	} else if (!body || v[0] == '-' || strspn(v, name_chars) != body) {
+		ferry_config_key_error(ctx, "%s is not a user name, expected %s",
+				       ferry_config_quote(&q, v), ctx->key->expected);
+		return;
+	}
+	snprintf(ctx->cfg->iface.user, sizeof(ctx->cfg->iface.user), "%s", v);
+	ctx->cfg->iface.user_line = ctx->line;
+}
+
 static void parse_public_key(struct parse_ctx *ctx, const char *v)
 {
 	parse_key(ctx, v, ctx->peer->public_key);
@@ -637,6 +665,8 @@ const struct key_desc ferry_config_keys[K_COUNT] = {
     [K_FORWARD] = {"Forward", SEC_INTERFACE, false, false, parse_forward, BOOLS},
     [K_TABLE] = {"Table", SEC_INTERFACE, false, false, ferry_config_parse_table,
 		 "auto, off, main or a table number 1..4294967295"},
+    [K_USER] = {"User", SEC_INTERFACE, false, false, parse_user,
+		"a user name (letters, digits, '.', '_', '-') or a user number 0..4294967294"},
     [K_PRE_UP] = {"PreUp", SEC_INTERFACE, true, false, ferry_config_parse_pre_up, HOOK},
     [K_POST_UP] = {"PostUp", SEC_INTERFACE, true, false, ferry_config_parse_post_up, HOOK},
     [K_PRE_DOWN] = {"PreDown", SEC_INTERFACE, true, false, ferry_config_parse_pre_down, HOOK},

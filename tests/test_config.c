@@ -282,6 +282,34 @@ START_TEST(egress_rule_limit)
 }
 END_TEST
 
+/* User: a name or a number as written, looked up only when ferry starts. */
+START_TEST(user_key)
+{
+	static const char *const good[] = {"nobody", "65534",	  "0",	   "www-data",
+					   "_apt",   "build.bot", "host$", "4294967294"};
+	struct fixture f;
+	char text[256];
+	size_t i;
+
+	ck_assert_int_eq(parse(&f, IFACE), 0);
+	ck_assert_str_eq(f.cfg.iface.user, "");
+	ck_assert_uint_eq(f.cfg.iface.user_line, 0);
+	ferry_config_free(&f.cfg);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), IFACE "MTU = 1400\nUser = %s\n", good[i]);
+		if (parse(&f, text) != 0)
+			dump(&f);
+		ck_assert_uint_eq(f.diag.errors, 0);
+		ck_assert_str_eq(f.cfg.iface.user, good[i]);
+		ck_assert_uint_eq(f.cfg.iface.user_line, 4);
+		ferry_config_free(&f.cfg);
+	}
+	/* hooks that run at the start are no obstacle: they run before the change */
+	ck_assert_int_eq(parse(&f, IFACE "User = nobody\nPostUp = true\nPreUp = true\n"), 0);
+	ferry_config_free(&f.cfg);
+}
+END_TEST
+
 /* ---- bad input: one kind per case, each with its message and line ---- */
 
 struct bad_case {
@@ -422,6 +450,22 @@ static const struct bad_case bad_cases[] = {
     BAD(IFACE "FwMark = 0x\n", 3, "FwMark: \"0x\" is not a number"),
     BAD(IFACE "FwMark = 0x12g\n", 3, "\"0x12g\" is not a number"),
     BAD(IFACE "FwMark = 4294967296\n", 3, "is out of range, expected off, 0..4294967295"),
+    /* User */
+    BAD(IFACE "User = -nobody\n", 3,
+	"[Interface] User: \"-nobody\" is not a user name, expected a user name (letters, "
+	"digits, '.', '_', '-') or a user number 0..4294967294"),
+    BAD(IFACE "User = no body\n", 3, "\"no body\" is not a user name"),
+    BAD(IFACE "User = $\n", 3, "\"$\" is not a user name"),
+    BAD(IFACE "User = b\xc3\xb6\n", 3, "is not a user name"),
+    BAD(IFACE "User = 4294967295\n", 3, "User: \"4294967295\" is out of range"),
+    BAD(IFACE "User = abcdefghijklmnopqrstuvwxyz0123456\n", 3,
+	"is longer than 32 characters, expected a user name"),
+    BAD(IFACE "User = nobody\nUser = root\n", 4, "User: set twice, first at line 3"),
+    BAD(IFACE "User = nobody\nPostDown = ip rule del table 7\n", 3,
+	"[Interface] User: PreDown and PostDown run as root when ferry stops, which it no "
+	"longer is as another user, expected no User with them"),
+    BAD(IFACE "PreDown = true\nUser = 65534\n", 4, "User: PreDown and PostDown run as root"),
+    BAD(IFACE PEER(BOB_PUB) "User = nobody\n", 6, "key User belongs in [Interface]"),
 };
 
 /* All cases in one test: under the sanitizers a forked test costs more than all of these
@@ -658,6 +702,7 @@ int main(void)
 	tcase_add_test(good, allowed_ips_host_bits_warn_and_normalize);
 	tcase_add_test(good, egress_keys);
 	tcase_add_test(good, egress_rule_limit);
+	tcase_add_test(good, user_key);
 	suite_add_tcase(s, good);
 
 	tcase_add_test(bad, bad_input);

@@ -477,6 +477,11 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 		return FERRY_EXIT_FAIL;
 	}
 	d->log.name = d->name;
+	if (ferry_daemon_privilege_init(d)) { /* User resolved before anything is set up */
+		ferry_config_free(&d->cfg);
+		free(d);
+		return FERRY_EXIT_FAIL;
+	}
 	if (opts->exec_argv && d->cfg.iface.hooks.first_line)
 		ferry_log(&d->log, FERRY_LOG_WARN,
 			  "the hooks (line %u) are not run: ferry exec's namespace is its own",
@@ -528,6 +533,8 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 					      .fn = ferry_daemon_tun_io};
 		err = ferry_loop_add(&d->loop, &d->tun_io);
 	}
+	if (!err)
+		err = ferry_daemon_privilege_drop(d); /* all is set up: keep only what is needed */
 	if (!err) {
 		ping_warning(d);
 		ferry_loop_on_turn_end(&d->loop, turn_end, d);

@@ -12,6 +12,7 @@
  *   control.c  the control socket: status, down, join
  *   control_client.c  its client half: where the sockets are, one request
  *   status.c   the counters as text (log, ferry status) and JSON (ferry status --json)
+ *   privilege.c  once up: the capabilities still needed, User, the seccomp filter
  */
 #ifndef FERRY_CLI_DAEMON_INTERNAL_H
 #define FERRY_CLI_DAEMON_INTERNAL_H
@@ -159,6 +160,38 @@ struct ferry_daemon_exec {
 	unsigned int joined;  /* connections of joined commands */
 };
 
+/* How far ferry hardens itself once up (privilege.c): FERRY_HARDENING in the environment. */
+enum ferry_hardening {
+	FERRY_HARDENING_ON,	  /* capabilities dropped; the seccomp filter kills */
+	FERRY_HARDENING_LOG,	  /* likewise, but the filter only logs what it would kill */
+	FERRY_HARDENING_NOFILTER, /* capabilities dropped, no filter */
+	FERRY_HARDENING_OFF,	  /* nothing changes */
+};
+
+/* What the running daemon or its teardown still needs a capability for (privilege.c). */
+enum ferry_privilege_need {
+	FERRY_NEED_MARK,	/* SO_MARK on egress sockets opened while up: NET_ADMIN */
+	FERRY_NEED_TRANSPARENT, /* IP_TRANSPARENT on egress sockets: NET_ADMIN */
+	FERRY_NEED_LOW_PORT, /* such a socket bound to a client's port < 1024: NET_BIND_SERVICE */
+	FERRY_NEED_RULES,    /* policy rules deleted at exit: NET_ADMIN */
+	FERRY_NEED_NFT,	     /* nftables tables deleted at exit: NET_ADMIN */
+	FERRY_NEED_SYSCTL,   /* sysctls under /proc/sys/net written back at exit: NET_ADMIN */
+	FERRY_NEED_FILES,    /* files written back or removed at exit: DAC_OVERRIDE */
+	FERRY_NEED_KILL,     /* ferry exec's command, of another user, stopped: KILL */
+	FERRY_NEED_COUNT,
+};
+
+/* Who the daemon becomes once up and what it keeps. */
+struct ferry_privilege {
+	enum ferry_hardening mode;
+	bool user_set; /* User: the uid and gid below */
+	uid_t uid;
+	gid_t gid;
+	char user[64];	/* the user's name, for the log */
+	uint32_t needs; /* bit n: enum ferry_privilege_need n */
+	uint64_t caps;	/* kept: bit n is capability n */
+};
+
 struct ferry_daemon_stats {
 	uint64_t tun_packets_in, tun_packets_out, tun_bytes_in, tun_bytes_out;
 	uint64_t tun_write_full; /* the TUN's queue refused a packet */
@@ -213,6 +246,7 @@ struct ferry_daemon {
 	struct ferry_daemon_exec exec;
 	struct ferry_daemon_site site;
 	struct ferry_daemon_sysctls sysctls;
+	struct ferry_privilege privilege;
 
 	struct ferry_daemon_stats stats;
 };
@@ -323,6 +357,30 @@ bool ferry_daemon_source_ok(void *ctx, struct ferry_bridge_peer *peer,
 			    const struct ferry_endpoint *src);
 /* Samples the peers' byte counters into rates (every FERRY_DAEMON_SAMPLE_MS). */
 void ferry_daemon_peers_sample(struct ferry_daemon *d);
+
+/* privilege.c */
+/* Reads FERRY_HARDENING and resolves the configuration's User, before anything is set up.
+ * 0 or a negative errno (logged). */
+int ferry_daemon_privilege_init(struct ferry_daemon *d);
+/* What the running daemon and its teardown still need (bits of enum ferry_privilege_need),
+ * from what was set up, were it to run as uid and gid. */
+uint32_t ferry_daemon_privilege_needs(const struct ferry_daemon *d, uid_t uid, gid_t gid);
+/* The capabilities those needs take (bit n: capability n). */
+uint64_t ferry_privilege_caps_for(uint32_t needs);
+/* Once up: keeps only the capabilities still needed, becomes User, installs the seccomp
+ * filter, and logs what it kept; nothing with FERRY_HARDENING=off or PreDown/PostDown
+ * hooks. 0 or a negative errno (logged): ferry then stops. */
+int ferry_daemon_privilege_drop(struct ferry_daemon *d);
+/* Keeps p->caps (effective and permitted; inheritable, ambient and bounding sets emptied),
+ * after changing to p->uid and p->gid without supplementary groups if p->user_set.
+ * 0 or a negative errno. */
+int ferry_privilege_apply(const struct ferry_privilege *p);
+/* This process's effective capabilities (bit n: capability n). */
+uint64_t ferry_privilege_effective(void);
+/* Installs the allow-list of the system calls the running daemon and its teardown make;
+ * any other kills the process (log_only: is logged by the kernel and allowed). Returns how
+ * many system calls it allows, or a negative errno. */
+int ferry_privilege_filter(bool log_only);
 
 /* control_client.c */
 /* DIR/NAME.sock for the ferry named name (DIR: ferry_control_dir(dir)) into *sun.
