@@ -349,10 +349,16 @@ int ferry_privilege_filter(bool log_only)
 #endif
 	for (i = 0; !rc && i < sizeof(families) / sizeof(families[0]); i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+				      (struct scmp_arg_cmp){.arg = 0,
+							    .op = SCMP_CMP_EQ,
+							    .datum_a = (scmp_datum_t)families[i],
+							    .datum_b = 0});
 	for (i = 0; !rc && i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, ioctls[i]));
+				      (struct scmp_arg_cmp){.arg = 1,
+							    .op = SCMP_CMP_MASKED_EQ,
+							    .datum_a = 0xffffffffu,
+							    .datum_b = ioctls[i]});
 	if (!rc)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);
