@@ -1,0 +1,817 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The soak's load generator, its sampler and its judge (netns-tests/soak/soak.sh).
+Standard library only; asyncio, one process per role. Every mode exits non-zero on failure.
+
+  server --host H --ports P-Q --stats FILE
+      listens on ports P..Q of H. Per connection: reads a 20-byte header (magic, flow id,
+      up length, down length), then checks every byte the client sends against the flow's
+      up pattern while it sends the down pattern; after the client's FIN it sends a
+      12-byte trailer (bytes it received, 0 or a mismatch flag) and closes.
+  client --host H --ports P-Q --flows N --seconds S --stats FILE [options]
+      N workers, each opening one flow after another until S seconds have passed: connect
+      to a random port, send K chunks of random length (pattern bytes, a random pause
+      between them), half-close, read and check the down pattern and the trailer, close.
+      A flow has --flow-timeout seconds in all; after a failed one the worker waits about
+      --fail-pause seconds. Then it stops opening flows and waits up to --drain seconds
+      for the open ones, and cuts off the rest (counted "undrained").
+  monitor --pid NAME=PID... --out FILE [--interval S] [--client-stats F] [--server-stats F]
+          [--status NAME=NETNS:DEVICE... --ferry BINARY]
+      every S seconds, one JSON line: VmRSS (KiB), open descriptors and CPU seconds of each
+      PID, a few counters of `ferry status --json` run in NETNS, and the open flows the
+      client and server report; until SIGTERM or a PID ends.
+  report --samples F --client F --server F --status NAME=F... --seconds S [--warmup FRAC]
+      prints the figures and writes the verdicts (--verdicts FILE: one "ok|FAIL<TAB>what"
+      line each). Exits 1 if any is FAIL.
+
+The pattern: one random block of 1 MiB (fixed seed), a flow's bytes at offset o are
+block[(start + o) mod 1 MiB], start a bijection of the flow id (different for the two
+directions), so a byte checked is checked against its own flow and its own offset: a
+byte delivered to the wrong flow, at the wrong offset, twice or never is a mismatch or a
+short count. A flow carries at most 1 MiB each way.
+
+Stats files are JSON objects, rewritten atomically (by rename) every second and at exit.
+"""
+import argparse
+import asyncio
+import errno
+import json
+import os
+import random
+import resource
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+BLOCK = 1 << 20
+MASK = BLOCK - 1
+MAGIC = b"FSK1"
+HEADER = struct.Struct("!4sQII")  # magic, flow id, up length, down length
+TRAILER = struct.Struct("!QI")  # up bytes received, mismatch flag
+PIECE = 16384  # the server writes the down pattern in pieces of this size
+FAIL_LOG = 500  # failures recorded one by one
+
+_block = random.Random(0x50A6).randbytes(BLOCK)
+PATTERN = _block + _block  # a slice [start, start + n) with n <= 1 MiB never wraps
+
+
+def up_start(fid):
+    return (fid * 0x9E3779B1) & MASK
+
+
+def down_start(fid):
+    return (fid * 0x85EBCA77 + 0x1234) & MASK
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="ascii") as f:
+        json.dump(obj, f)
+    os.rename(tmp, path)
+
+
+def read_json(path):
+    try:
+        with open(path, encoding="ascii") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def port_range(text):
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+# ---- server ------------------------------------------------------------------------------
+
+class ServerStats:
+    def __init__(self):
+        self.open = 0
+        self.accepted = 0
+        self.completed = 0  # trailer sent after the client's FIN
+        self.aborted = 0  # connection lost before that
+        self.bad_header = 0
+        self.up_checked = 0  # bytes of the up pattern compared, equal or not
+        self.up_mismatches = 0  # flows with a byte that differed or an excess byte
+        self.up_short = 0  # flows whose FIN came before their declared length
+        self.down_sent = 0
+
+
+class ServerFlow(asyncio.Protocol):
+    """One connection on the LAN host. Reading and writing are independent: the down
+    pattern goes out while the up pattern comes in, paced by the transport's flow
+    control (pause_writing/resume_writing)."""
+
+    def __init__(self, stats):
+        self.st = stats
+        self.tr = None
+        self.head = b""
+        self.fid = None
+        self.got = 0
+        self.bad = False
+        self.sent = 0
+        self.paused = False
+        self.eof = False
+        self.finished = False
+
+    def connection_made(self, transport):
+        self.tr = transport
+        transport.set_write_buffer_limits(high=2 * PIECE, low=PIECE)
+        self.st.open += 1
+        self.st.accepted += 1
+
+    def data_received(self, data):
+        if self.fid is None:
+            self.head += data
+            if len(self.head) < HEADER.size:
+                return
+            magic, self.fid, self.up_len, self.down_len = HEADER.unpack_from(self.head)
+            data = self.head[HEADER.size:]
+            self.head = None
+            if magic != MAGIC or self.up_len > BLOCK or self.down_len > BLOCK:
+                self.st.bad_header += 1
+                self.tr.abort()
+                return
+            self.up0 = up_start(self.fid)
+            self.down0 = down_start(self.fid)
+            self.pump()
+        if not data:
+            return
+        n = len(data)
+        take = min(n, self.up_len - self.got)
+        a = self.up0 + self.got
+        if data[:take] != PATTERN[a:a + take] or take < n:
+            self.bad = True
+        self.got += take
+        self.st.up_checked += take
+
+    def pump(self):
+        while not self.paused and self.sent < self.down_len:
+            n = min(PIECE, self.down_len - self.sent)
+            a = self.down0 + self.sent
+            self.tr.write(PATTERN[a:a + n])
+            self.sent += n
+            self.st.down_sent += n
+        if self.sent == self.down_len and self.eof:
+            self.finish()
+
+    def pause_writing(self):
+        self.paused = True
+
+    def resume_writing(self):
+        self.paused = False
+        if self.fid is not None:
+            self.pump()
+
+    def eof_received(self):
+        if self.fid is None:
+            self.st.bad_header += 1
+            return False
+        self.eof = True
+        if self.got < self.up_len:
+            self.st.up_short += 1
+            self.bad = True
+        if self.sent == self.down_len:
+            self.finish()
+        return True  # keep our half open: the rest of the down pattern and the trailer
+
+    def finish(self):
+        if self.finished:
+            return
+        self.finished = True
+        if self.bad:
+            self.st.up_mismatches += 1
+        self.tr.write(TRAILER.pack(self.got, 1 if self.bad else 0))
+        self.tr.close()  # after the buffer is flushed
+        self.st.completed += 1
+
+    def connection_lost(self, exc):
+        self.st.open -= 1
+        if not self.finished:
+            self.st.aborted += 1
+
+
+async def serve(args):
+    st = ServerStats()
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    servers = []
+    for port in port_range(args.ports):
+        servers.append(await loop.create_server(lambda: ServerFlow(st), args.host, port,
+                                                backlog=4096, reuse_address=True))
+    t0 = time.monotonic()
+
+    def snapshot():
+        d = dict(vars(st))
+        d["t"] = round(time.monotonic() - t0, 1)
+        d["nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        d["cpu_s"] = round(time.process_time(), 1)
+        return d
+
+    while not stop.done():
+        write_json(args.stats, snapshot())
+        await asyncio.wait([stop], timeout=1)
+    for s in servers:
+        s.close()
+    write_json(args.stats, snapshot())
+
+
+# ---- client ------------------------------------------------------------------------------
+
+class ClientStats:
+    def __init__(self):
+        self.open = 0  # flows connecting or connected now
+        self.started = 0
+        self.completed = 0  # every byte both ways checked equal, trailer confirmed
+        self.failed = {}  # reason -> count
+        self.up_sent = 0
+        self.up_confirmed = 0  # up bytes the server counted equal, in completed flows
+        self.down_checked = 0  # down bytes compared, equal or not
+        self.down_mismatches = 0  # flows whose down bytes differed (or had an excess)
+        self.up_mismatches = 0  # flows whose trailer reported a mismatch or a short count
+        self.max_open = 0
+        self.durations = []  # seconds, of every completed flow
+        self.fail_log = []  # the first FAIL_LOG failures: time, reason and how far it got
+        self.fail_age = {}  # every failure: reason -> [count, min age, max age, under 1 s]
+
+    def fail(self, why, t=None, flow=None):
+        self.failed[why] = self.failed.get(why, 0) + 1
+        if t is not None and len(self.fail_log) < FAIL_LOG:
+            self.fail_log.append(dict(flow or {}, t=round(t, 1), why=why))
+        if flow and "age" in flow:
+            age = flow["age"]
+            a = self.fail_age.setdefault(why, [0, age, age, 0])
+            a[0] += 1
+            a[1], a[2] = min(a[1], age), max(a[2], age)
+            a[3] += age < 1
+
+
+class ClientFlow(asyncio.Protocol):
+    """The receiving half of one flow: checks the down pattern as it arrives, then the
+    trailer; `done` resolves at the server's FIN or the connection's loss."""
+
+    def __init__(self, stats, fid, down_len):
+        self.st = stats
+        self.fid = fid
+        self.down_len = down_len
+        self.down0 = down_start(fid)
+        self.got = 0
+        self.tail = b""
+        self.bad = False
+        self.done = asyncio.get_running_loop().create_future()
+        self.writable = None  # a future while the transport's buffer is full
+
+    def connection_made(self, transport):
+        self.tr = transport
+        transport.set_write_buffer_limits(high=32768, low=8192)
+
+    def data_received(self, data):
+        n = len(data)
+        take = min(n, self.down_len - self.got)
+        if take:
+            a = self.down0 + self.got
+            if data[:take] != PATTERN[a:a + take]:
+                self.bad = True
+            self.got += take
+            self.st.down_checked += take
+        if take < n:
+            self.tail += data[take:]
+            if len(self.tail) > TRAILER.size:
+                self.bad = True
+
+    def eof_received(self):
+        if not self.done.done():
+            self.done.set_result(None)
+        return False  # our FIN went first; closing now completes the close
+
+    def connection_lost(self, exc):
+        if not self.done.done():
+            if exc is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(exc)
+        if self.writable and not self.writable.done():
+            self.writable.set_result(None)  # the writer then finds `done` and awaits it
+
+    def pause_writing(self):
+        self.writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self):
+        if self.writable and not self.writable.done():
+            self.writable.set_result(None)
+        self.writable = None
+
+    async def drain(self):
+        if self.writable:
+            await self.writable
+
+
+def reason_of(exc):
+    """ECONNREFUSED, EHOSTUNREACH, ...; "timeout" for the flow's own deadline"""
+    if isinstance(exc, OSError) and exc.errno:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return type(exc).__name__
+
+
+class Client:
+    def __init__(self, args):
+        self.a = args
+        self.st = ClientStats()
+        self.ports = port_range(args.ports)
+        self.rng = random.Random(args.seed)
+        self.next_id = args.seed << 40
+        self.stopping = False
+        self.t0 = time.monotonic()
+        self.live = {}  # fid -> what a flow in progress did so far (stage, bytes)
+
+    def flow_state(self, fid):
+        f = self.live.get(fid, {})
+        p = f.get("proto")
+        return {"id": fid, "stage": f.get("stage"), "age": round(time.monotonic() - f["t"], 1),
+                "port": f.get("port"), "up": f.get("up"), "up_sent": f.get("sent"),
+                "down": f.get("down"), "down_got": p.got if p else 0,
+                "trailer": len(p.tail) if p else 0}
+
+    async def one_flow(self):
+        """one flow, start to end; True if it completed with every byte checked"""
+        a, st, rng = self.a, self.st, self.rng
+        fid = self.next_id
+        self.next_id += 1
+        chunks = [rng.randint(1, a.chunk_max) for _ in range(rng.randint(1, a.chunks))]
+        up_len = sum(chunks)
+        down_len = rng.randint(0, a.down_max)
+        port = rng.choice(self.ports)
+        loop = asyncio.get_running_loop()
+        st.started += 1
+        st.open += 1
+        st.max_open = max(st.max_open, st.open)
+        proto = None
+        t = time.monotonic()
+        live = self.live[fid] = {"t": t, "stage": "connect", "port": port, "up": up_len,
+                                 "sent": 0, "down": down_len}
+        try:
+            async with asyncio.timeout(a.flow_timeout):
+                _, proto = await loop.create_connection(
+                    lambda: ClientFlow(st, fid, down_len), a.host, port)
+                live["proto"] = proto
+                live["stage"] = "send"
+                tr = proto.tr
+                tr.write(HEADER.pack(MAGIC, fid, up_len, down_len))
+                off, u0 = 0, up_start(fid)
+                for i, n in enumerate(chunks):
+                    if i and a.pause_ms:
+                        await asyncio.sleep(rng.uniform(0, a.pause_ms) / 1000)
+                    if proto.done.done():
+                        break  # the server ended early: judged below
+                    tr.write(PATTERN[u0 + off:u0 + off + n])
+                    off += n
+                    live["sent"] = off
+                    st.up_sent += n
+                    await proto.drain()
+                if not proto.done.done():
+                    tr.write_eof()
+                live["stage"] = "wait"
+                await proto.done
+        except (OSError, asyncio.TimeoutError, EOFError) as exc:
+            st.fail(reason_of(exc), t - self.t0, self.flow_state(fid))
+            if proto is not None:
+                # retrieved, or asyncio warns; a timeout cancelled it if it was awaited
+                if proto.done.done() and not proto.done.cancelled():
+                    proto.done.exception()
+                proto.tr.abort()
+                if proto.bad:
+                    st.down_mismatches += 1
+            return False
+        finally:
+            st.open -= 1
+            self.live.pop(fid, None)
+        proto.tr.close()
+        if proto.bad:
+            st.down_mismatches += 1
+        why = None
+        if proto.got < down_len:
+            why = "short_down"
+        elif len(proto.tail) != TRAILER.size:
+            why = "no_trailer"
+        elif TRAILER.unpack(proto.tail)[1] or TRAILER.unpack(proto.tail)[0] != up_len:
+            st.up_mismatches += 1
+            why = "up_mismatch"
+        elif proto.bad:
+            why = "down_mismatch"
+        if why:
+            st.fail(why, t - self.t0, {"id": fid, "up": up_len, "down": down_len,
+                                       "down_got": proto.got, "trailer": len(proto.tail),
+                                       "age": round(time.monotonic() - t, 1)})
+            return False
+        st.durations.append(time.monotonic() - t)
+        st.up_confirmed += up_len
+        st.completed += 1
+        return True
+
+    async def worker(self, i):
+        await asyncio.sleep(self.a.ramp * i / self.a.flows)
+        while not self.stopping:
+            try:
+                ok = await self.one_flow()
+            except (Exception, asyncio.CancelledError) as exc:
+                if self.stopping and isinstance(exc, asyncio.CancelledError):
+                    raise  # the end of the drain
+                # a bug of ours: counted (the report fails on it), and the worker lives on
+                self.st.fail("generator_" + type(exc).__name__, time.monotonic() - self.t0)
+                ok = False
+            if not ok and self.a.fail_pause:
+                # as an application would: not straight back at a refusing service
+                await asyncio.sleep(self.rng.uniform(0.5, 1.5) * self.a.fail_pause)
+
+    def snapshot(self, t0, phase):
+        d = dict(vars(self.st))
+        d["failed"] = dict(self.st.failed)
+        d["failed_total"] = sum(self.st.failed.values())
+        dur = sorted(d.pop("durations")[-20000:])  # the last 20,000 completed flows
+        if dur:
+            d["duration_s"] = {"p50": round(dur[len(dur) // 2], 2),
+                               "p99": round(dur[len(dur) * 99 // 100], 2),
+                               "max": round(max(self.st.durations), 2)}
+        d["t"] = round(time.monotonic() - t0, 1)
+        d["phase"] = phase
+        d["flows_target"] = self.a.flows
+        d["nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        d["cpu_s"] = round(time.process_time(), 1)
+        return d
+
+    async def run(self):
+        a = self.a
+        loop = asyncio.get_running_loop()
+        interrupted = loop.create_future()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: interrupted.done() or interrupted.set_result(None))
+        t0 = time.monotonic()
+        workers = [asyncio.ensure_future(self.worker(i)) for i in range(a.flows)]
+        phase = "load"
+        while time.monotonic() - t0 < a.seconds and not interrupted.done():
+            write_json(a.stats, self.snapshot(t0, phase))
+            await asyncio.wait([interrupted], timeout=1)
+        self.stopping = True
+        phase = "drain"
+        end = time.monotonic() + a.drain
+        while time.monotonic() < end and not interrupted.done():
+            if all(w.done() for w in workers):
+                break
+            write_json(a.stats, self.snapshot(t0, phase))
+            await asyncio.wait([interrupted], timeout=1)
+        # what the flows still open had done: they are cut off now
+        stuck = [self.flow_state(fid) for fid in sorted(self.live)]
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        if stuck:
+            self.st.failed["undrained"] = len(stuck)
+            self.st.stuck = stuck[:FAIL_LOG]
+        phase = "interrupted" if interrupted.done() else "done"
+        write_json(a.stats, self.snapshot(t0, phase))
+        return 0 if phase == "done" else 1
+
+
+# ---- monitor -----------------------------------------------------------------------------
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid, encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise ValueError("no VmRSS for %d" % pid)
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid, encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def ferry_counters(ferry, netns, dev):
+    """the gauges and counters of `ferry status --json` the soak follows; None if it fails"""
+    try:
+        out = subprocess.run(["ip", "netns", "exec", netns, ferry, "status", "--json", dev],
+                             capture_output=True, timeout=5, check=True).stdout
+        st = json.loads(out)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    i, p = st["interface"], st["peers"][0]
+    return {"conversations": i["tunnel"]["conversations"], "stack_tcp": i["stack"]["tcp_flows"],
+            "resets_out": i["tunnel"]["resets_out"], "resets_in": i["tunnel"]["resets_in"],
+            "retransmits": p["retransmits"], "pacer_drops": p["dropped"]["pacer"],
+            "tx_bytes": p["tx_bytes"], "rx_bytes": p["rx_bytes"],
+            "egress_flows": i["egress"]["tcp_opened"]}
+
+
+def monitor(args):
+    pids = {}
+    for item in args.pid:
+        name, _, pid = item.partition("=")
+        pids[name] = int(pid)
+    where = {}
+    for item in args.status:
+        name, _, place = item.partition("=")
+        where[name] = place.split(":", 1)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    t0 = time.monotonic()
+    with open(args.out, "a", encoding="ascii") as out:
+        while not stop:
+            row = {"t": round(time.monotonic() - t0, 1)}
+            try:
+                for name, pid in pids.items():
+                    row[name] = {"rss_kib": rss_kib(pid), "fds": fd_count(pid),
+                                 "cpu_s": cpu_seconds(pid)}
+            except (OSError, ValueError) as exc:
+                print("monitor: %s" % exc, file=sys.stderr)
+                return 1
+            for name, (netns, dev) in where.items():
+                if name in row:
+                    row[name]["status"] = ferry_counters(args.ferry, netns, dev)
+            for key, path in (("client", args.client_stats), ("server", args.server_stats)):
+                s = read_json(path) if path else None
+                if s:
+                    row[key + "_open"] = s["open"]
+                    row[key + "_phase"] = s.get("phase")
+                    row[key + "_cpu_s"] = s.get("cpu_s")
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            deadline = time.monotonic() + args.interval
+            while not stop and time.monotonic() < deadline:
+                time.sleep(0.1)
+    return 0
+
+
+# ---- report ------------------------------------------------------------------------------
+
+def mib(kib):
+    return "%.1f MiB" % (kib / 1024)
+
+
+def names_of(rows):
+    """the processes the monitor sampled: the keys whose values are objects"""
+    return [k for k in (rows[0] if rows else {}) if isinstance(rows[0][k], dict)]
+
+
+def failures_told(cl):
+    """failures grouped by reason and by how far the flow had come when it failed"""
+    groups = {}
+    for f in cl.get("fail_log", []) + [dict(s, why="undrained") for s in cl.get("stuck", [])]:
+        if f.get("stage") == "connect":
+            how = "connecting"
+        elif f.get("down_got", 0) < f.get("down", 0):
+            how = "down %s" % ("partial" if f.get("down_got") else "none")
+        else:
+            how = "down complete, trailer %d of %d B" % (f.get("trailer", 0), TRAILER.size)
+        key = (f["why"], how)
+        g = groups.setdefault(key, [0, [], []])
+        g[0] += 1
+        if "t" in f:
+            g[1].append(f["t"])
+        g[2].append(f.get("age", 0))
+    for why, (n, lo, hi, quick) in sorted(cl.get("fail_age", {}).items()):
+        print("  every %s: %d, the flow's age %.1f .. %.1f s, %d under 1 s" % (why, n, lo, hi,
+                                                                          quick))
+    if groups:
+        print("  failures recorded (the first %d, and every flow cut off at the end):" % FAIL_LOG)
+    for (why, how), (n, starts, ages) in sorted(groups.items()):
+        print("    %-12s %5d  %s; flow's age %.1f .. %.1f s%s" % (
+            why, n, how, min(ages), max(ages),
+            "; started at %.0f .. %.0f s" % (min(starts), max(starts)) if starts else ""))
+
+
+def series(rows, names):
+    """about twelve rows of the run: flows, memory, descriptors, conversations, CPU"""
+    if len(rows) < 2:
+        return
+    step = max(1, len(rows) // 12)
+    pick = rows[::step] + ([rows[-1]] if (len(rows) - 1) % step else [])
+    print("  %6s %5s %6s  %s" % ("t s", "phase", "open", "  ".join(
+        "%-42s" % ("%s ferry: RSS MiB, fds, conv, CPU %%" % n) for n in names)))
+    prev = rows[0]
+    for r in pick:
+        cols = []
+        for n in names:
+            dt = r["t"] - prev["t"]
+            cpu = 100 * (r[n]["cpu_s"] - prev[n]["cpu_s"]) / dt if dt > 0 else 0
+            st = r[n].get("status") or {}
+            cols.append("%-42s" % ("%7.1f %6d %6s %5.0f" % (
+                r[n]["rss_kib"] / 1024, r[n]["fds"], st.get("conversations", "?"), cpu)))
+        print("  %6.0f %5s %6s  %s" % (r["t"], (r.get("client_phase") or "-")[:5],
+                                      r.get("client_open", "-"), "  ".join(cols)))
+        prev = r
+
+
+def cpu_share(after, key):
+    """CPU use of a process between the first and last sample after the warm-up, percent"""
+    pts = [(r["t"], key(r)) for r in after if key(r) is not None]
+    if len(pts) < 2 or pts[-1][0] == pts[0][0]:
+        return None
+    return 100 * (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
+
+
+def report(args):
+    rows = [json.loads(line) for line in open(args.samples, encoding="ascii") if line.strip()]
+    cl = read_json(args.client) or {}
+    sv = read_json(args.server) or {}
+    status = {}
+    for item in args.status:
+        name, _, path = item.partition("=")
+        status[name] = read_json(path)
+    verdicts = []
+
+    def verdict(ok, what):
+        verdicts.append((bool(ok), what))
+
+    # which samples were taken under load, and which of those after the warm-up
+    load = [r for r in rows if r.get("client_phase") == "load" and r["t"] <= args.seconds]
+    t_load0 = load[0]["t"] if load else 0
+    warm = t_load0 + args.warmup * args.seconds
+    after = [r for r in load if r["t"] >= warm]
+    names = names_of(rows)
+
+    print("load: %d flows wanted, %s s; %d samples under load, %d after the warm-up (%.0f s)"
+          % (cl.get("flows_target", 0), args.seconds, len(load), len(after), warm - t_load0))
+    opens = [r.get("client_open", 0) for r in after]
+    if opens:
+        print("  flows open at the client (after warm-up): min %d, mean %.0f, max %d"
+              % (min(opens), statistics.mean(opens), max(opens)))
+    # ---- every byte
+    failed = cl.get("failed", {})
+    print("  flows: %d started, %d completed, %d failed %s"
+          % (cl.get("started", 0), cl.get("completed", 0), cl.get("failed_total", 0),
+             json.dumps(failed, sort_keys=True)))
+    print("  bytes checked: up %d (server, every byte compared), %d confirmed in completed"
+          " flows; down %d (client)" % (sv.get("up_checked", 0), cl.get("up_confirmed", 0),
+                                        cl.get("down_checked", 0)))
+    mism = (cl.get("down_mismatches", 0) + cl.get("up_mismatches", 0)
+            + sv.get("up_mismatches", 0))
+    print("  mismatches: down %d, up %d (trailers), up %d (server); server: %d accepted,"
+          " %d completed, %d aborted, %d bad headers"
+          % (cl.get("down_mismatches", 0), cl.get("up_mismatches", 0),
+             sv.get("up_mismatches", 0), sv.get("accepted", 0), sv.get("completed", 0),
+             sv.get("aborted", 0), sv.get("bad_header", 0)))
+    if cl.get("duration_s"):
+        print("  a completed flow's life (last 20,000): p50 %(p50)s s, p99 %(p99)s s,"
+              " max %(max)s s" % cl["duration_s"])
+    failures_told(cl)
+    series(rows, names_of(rows))
+    verdict(cl.get("phase") == "done", "the load generator ran to its end (phase %s)"
+            % cl.get("phase"))
+    verdict(cl.get("completed", 0) > 0 and sv.get("up_checked", 0) > 0
+            and cl.get("down_checked", 0) > 0,
+            "flows completed and bytes were checked both ways (%d flows)"
+            % cl.get("completed", 0))
+    verdict(mism == 0 and sv.get("bad_header", 0) == 0,
+            "no byte differed, either way (%d mismatching flows)" % mism)
+    own = sum(n for why, n in failed.items() if why.startswith("generator_"))
+    verdict(own == 0, "the load generator had no error of its own (%d)" % own)
+    verdict(cl.get("failed_total", 0) == 0,
+            "every flow completed: none refused, reset, timed out or cut short (%d failed)"
+            % cl.get("failed_total", 0))
+    # ---- RSS and descriptors
+    for name in names:
+        rss = [r[name]["rss_kib"] for r in after]
+        fds = [r[name]["fds"] for r in after]
+        if not rss:
+            verdict(False, "%s: samples after the warm-up" % name)
+            continue
+        med = statistics.median(rss)
+        lo, hi = min(rss), max(rss)
+        print("  %s ferry RSS after warm-up: min %s, max %s, first %s, last %s, median %s"
+              " (%d samples); before load %s"
+              % (name, mib(lo), mib(hi), mib(rss[0]), mib(rss[-1]), mib(med), len(rss),
+                 mib(rows[0][name]["rss_kib"])))
+        verdict(lo >= 0.95 * med and hi <= 1.05 * med,
+                "%s ferry RSS flat after warm-up: within +-5%% of its median (%.1f%% .. %+.1f%%)"
+                % (name, 100 * (lo / med - 1), 100 * (hi / med - 1)))
+        verdict(rss[-1] <= 1.05 * rss[0],
+                "%s ferry RSS not trending: last %s within 5%% of first %s"
+                % (name, mib(rss[-1]), mib(rss[0])))
+        # descriptors follow the open flows: compare the first and the last window of
+        # a minute (a fifth of the run if shorter) after the warm-up
+        win = min(60.0, 0.2 * args.seconds)
+        first = [r[name]["fds"] for r in after if r["t"] < warm + win]
+        last = [r[name]["fds"] for r in after if r["t"] > t_load0 + args.seconds - win]
+        slack = max(16, int(0.02 * max(first or [0])))
+        print("  %s ferry open fds after warm-up: %d .. %d; first window max %s, last"
+              " window max %s; before load %d"
+              % (name, min(fds), max(fds), max(first or [0]), max(last or [0]),
+                 rows[0][name]["fds"]))
+        verdict(first and last and max(last) <= max(first) + slack,
+                "%s ferry fds bounded, not trending: last window's max %s <= first window's"
+                " max %s + %d" % (name, max(last or [0]), max(first or [0]), slack))
+    shares = [(n + " ferry", cpu_share(after, lambda r, n=n: r[n]["cpu_s"])) for n in names]
+    shares += [("load client", cpu_share(after, lambda r: r.get("client_cpu_s"))),
+               ("load server", cpu_share(after, lambda r: r.get("server_cpu_s")))]
+    print("  CPU after warm-up (100%% = one core of %d): %s" % (os.cpu_count(), ", ".join(
+        "%s %s" % (n, "?" if c is None else "%.0f%%" % c) for n, c in shares)))
+    # after the drain: every flow closed, descriptors back where they were
+    idle = rows[-1] if rows else None
+    if idle and names:
+        for name in names:
+            base = rows[0][name]["fds"]
+            print("  %s ferry after the drain: %d fds (%d before load), RSS %s"
+                  % (name, idle[name]["fds"], base, mib(idle[name]["rss_kib"])))
+            verdict(idle[name]["fds"] <= base + 2,
+                    "%s ferry's fds back to their idle count once the flows ended (%d, was %d)"
+                    % (name, idle[name]["fds"], base))
+    # ---- the tunnel's own counters
+    for name, st in status.items():
+        if not st:
+            print("  %s: no status" % name)
+            continue
+        i = st["interface"]
+        print("  %s status: stack %s; egress %s; tunnel %s; dropped %s"
+              % (name, json.dumps(i["stack"]), json.dumps(i["egress"]),
+                 json.dumps(i["tunnel"]), json.dumps(i["dropped"])))
+        for p in st["peers"]:
+            print("  %s peer: loss %.2f%% (FEC), fec %s, %d retransmissions, dropped %s,"
+                  " congestion loss %.2f%%, parity %.1f%%, %d B rx, %d B tx on the wire"
+                  % (name, 100 * p["loss"], json.dumps(p["fec"]), p["retransmits"],
+                     json.dumps(p["dropped"]), 100 * p["congestion"]["loss"],
+                     100 * p["congestion"]["parity_ratio"], p["rx_bytes"], p["tx_bytes"]))
+    with open(args.verdicts, "w", encoding="utf-8") as f:
+        for ok, what in verdicts:
+            f.write("%s\t%s\n" % ("ok" if ok else "FAIL", what))
+    return 0 if all(ok for ok, _ in verdicts) else 1
+
+
+# ---- command line ------------------------------------------------------------------------
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("server")
+    s.add_argument("--host", required=True)
+    s.add_argument("--ports", required=True)
+    s.add_argument("--stats", required=True)
+    c = sub.add_parser("client")
+    c.add_argument("--host", required=True)
+    c.add_argument("--ports", required=True)
+    c.add_argument("--stats", required=True)
+    c.add_argument("--flows", type=int, default=10000, help="concurrent flows")
+    c.add_argument("--seconds", type=float, default=600, help="how long flows are opened")
+    c.add_argument("--ramp", type=float, default=30, help="workers start spread over this")
+    c.add_argument("--drain", type=float, default=120, help="wait for open flows at the end")
+    c.add_argument("--chunks", type=int, default=8, help="up to this many chunks per flow")
+    c.add_argument("--chunk-max", type=int, default=8192, help="bytes per chunk, at most")
+    c.add_argument("--down-max", type=int, default=65536, help="bytes back, at most")
+    c.add_argument("--pause-ms", type=float, default=200, help="pause between chunks, at most")
+    c.add_argument("--flow-timeout", type=float, default=180, help="a flow's whole life")
+    c.add_argument("--fail-pause", type=float, default=1, help="wait after a failed flow")
+    c.add_argument("--seed", type=int, default=1)
+    m = sub.add_parser("monitor")
+    m.add_argument("--pid", action="append", required=True, help="NAME=PID")
+    m.add_argument("--out", required=True)
+    m.add_argument("--interval", type=float, default=5)
+    m.add_argument("--client-stats")
+    m.add_argument("--server-stats")
+    m.add_argument("--status", action="append", default=[], help="NAME=NETNS:DEVICE")
+    m.add_argument("--ferry", default="ferry")
+    r = sub.add_parser("report")
+    r.add_argument("--samples", required=True)
+    r.add_argument("--client", required=True)
+    r.add_argument("--server", required=True)
+    r.add_argument("--status", action="append", default=[], help="NAME=FILE")
+    r.add_argument("--seconds", type=float, required=True, help="the load's length")
+    r.add_argument("--warmup", type=float, default=0.2, help="share of the run")
+    r.add_argument("--verdicts", required=True)
+    a = p.parse_args()
+    if a.mode == "server":
+        raise_nofile()
+        asyncio.run(serve(a))
+        return 0
+    if a.mode == "client":
+        if a.chunks * a.chunk_max > BLOCK or a.down_max > BLOCK:
+            sys.exit("a flow carries at most %d bytes each way" % BLOCK)
+        if raise_nofile() < a.flows + 64:
+            sys.exit("RLIMIT_NOFILE below %d: raise it (ulimit -n)" % (a.flows + 64))
+        return asyncio.run(Client(a).run())
+    if a.mode == "monitor":
+        return monitor(a)
+    return report(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
