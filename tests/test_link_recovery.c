@@ -16,21 +16,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "tests/support/fixture.h"
 #include "tests/support/linkrig.h"
 #include "transport/arq.h"
 #include "transport/link.h"
-
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
 
 /* B is killed while the link is idle and is back 300 ms later: a new conversation from A
  * carries its first byte within 2 s, the old one is reset when B's new instance is heard,
@@ -260,17 +251,17 @@ START_TEST(unconfirmed_session_wiped_on_time)
 	ck_assert_int_eq(ferry_linkrig_inject(b, init, sizeof(init), &a->addr), 0);
 	next = b->link.peer.next;
 	ck_assert_ptr_nonnull(next);
-	ck_assert(!all_zero(&next->send, sizeof(next->send)));
-	ck_assert(!all_zero(&next->recv, sizeof(next->recv)));
+	ck_assert(!sodium_is_zero((const unsigned char *)&next->send, sizeof(next->send)));
+	ck_assert(!sodium_is_zero((const unsigned char *)&next->recv, sizeof(next->recv)));
 	t = next->created_ms + FERRY_NOISE_HANDSHAKE_MAX_AGE_MS;
 
 	ck_assert(ferry_linkrig_run(w, t - 1, false));
 	ck_assert_ptr_eq(b->link.peer.next, next);
-	ck_assert(!all_zero(next, sizeof(*next)));
+	ck_assert(!sodium_is_zero((const unsigned char *)next, sizeof(*next)));
 	ck_assert_uint_eq(ferry_link_next_deadline(&b->link, t - 1), t);
 	ck_assert(ferry_linkrig_run(w, t, false));
 	ck_assert_ptr_null(b->link.peer.next);
-	ck_assert(all_zero(next, sizeof(*next)));
+	ck_assert(sodium_is_zero((const unsigned char *)next, sizeof(*next)));
 	ck_assert_uint_eq(ferry_link_next_deadline(&b->link, t), UINT64_MAX);
 	ferry_linkrig_free(w);
 }
@@ -293,7 +284,8 @@ START_TEST(abandoned_handshake_wiped_on_time)
 	ck_assert(ferry_linkrig_run(w, w->vn.now + FERRY_LINK_WAIT_MAX_MS + 6000, false));
 	ck_assert_uint_eq(a->link.wait_count, 0);
 	ck_assert(hs->pending);
-	ck_assert(!all_zero(hs->ephemeral_private, sizeof(hs->ephemeral_private)));
+	ck_assert(!sodium_is_zero((const unsigned char *)hs->ephemeral_private,
+				  sizeof(hs->ephemeral_private)));
 	init = a->link.stats.initiations_out;
 	t = hs->created_ms + FERRY_NOISE_HANDSHAKE_MAX_AGE_MS;
 	ck_assert_int_eq(ferry_link_state(&a->link), FERRY_LINK_HANDSHAKE);
@@ -302,7 +294,7 @@ START_TEST(abandoned_handshake_wiped_on_time)
 	ck_assert(hs->pending);
 	ck_assert_uint_eq(ferry_link_next_deadline(&a->link, t - 1), t);
 	ck_assert(ferry_linkrig_run(w, t, false));
-	ck_assert(all_zero(hs, sizeof(*hs)));
+	ck_assert(sodium_is_zero((const unsigned char *)hs, sizeof(*hs)));
 	ck_assert_uint_eq(a->link.stats.initiations_out, init); /* nothing retried meanwhile */
 	ck_assert_int_eq(ferry_link_state(&a->link), FERRY_LINK_DOWN);
 	ck_assert_int_eq(a->states[a->nstates - 1], FERRY_LINK_DOWN);
@@ -366,14 +358,14 @@ START_TEST(sessions_wiped_at_reject_after_time)
 		ck_assert_uint_gt(t, w->vn.now);
 		ck_assert(ferry_linkrig_run(w, t - 1, false));
 		for (i = 0; i < n; i++) {
-			ck_assert(!all_zero(e[i].at, e[i].len));
+			ck_assert(!sodium_is_zero((const unsigned char *)e[i].at, e[i].len));
 			if (e[i].t == t)
 				ck_assert_uint_eq(ferry_link_next_deadline(e[i].link, t - 1), t);
 		}
 		ck_assert(ferry_linkrig_run(w, t, false));
 		for (i = 0; i < n; i++)
 			if (e[i].t == t) {
-				ck_assert(all_zero(e[i].at, e[i].len));
+				ck_assert(sodium_is_zero((const unsigned char *)e[i].at, e[i].len));
 				wiped++;
 			}
 	}
