@@ -252,7 +252,8 @@ wanem_down() {
 }
 
 # tunnel_configs [ENDPOINT]: keys and the two configuration files; the client reaches
-# the server at ENDPOINT (default $WAN_S4:$TUN_PORT).
+# the server at ENDPOINT (default $WAN_S4:$TUN_PORT). TUN_IFACE_EXTRA, if set, is one more
+# line of both [Interface] sections (the soak compares controllers with it).
 tunnel_configs() {
 	local endpoint=${1:-$WAN_S4:$TUN_PORT}
 	(
@@ -268,6 +269,7 @@ tunnel_configs() {
 			[Interface]
 			PrivateKey = $(cat "$tun_dir/c.key")
 			Address = $TUN_C4/24, $TUN_C6/64
+			${TUN_IFACE_EXTRA:-}
 
 			[Peer]
 			PublicKey = $(cat "$tun_dir/s.pub")
@@ -281,6 +283,7 @@ tunnel_configs() {
 			ListenPort = $TUN_PORT
 			Address = $TUN_S4/24, $TUN_S6/64
 			Egress = deny tcp $LAN4 port 8081
+			${TUN_IFACE_EXTRA:-}
 
 			[Peer]
 			PublicKey = $(cat "$tun_dir/c.pub")

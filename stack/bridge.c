@@ -15,6 +15,9 @@
 
 #include "stack/bridge_internal.h"
 
+/* Waiting conversations wake_waiters considers per flush (the list can be long). */
+#define WAKE_LOOK 64
+
 static uint64_t min64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
@@ -34,7 +37,7 @@ void ferry_bridge_config_default(struct ferry_bridge_config *cfg, enum ferry_arq
 	cfg->arq.stream = true;
 	cfg->arq.thin_copy = true; /* a request's one loss costs no timeout (arq.h) */
 	cfg->arq_buffers = 16384;
-	cfg->max_convs = 8192;
+	cfg->max_convs = 16384;
 	cfg->max_udp = 8192;
 	cfg->idle_ms = 2 * 3600 * 1000 + 60000; /* past the stack's own idle reset */
 	cfg->linger_ms = 60000;
@@ -74,6 +77,8 @@ int ferry_bridge_create(struct ferry_bridge **out, const struct ferry_bridge_con
 	b->ops = ops;
 	b->ctx = ctx;
 	b->dirty_head = b->dirty_tail = BR_NIL;
+	b->wait_head = b->wait_tail = BR_NIL;
+	b->stats.buffers = cfg->arq_buffers;
 	do
 		randombytes_buf(&b->instance, sizeof(b->instance));
 	while (!b->instance);
@@ -376,7 +381,8 @@ struct br_conv *ferry_bridge_conv_new(struct ferry_bridge_peer *peer, uint32_t c
 	c->conv = conv;
 	c->role = (uint8_t)role;
 	c->dirty_prev = c->dirty_next = BR_NIL;
-	c->last_active = b->now;
+	c->wait_prev = c->wait_next = BR_NIL;
+	c->last_active = c->last_heard = b->now;
 	c->deadline = UINT64_MAX;
 	h = hash_of(peer, conv, b->conv_mask);
 	c->hnext = b->conv_buckets[h];
@@ -406,6 +412,7 @@ void ferry_bridge_conv_free(struct br_conv *c)
 	ferry_bridge_conv_schedule(c, UINT64_MAX);
 	if (c->dirty)
 		dirty_remove(b, c);
+	ferry_bridge_conv_unwait(c);
 	ferry_arq_stats(c->arq, &st);
 	peer->stats.retransmits += st.segs_rto + st.segs_fast; /* the live ones add theirs */
 	ferry_arq_destroy(c->arq);
@@ -578,6 +585,66 @@ void ferry_bridge_conv_dirty(struct br_conv *c)
 	b->dirty_tail = slot;
 }
 
+void ferry_bridge_conv_wait(struct br_conv *c)
+{
+	struct ferry_bridge *b = c->peer->b;
+	uint32_t slot = br_conv_slot(b, c);
+
+	if (c->waiting)
+		return;
+	c->waiting = true;
+	c->wait_prev = b->wait_tail;
+	c->wait_next = BR_NIL;
+	if (b->wait_tail != BR_NIL)
+		b->convs[b->wait_tail].wait_next = slot;
+	else
+		b->wait_head = slot;
+	b->wait_tail = slot;
+	b->stats.tcp_waits++;
+	b->stats.tcp_waiting++;
+}
+
+void ferry_bridge_conv_unwait(struct br_conv *c)
+{
+	struct ferry_bridge *b = c->peer->b;
+
+	if (!c->waiting)
+		return;
+	if (c->wait_prev != BR_NIL)
+		b->convs[c->wait_prev].wait_next = c->wait_next;
+	else
+		b->wait_head = c->wait_next;
+	if (c->wait_next != BR_NIL)
+		b->convs[c->wait_next].wait_prev = c->wait_prev;
+	else
+		b->wait_tail = c->wait_prev;
+	c->waiting = false;
+	c->wait_prev = c->wait_next = BR_NIL;
+	b->stats.tcp_waiting--;
+}
+
+/* Buffers freed this turn go to the conversations that waited longest: of the first
+ * WAKE_LOOK on the list, those that could write now run at the next flush, as many as the
+ * pool's free data buffers could give their minimum share to (one at least). One that
+ * finds the buffers taken by the time it runs waits again, at the tail. */
+static void wake_waiters(struct ferry_bridge *b)
+{
+	uint32_t n = ferry_arq_pool_data_room(&b->pool) / FERRY_ARQ_SHARE_MIN, looked = 0;
+	uint32_t i = b->wait_head;
+
+	b->stats.buffers_in_use = b->pool.stats.in_use;
+	for (n = n ? n : 1; n && i != BR_NIL && looked < WAKE_LOOK; looked++) {
+		struct br_conv *c = &b->convs[i];
+
+		i = c->wait_next;
+		if (!ferry_bridge_tcp_can_write(c))
+			continue;
+		ferry_bridge_conv_unwait(c);
+		ferry_bridge_conv_dirty(c);
+		n--;
+	}
+}
+
 static void dirty_remove(struct ferry_bridge *b, struct br_conv *c)
 {
 	if (c->dirty_prev != BR_NIL)
@@ -710,4 +777,5 @@ void ferry_bridge_flush(struct ferry_bridge *b, uint64_t now)
 		dirty_remove(b, c);
 		conv_run(c);
 	}
+	wake_waiters(b);
 }

@@ -18,6 +18,11 @@
 
 #define BR_NIL UINT32_MAX
 
+/* A conversation that heard nothing from the peer this long asks for its window (and
+ * again each time as long): a peer that lost it -- its TCP_RESET, a datagram, lost on the
+ * way -- answers TCP_UNKNOWN, and the conversation ends instead of waiting out idle_ms. */
+#define BR_PROBE_MS 30000
+
 /* A window of recently opened ids of the peer's side, so that a late duplicate of an
  * opening never opens a flow twice: ids at or below base are old, bits mark those seen. */
 enum {
@@ -84,14 +89,16 @@ struct br_conv {
 	uint32_t heap;			 /* index + 1 in the deadline heap, 0: not in it */
 	uint32_t dirty_prev, dirty_next; /* on the dirty list (BR_NIL at its ends) */
 	uint32_t dirty_turn;		 /* the turn it was touched in */
+	uint32_t wait_prev, wait_next;	 /* on the wait list (BR_NIL at its ends) */
 	uint8_t role;			 /* enum br_role */
 	uint8_t state;			 /* enum br_state */
 	uint8_t tx;			 /* enum br_tx */
 	uint8_t rx;			 /* enum br_rx */
 	bool dirty;			 /* touched this turn: its ARQ runs at the flush */
-	bool push;			 /* the end gave bytes this turn: send them at the flush */
-	bool end_gone;			 /* the stack flow or egress flow ended */
-	bool tx_blocked;		 /* the end was told "later": tcp_writable owed */
+	bool waiting;	   /* on the wait list: blocked with nothing of its own in flight */
+	bool push;	   /* the end gave bytes this turn: send them at the flush */
+	bool end_gone;	   /* the stack flow or egress flow ended */
+	bool tx_blocked;   /* the end was told "later": tcp_writable owed */
 	bool rx_blocked;   /* the end took less than offered: waiting for its sendable */
 	bool heard;	   /* the peer's first frame (OPEN or RESULT) was read */
 	bool doomed;	   /* to be reset at the next run (decided inside an end's call) */
@@ -105,6 +112,7 @@ struct br_conv {
 	uint64_t peer_instance;
 	uint64_t deadline;
 	uint64_t last_active;
+	uint64_t last_heard;	  /* the peer's last segment (or the start) */
 	uint64_t end_ms;	  /* when end_gone became true (for linger) */
 	struct ferry_flow *sflow; /* opener: the stack's flow while it lives */
 	struct ferry_arq *arq;
@@ -151,6 +159,7 @@ struct ferry_bridge {
 	uint32_t *heap; /* conversation slots by deadline */
 	uint32_t nheap;
 	uint32_t dirty_head, dirty_tail; /* conversations touched, oldest first */
+	uint32_t wait_head, wait_tail;	 /* waiting for segment buffers, oldest first */
 	uint32_t turn;			 /* flushes so far */
 
 	uint8_t scratch[FERRY_FRAME_HDR_LEN + 65536]; /* one message being built */
@@ -178,6 +187,12 @@ struct br_conv *ferry_bridge_conv_new(struct ferry_bridge_peer *peer, uint32_t c
 void ferry_bridge_conv_free(struct br_conv *c);
 /* Marks the conversation touched: its ARQ runs at the flush. */
 void ferry_bridge_conv_dirty(struct br_conv *c);
+/* c cannot write (its end is blocked, or its FIN owed) and has nothing of its own in flight
+ * whose acknowledgement would run it again: it waits for buffers others free, first come,
+ * first served (the wake-up is at the end of each flush). Idempotent. */
+void ferry_bridge_conv_wait(struct br_conv *c);
+/* Takes c off the wait list, if it is on it. */
+void ferry_bridge_conv_unwait(struct br_conv *c);
 /* Sets the conversation's deadline in the heap (UINT64_MAX: out of it). */
 void ferry_bridge_conv_schedule(struct br_conv *c, uint64_t deadline);
 
@@ -214,6 +229,9 @@ void ferry_bridge_tcp_unknown_in(struct br_conv *c);
 /* Ends the conversation now: the end is reset (if still there), TCP_RESET (with code)
  * is sent when tell, and the slot freed. */
 void ferry_bridge_tcp_abort(struct br_conv *c, uint8_t code, bool tell);
+/* Whether a waiting conversation could write now what it waits to write (its FIN, or
+ * enough for its end to be offered room). */
+bool ferry_bridge_tcp_can_write(const struct br_conv *c);
 /* The conversation's timer: idle, linger. Returns false if c was freed. */
 bool ferry_bridge_tcp_timer(struct br_conv *c);
 /* The deadline of c beyond its ARQ's (idle, linger). */

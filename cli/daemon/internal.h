@@ -12,13 +12,15 @@
  *   control.c  the control socket: status, down, join
  *   control_client.c  its client half: where the sockets are, one request
  *   status.c   the counters as text (log, ferry status) and JSON (ferry status --json)
- *   privilege.c  once up: the capabilities still needed, User, the seccomp filter
+ *   privilege.c  at the start: not dumpable; once up: the capabilities still needed,
+ *              User, the seccomp filter
  */
 #ifndef FERRY_CLI_DAEMON_INTERNAL_H
 #define FERRY_CLI_DAEMON_INTERNAL_H
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <stddef.h>
@@ -205,6 +207,7 @@ struct ferry_daemon {
 	char name[IFNAMSIZ];
 	struct ferry_config cfg;
 	uint64_t started_ms;
+	rlim_t nofile_given; /* the soft descriptor limit ferry was started with (exec's) */
 	struct ferry_loop loop;
 
 	/* the TUN */
@@ -359,6 +362,10 @@ bool ferry_daemon_source_ok(void *ctx, struct ferry_bridge_peer *peer,
 void ferry_daemon_peers_sample(struct ferry_daemon *d);
 
 /* privilege.c */
+/* Makes the process not dumpable, before any key is read: no core dump, and no ptrace or
+ * /proc/PID/mem of it without CAP_SYS_PTRACE. 0 or a negative errno (logged): ferry then
+ * does not start. */
+int ferry_daemon_privilege_undumpable(struct ferry_daemon *d);
 /* Reads FERRY_HARDENING and resolves the configuration's User, before anything is set up.
  * 0 or a negative errno (logged). */
 int ferry_daemon_privilege_init(struct ferry_daemon *d);
