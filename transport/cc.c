@@ -455,8 +455,10 @@ static void round_end(struct ferry_cc *cc, bool app_limited, uint64_t now)
 		cc->full_bw_rounds = 0;
 		cc->st.restarts++;
 	}
-	if (app_limited)
+	if (app_limited) {
 		cc->app_limited_round = cc->round;
+		cc->st.app_limited_rounds++;
+	}
 	cc->round_lost = cc->round_acked = 0;
 	cc->round_min_rtt = UINT32_MAX;
 	cc->round_start_ms = now;

@@ -129,12 +129,13 @@ struct ferry_cc_info {
 	uint32_t min_rtt_ms, srtt_ms;
 	uint32_t loss_pm; /* random loss estimate, 1/1000 */
 	uint64_t rounds;
-	uint64_t congested_rounds; /* rounds that lost more than the random loss */
-	uint64_t queue_rounds;	   /* rounds whose every RTT stood above the minimum */
-	uint64_t acked, lost;	   /* packets */
-	uint64_t spurious;	   /* acknowledged after they were declared lost */
-	uint64_t restarts;	   /* STARTUP entered again after the estimate decayed */
-	uint64_t acks, stale_acks; /* ACK records taken, and refused (another session) */
+	uint64_t congested_rounds;   /* rounds that lost more than the random loss */
+	uint64_t queue_rounds;	     /* rounds whose every RTT stood above the minimum */
+	uint64_t acked, lost;	     /* packets */
+	uint64_t spurious;	     /* acknowledged after they were declared lost */
+	uint64_t restarts;	     /* STARTUP entered again after the estimate decayed */
+	uint64_t app_limited_rounds; /* rounds whose newest packet left with nothing queued */
+	uint64_t acks, stale_acks;   /* ACK records taken, and refused (another session) */
 };
 
 struct ferry_cc_pkt;

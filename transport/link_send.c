@@ -119,7 +119,7 @@ static bool seal(struct ferry_link *link, struct ferry_buf *b)
 		link->stats.ack_only_out++;
 	/* nothing else waits to leave behind this one: what it measures is the senders, not
 	 * the path (a ping every 200 ms must not pass for the path's bandwidth) */
-	if (!ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW) &&
+	if (track != FERRY_CC_UNTRACKED && !ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW) &&
 	    !ferry_pacer_depth(&link->pacer, FERRY_PACER_HIGH))
 		ferry_cc_app_limited(&link->cc);
 	h = b->data;
@@ -381,17 +381,36 @@ static int add_record(struct ferry_link *link, enum ferry_pacer_class cls, uint8
 
 /* ------------------------------ acknowledgements ---------------------------------- */
 
+/* The ACK record goes in a payload of its own, which leaves at once, unpaced (an ACK-only
+ * shard: ferry_link_transmit). Put into the open HIGH payload beside a thin flow's data, it
+ * would wait with that data in the pacer's queue, and the delay it carries (the time since
+ * its newest datagram came) would not count that wait: the peer would take it for a
+ * queue on the path, lower its rate, and with it the pace that drains our queue -- with
+ * thousands of small flows, a spiral down to a few Mbit/s (docs/soak.md). */
 void ferry_link_ack_maybe(struct ferry_link *link, bool force)
 {
 	uint8_t body[FERRY_ACK_RECORD_MAX];
+	struct ferry_buf *b;
 	size_t len;
 
 	if (!link->acks.any || !session_usable(link) ||
 	    !(ferry_ack_due(&link->acks, link->now) || (force && link->acks.pending)))
 		return;
 	len = ferry_ack_write(&link->acks, body, sizeof(body), link->now);
-	if (len)
-		add_record(link, FERRY_PACER_HIGH, FERRY_REC_ACK, 0, body, len);
+	if (!len)
+		return;
+	b = ferry_pool_get(&link->pool);
+	if (!b) {
+		link->stats.pool_empty++;
+		return;
+	}
+	if (ferry_mux_append(b, link->sizes.payload, FERRY_REC_ACK, body, len)) {
+		link->stats.record_too_big++; /* cannot happen: an ACK record fits a payload */
+		ferry_pool_put(&link->pool, b);
+		return;
+	}
+	link->stats.records_out[FERRY_REC_ACK]++;
+	submit_payload(link, b, FERRY_PACER_HIGH);
 }
 
 void ferry_link_ack_in(struct ferry_link *link, const uint8_t *body, size_t len)

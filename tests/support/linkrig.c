@@ -229,7 +229,7 @@ void ferry_linkrig_side_start(struct ferry_linkrig_side *s, uint64_t now)
 					 s->passive ? NULL : &o->addr, &s->link_cfg, &ops, now),
 			 0);
 	s->arq_cfg.mtu = ferry_link_arq_mtu(&s->link);
-	bufs = FERRY_LINKRIG_MAX_CONVS *
+	bufs = FERRY_LINKRIG_POOL_CONVS *
 	       (2 * s->arq_cfg.snd_wnd + s->arq_cfg.snd_queue_max + s->arq_cfg.rcv_wnd + 8);
 	ck_assert_int_eq(ferry_pool_init(&s->arq_pool, bufs, s->arq_cfg.mtu - 24, 32), 0);
 	s->nconv = 0;

@@ -39,7 +39,8 @@
 #define FERRY_LINKRIG_REALTIME0 (1790000000ULL * 1000000000ULL) /* wall clock at now = 0, ns */
 
 enum {
-	FERRY_LINKRIG_MAX_CONVS = 8,	 /* conversations per side */
+	FERRY_LINKRIG_MAX_CONVS = 1024,	 /* conversations per side */
+	FERRY_LINKRIG_POOL_CONVS = 8,	 /* ... whose full windows each side's ARQ pool holds */
 	FERRY_LINKRIG_MAX_HOLD = 16,	 /* DATA messages the hold tap keeps */
 	FERRY_LINKRIG_CONV_BASE = 100,	 /* the first conversation id tests use */
 	FERRY_LINKRIG_MAX_SIDES = 4,	 /* two pairs of peers */
