@@ -15,8 +15,10 @@
 
 #include "stack/bridge_internal.h"
 
-/* Waiting conversations wake_waiters considers per flush (the list can be long). */
-#define WAKE_LOOK 64
+/* Waiting conversations wake_pool_waiters considers per flush (the queue can be long). */
+#define WAKE_LOOK    64
+/* Datagrams one run of a conversation may send while others wait for the link's room. */
+#define ROOM_QUANTUM 8
 
 static uint64_t min64(uint64_t a, uint64_t b)
 {
@@ -77,7 +79,7 @@ int ferry_bridge_create(struct ferry_bridge **out, const struct ferry_bridge_con
 	b->ops = ops;
 	b->ctx = ctx;
 	b->dirty_head = b->dirty_tail = BR_NIL;
-	b->wait_head = b->wait_tail = BR_NIL;
+	b->pool_waiters.head = b->pool_waiters.tail = BR_NIL;
 	b->stats.buffers = cfg->arq_buffers;
 	do
 		randombytes_buf(&b->instance, sizeof(b->instance));
@@ -159,6 +161,7 @@ int ferry_bridge_peer_add(struct ferry_bridge *b, void *link, bool ours_greater,
 	peer->link = link;
 	peer->user = user;
 	peer->side = ours_greater ? FERRY_FLOW_ID_SIDE : 0;
+	peer->room_waiters.head = peer->room_waiters.tail = BR_NIL;
 	peer->next = b->peers;
 	b->peers = peer;
 	*out = peer;
@@ -381,7 +384,8 @@ struct br_conv *ferry_bridge_conv_new(struct ferry_bridge_peer *peer, uint32_t c
 	c->conv = conv;
 	c->role = (uint8_t)role;
 	c->dirty_prev = c->dirty_next = BR_NIL;
-	c->wait_prev = c->wait_next = BR_NIL;
+	c->wait[BR_WAIT_POOL].prev = c->wait[BR_WAIT_POOL].next = BR_NIL;
+	c->wait[BR_WAIT_ROOM].prev = c->wait[BR_WAIT_ROOM].next = BR_NIL;
 	c->last_active = c->last_heard = b->now;
 	c->deadline = UINT64_MAX;
 	h = hash_of(peer, conv, b->conv_mask);
@@ -412,7 +416,8 @@ void ferry_bridge_conv_free(struct br_conv *c)
 	ferry_bridge_conv_schedule(c, UINT64_MAX);
 	if (c->dirty)
 		dirty_remove(b, c);
-	ferry_bridge_conv_unwait(c);
+	ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
+	ferry_bridge_conv_unwait(c, BR_WAIT_ROOM);
 	ferry_arq_stats(c->arq, &st);
 	peer->stats.retransmits += st.segs_rto + st.segs_fast; /* the live ones add theirs */
 	ferry_arq_destroy(c->arq);
@@ -585,64 +590,111 @@ void ferry_bridge_conv_dirty(struct br_conv *c)
 	b->dirty_tail = slot;
 }
 
-void ferry_bridge_conv_wait(struct br_conv *c)
+static struct br_list *queue_of(struct br_conv *c, enum br_queue q)
 {
-	struct ferry_bridge *b = c->peer->b;
-	uint32_t slot = br_conv_slot(b, c);
-
-	if (c->waiting)
-		return;
-	c->waiting = true;
-	c->wait_prev = b->wait_tail;
-	c->wait_next = BR_NIL;
-	if (b->wait_tail != BR_NIL)
-		b->convs[b->wait_tail].wait_next = slot;
-	else
-		b->wait_head = slot;
-	b->wait_tail = slot;
-	b->stats.tcp_waits++;
-	b->stats.tcp_waiting++;
+	return q == BR_WAIT_POOL ? &c->peer->b->pool_waiters : &c->peer->room_waiters;
 }
 
-void ferry_bridge_conv_unwait(struct br_conv *c)
+void ferry_bridge_conv_wait(struct br_conv *c, enum br_queue q)
 {
 	struct ferry_bridge *b = c->peer->b;
+	struct br_list *l = queue_of(c, q);
+	struct br_node *n = &c->wait[q];
+	uint32_t slot = br_conv_slot(b, c);
 
-	if (!c->waiting)
+	if (n->on)
 		return;
-	if (c->wait_prev != BR_NIL)
-		b->convs[c->wait_prev].wait_next = c->wait_next;
+	n->on = true;
+	n->prev = l->tail;
+	n->next = BR_NIL;
+	if (l->tail != BR_NIL)
+		b->convs[l->tail].wait[q].next = slot;
 	else
-		b->wait_head = c->wait_next;
-	if (c->wait_next != BR_NIL)
-		b->convs[c->wait_next].wait_prev = c->wait_prev;
+		l->head = slot;
+	l->tail = slot;
+	l->n++;
+	if (q == BR_WAIT_POOL)
+		b->stats.tcp_waits++;
 	else
-		b->wait_tail = c->wait_prev;
-	c->waiting = false;
-	c->wait_prev = c->wait_next = BR_NIL;
-	b->stats.tcp_waiting--;
+		b->room_waiting++;
+}
+
+void ferry_bridge_conv_unwait(struct br_conv *c, enum br_queue q)
+{
+	struct ferry_bridge *b = c->peer->b;
+	struct br_list *l = queue_of(c, q);
+	struct br_node *n = &c->wait[q];
+
+	if (!n->on)
+		return;
+	if (n->prev != BR_NIL)
+		b->convs[n->prev].wait[q].next = n->next;
+	else
+		l->head = n->next;
+	if (n->next != BR_NIL)
+		b->convs[n->next].wait[q].prev = n->prev;
+	else
+		l->tail = n->prev;
+	n->on = false;
+	n->prev = n->next = BR_NIL;
+	l->n--;
+	if (q == BR_WAIT_ROOM)
+		b->room_waiting--;
 }
 
 /* Buffers freed this turn go to the conversations that waited longest: of the first
- * WAKE_LOOK on the list, those that could write now run at the next flush, as many as the
- * pool's free data buffers could give their minimum share to (one at least). One that
+ * WAKE_LOOK in the queue, those that could write now run at the next flush, as many as
+ * the pool's free data buffers could give their minimum share to (one at least). One that
  * finds the buffers taken by the time it runs waits again, at the tail. */
-static void wake_waiters(struct ferry_bridge *b)
+static void wake_pool_waiters(struct ferry_bridge *b)
 {
 	uint32_t n = ferry_arq_pool_data_room(&b->pool) / FERRY_ARQ_SHARE_MIN, looked = 0;
-	uint32_t i = b->wait_head;
+	uint32_t i = b->pool_waiters.head;
 
-	b->stats.buffers_in_use = b->pool.stats.in_use;
 	for (n = n ? n : 1; n && i != BR_NIL && looked < WAKE_LOOK; looked++) {
 		struct br_conv *c = &b->convs[i];
 
-		i = c->wait_next;
+		i = c->wait[BR_WAIT_POOL].next;
 		if (!ferry_bridge_tcp_can_write(c))
 			continue;
-		ferry_bridge_conv_unwait(c);
+		ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
 		ferry_bridge_conv_dirty(c);
 		n--;
 	}
+}
+
+/* A link's room goes to its conversations in turn: as many of those that waited longest
+ * run at the next flush as the link takes datagrams now (each sends one at least); one
+ * still holding data after its run queues again at the tail. So a thousand conversations
+ * with data cost one look at the link per millisecond, not a run each (they once did:
+ * with 10,000 flows, that polling took the whole core), and a newcomer's data waits
+ * behind no one's backlog, only for its turn. */
+static void wake_room_waiters(struct ferry_bridge *b)
+{
+	struct ferry_bridge_peer *peer;
+
+	for (peer = b->peers; peer && b->room_waiting; peer = peer->next) {
+		uint32_t room;
+
+		if (!peer->room_waiters.n)
+			continue;
+		room = b->ops->room ? b->ops->room(b->ctx, peer->link) : UINT32_MAX;
+		while (room-- > 0 && peer->room_waiters.head != BR_NIL) {
+			struct br_conv *c = &b->convs[peer->room_waiters.head];
+
+			ferry_bridge_conv_unwait(c, BR_WAIT_ROOM);
+			ferry_bridge_conv_dirty(c);
+		}
+	}
+}
+
+/* The end of a flush or a timer run: the queues get what was freed, the figures follow. */
+static void wake(struct ferry_bridge *b)
+{
+	wake_pool_waiters(b);
+	wake_room_waiters(b);
+	b->stats.buffers_in_use = b->pool.stats.in_use;
+	b->stats.tcp_waiting = b->pool_waiters.n;
 }
 
 static void dirty_remove(struct ferry_bridge *b, struct br_conv *c)
@@ -667,6 +719,10 @@ static void conv_run(struct br_conv *c)
 	uint32_t room = b->ops->room ? b->ops->room(b->ctx, c->peer->link) : UINT32_MAX;
 	uint64_t next;
 
+	/* while others wait for room, one run takes a quantum of it: their turns come round */
+	if (c->peer->room_waiters.n && room > ROOM_QUANTUM)
+		room = ROOM_QUANTUM;
+
 	/* the conversation sends at most what the link takes now (with none, only its ACKs,
 	 * and its data if it is a thin flow: arq.h); the rest stays in its own send queue,
 	 * so a newcomer's first bytes queue behind no one's bulk */
@@ -684,7 +740,9 @@ static void conv_run(struct br_conv *c)
 		return;
 	next = min64(ferry_arq_next_deadline(c->arq, b->now), ferry_bridge_tcp_deadline(c));
 	if (!ferry_arq_credit(c->arq) && ferry_arq_wants_credit(c->arq))
-		next = min64(next, b->now + 1); /* out of room with data left: back soon */
+		ferry_bridge_conv_wait(c, BR_WAIT_ROOM); /* out of room with data left: its turn */
+	else
+		ferry_bridge_conv_unwait(c, BR_WAIT_ROOM);
 	ferry_bridge_conv_schedule(c, next);
 }
 
@@ -752,13 +810,18 @@ void ferry_bridge_timer(struct ferry_bridge *b, uint64_t now)
 		ferry_bridge_conv_schedule(c, UINT64_MAX);
 		conv_run(c);
 	}
+	wake(b);
 }
 
 uint64_t ferry_bridge_next_deadline(const struct ferry_bridge *b, uint64_t now)
 {
+	uint64_t d = b->nheap ? key(b, 0) : UINT64_MAX;
+
 	if (b->dirty_head != BR_NIL)
 		return now;
-	return b->nheap ? key(b, 0) : UINT64_MAX;
+	if (b->room_waiting) /* the pacer drains as time passes: look again in a millisecond */
+		d = min64(d, now + 1);
+	return d;
 }
 
 void ferry_bridge_flush(struct ferry_bridge *b, uint64_t now)
@@ -777,5 +840,5 @@ void ferry_bridge_flush(struct ferry_bridge *b, uint64_t now)
 		dirty_remove(b, c);
 		conv_run(c);
 	}
-	wake_waiters(b);
+	wake(b);
 }

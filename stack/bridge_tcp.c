@@ -489,9 +489,9 @@ bool ferry_bridge_tcp_after_arq(struct br_conv *c)
 		end_writable(c); /* what it writes leaves at the next flush */
 	}
 	if ((c->tx_blocked || c->tx == BR_TX_FIN_OWED) && !ferry_arq_pending(c->arq))
-		ferry_bridge_conv_wait(c); /* no ACK of its own will run it again */
+		ferry_bridge_conv_wait(c, BR_WAIT_POOL); /* no ACK of its own will run it again */
 	else
-		ferry_bridge_conv_unwait(c);
+		ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
 	if (reclaimable(c)) {
 		b->stats.tcp_closed++;
 		ferry_bridge_conv_free(c);
