@@ -63,9 +63,15 @@ void ferry_stack_config_default(struct ferry_stack_config *cfg)
 	cfg->handshake_timeout_ms = 20000;
 	cfg->tcp_idle_timeout_ms = 2 * 3600 * 1000;
 	cfg->udp_idle_timeout_ms = 60000;
-	cfg->keepalive_idle_ms = 600000;
-	cfg->keepalive_interval_ms = 75000;
-	cfg->keepalive_count = 9;
+	/* Toward the application on this host: a probe costs nothing on the wire, and the
+	 * kernel answers one for a socket it closed with a reset. A reset whose sequence
+	 * number lies past lwIP's window (an application that went away with bytes lwIP had
+	 * not taken) is dropped (RFC 5961; lwIP's tcp_process): without a probe such a flow
+	 * held a conversation at both ends until the 2-hour idle reset (the soak left
+	 * hundreds once its load ended). */
+	cfg->keepalive_idle_ms = 60000;
+	cfg->keepalive_interval_ms = 10000;
+	cfg->keepalive_count = 6;
 	cfg->mem_budget = (uint64_t)24 * 1024 * 1024;
 }
 
