@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "cli/command.h"
 #include "cli/config.h"
+#include "transport/secret.h"
 
 /* What messages call standard input, in place of a file name. */
 #define STDIN_NAME "<stdin>"
@@ -19,8 +18,9 @@
  * -EFBIG after printing why. */
 static int load_stdin(struct ferry_config *cfg, struct ferry_config_diag *diag)
 {
-	/* One buffer of the largest size, never grown: no copy of the keys is left behind. */
-	char *text = malloc((size_t)FERRY_CONFIG_MAX_FILE + 1);
+	/* One buffer of the largest size, never grown, in guarded memory as the file's text
+	 * is (cli/config.c): no copy of the keys is left behind. */
+	char *text = ferry_secret_alloc((size_t)FERRY_CONFIG_MAX_FILE + 1);
 	size_t len;
 	int err;
 
@@ -37,8 +37,7 @@ static int load_stdin(struct ferry_config *cfg, struct ferry_config_diag *diag)
 	} else {
 		err = ferry_config_parse_string(cfg, STDIN_NAME, text, len, diag);
 	}
-	sodium_memzero(text, len);
-	free(text);
+	ferry_secret_free(text); /* wiped */
 	return err;
 }
 

@@ -28,6 +28,11 @@
  * across sections (own public key, duplicate peers, a prefix listed twice) at the end of
  * the file. Every message goes through ferry_config_report(), which formats it completely,
  * so the caller only prints. Values of secret keys are never echoed into messages.
+ *
+ * Secrets: the file's text is read into guarded memory (transport/secret.h), the decoded
+ * keys go into the config's own guarded allocation (struct ferry_config_secrets), and the
+ * copies of a line that parsing leaves behind (inih's line buffer, ctx->raw) are wiped
+ * once the file is read.
  */
 #include "cli/config.h"
 
@@ -47,6 +52,7 @@
 #include <sodium.h>
 
 #include "cli/config_internal.h"
+#include "transport/secret.h"
 
 /* inih's reader hands us a buffer of INI_MAX_LINE bytes: a full line and its NUL must fit. */
 _Static_assert(FERRY_CONFIG_MAX_LINE < INI_MAX_LINE, "libinih's line buffer is too small");
@@ -187,6 +193,34 @@ static void begin_interface(struct parse_ctx *ctx)
 	ferry_policy_init(&iface->egress);
 }
 
+/* Keys of peers the first allocation of a config's secrets holds: a page with
+ * libsodium's canary, so that a file of up to that many peers costs one allocation. */
+#define SECRETS_FIRST_CAP ((4096 - 16 - sizeof(struct ferry_config_secrets)) / FERRY_KEY_LEN)
+
+/* Gives cfg's secrets room for the keys of cap peers (cap > ctx->secrets_cap): a new
+ * guarded allocation, the keys copied over, the old one wiped and unmapped, and every
+ * pointer into it moved. 0 or -ENOMEM (cfg unchanged). */
+static int secrets_grow(struct parse_ctx *ctx, size_t cap)
+{
+	struct ferry_config *cfg = ctx->cfg;
+	struct ferry_config_secrets *s;
+	size_t i;
+
+	s = ferry_secret_alloc(sizeof(*s) + cap * sizeof(s->preshared_key[0]));
+	if (!s)
+		return -ENOMEM;
+	if (cfg->secrets)
+		memcpy(s, cfg->secrets,
+		       sizeof(*s) + ctx->secrets_cap * sizeof(s->preshared_key[0]));
+	ferry_secret_free(cfg->secrets);
+	cfg->secrets = s;
+	ctx->secrets_cap = cap;
+	cfg->iface.private_key = s->private_key;
+	for (i = 0; i < cfg->npeers; i++)
+		cfg->peers[i].preshared_key = s->preshared_key[i];
+	return 0;
+}
+
 static int begin_peer(struct parse_ctx *ctx)
 {
 	struct ferry_config *cfg = ctx->cfg;
@@ -197,20 +231,24 @@ static int begin_peer(struct parse_ctx *ctx)
 
 		if (cap > FERRY_CONFIG_MAX_PEERS)
 			cap = FERRY_CONFIG_MAX_PEERS;
-		/* Not realloc: the old array holds keys and must be wiped. */
 		peers = calloc(cap, sizeof(*peers));
 		if (!peers)
 			return -ENOMEM;
-		if (cfg->npeers) {
+		if (cfg->npeers)
 			memcpy(peers, cfg->peers, cfg->npeers * sizeof(*peers));
-			sodium_memzero(cfg->peers, cfg->npeers * sizeof(*peers));
-		}
 		free(cfg->peers);
 		cfg->peers = peers;
 		ctx->peer_cap = cap;
 	}
+	if (cfg->npeers == ctx->secrets_cap) {
+		size_t cap = ctx->secrets_cap * 2;
+
+		if (secrets_grow(ctx, cap > FERRY_CONFIG_MAX_PEERS ? FERRY_CONFIG_MAX_PEERS : cap))
+			return -ENOMEM;
+	}
 	ctx->peer = &cfg->peers[cfg->npeers++];
 	ctx->peer->line = ctx->line;
+	ctx->peer->preshared_key = cfg->secrets->preshared_key[cfg->npeers - 1];
 	return 0;
 }
 
@@ -372,8 +410,11 @@ static char *reader(char *str, int num, void *stream)
 	char *end, *hash;
 
 	finish_line(ctx);
-	if (ctx->pos >= ctx->len || ctx->oom)
+	if (ctx->pos >= ctx->len || ctx->oom) {
+		if (num > 0) /* inih's line buffer, the last time we see it: lines held keys */
+			sodium_memzero(str, (size_t)num);
 		return NULL;
+	}
 	line = ctx->text + ctx->pos;
 	nl = memchr(line, '\n', ctx->len - ctx->pos);
 	eol = nl ? nl : ctx->text + ctx->len;
@@ -543,6 +584,7 @@ void ferry_config_free(struct ferry_config *cfg)
 	}
 	free(cfg->iface.addresses.v);
 	ferry_config_free_hooks(&cfg->iface.hooks);
+	ferry_secret_free(cfg->secrets); /* wiped */
 	sodium_memzero(cfg, sizeof(*cfg));
 }
 
@@ -551,7 +593,12 @@ static int parse(struct parse_ctx *ctx)
 {
 	int ret;
 
+	if (secrets_grow(ctx, SECRETS_FIRST_CAP) != 0) {
+		ferry_config_oom(ctx);
+		return -ENOMEM;
+	}
 	ret = ini_parse_stream(reader, ctx, handler, ctx);
+	sodium_memzero(ctx->raw, sizeof(ctx->raw)); /* the last line: it may hold a key */
 	if (ctx->oom)
 		return -ENOMEM;
 	end_section(ctx);
@@ -596,12 +643,13 @@ int ferry_config_parse_string(struct ferry_config *cfg, const char *name, const 
 	return ret;
 }
 
-/* Reads the whole file (at most FERRY_CONFIG_MAX_FILE bytes) into *text. The buffer grows
- * by copying, not realloc, so that no copy of the keys is left behind in freed memory. */
+/* Reads the whole file (at most FERRY_CONFIG_MAX_FILE bytes) into *text, guarded memory
+ * (the keys are in it, in base64) to be freed with ferry_secret_free. The buffer grows by
+ * copying, each old one wiped as it is freed. */
 static int read_file(int fd, char **text, size_t *len)
 {
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap), *grown;
+	size_t cap = 4096 - 16, n = 0; /* one page with libsodium's canary */
+	char *buf = ferry_secret_alloc(cap), *grown;
 	ssize_t got;
 	int ret;
 
@@ -613,14 +661,13 @@ static int read_file(int fd, char **text, size_t *len)
 				ret = -EFBIG;
 				goto out_free;
 			}
-			grown = malloc(cap * 2);
+			grown = ferry_secret_alloc(cap * 2);
 			if (!grown) {
 				ret = -ENOMEM;
 				goto out_free;
 			}
 			memcpy(grown, buf, n);
-			sodium_memzero(buf, n);
-			free(buf);
+			ferry_secret_free(buf);
 			buf = grown;
 			cap *= 2;
 		}
@@ -643,8 +690,7 @@ static int read_file(int fd, char **text, size_t *len)
 	*len = n;
 	return 0;
 out_free:
-	sodium_memzero(buf, n);
-	free(buf);
+	ferry_secret_free(buf);
 	return ret;
 }
 
@@ -726,8 +772,7 @@ int ferry_config_load_flags(struct ferry_config *cfg, const char *path, unsigned
 				    (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
 		ret = -EINVAL;
 	}
-	sodium_memzero(text, len);
-	free(text);
+	ferry_secret_free(text); /* wiped */
 out_close:
 	close(fd);
 out:

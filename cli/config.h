@@ -9,6 +9,10 @@
  * read, an AllowedIPs prefix with host bits) go into the same list, marked as such, and do
  * not fail the load. Nothing here prints. docs/configuration.md describes every key.
  *
+ * The secret keys (PrivateKey, every PresharedKey) are kept in guarded, locked memory of
+ * their own (struct ferry_config_secrets, transport/secret.h), as is the file's text while
+ * it is parsed; the key fields point into it.
+ *
  * Limits are named below; every list in the result is bounded by one of them.
  */
 #ifndef FERRY_CLI_CONFIG_H
@@ -120,8 +124,8 @@ struct ferry_config_hooks {
 };
 
 struct ferry_config_interface {
-	unsigned int line; /* of the [Interface] header */
-	uint8_t private_key[FERRY_KEY_LEN];
+	unsigned int line;		    /* of the [Interface] header */
+	uint8_t *private_key;		    /* FERRY_KEY_LEN bytes in the config's secrets */
 	uint8_t public_key[FERRY_KEY_LEN];  /* derived from private_key */
 	uint16_t listen_port;		    /* 0: any free port */
 	struct ferry_prefix_list addresses; /* host bits kept: 10.0.0.2/24 */
@@ -155,16 +159,24 @@ struct ferry_config_peer {
 	unsigned int line; /* of its [Peer] header */
 	uint8_t public_key[FERRY_KEY_LEN];
 	bool has_preshared_key;
-	uint8_t preshared_key[FERRY_KEY_LEN];
+	uint8_t *preshared_key; /* FERRY_KEY_LEN bytes in the config's secrets, zero if unset */
 	struct ferry_config_endpoint endpoint;
 	struct ferry_prefix_list allowed_ips; /* host bits cleared */
 	uint16_t persistent_keepalive;	      /* seconds, 0: off */
+};
+
+/* The file's secret keys, in guarded memory: one allocation, one page for up to 126 peers,
+ * grown (moved) past that: nine pages for FERRY_CONFIG_MAX_PEERS. */
+struct ferry_config_secrets {
+	uint8_t private_key[FERRY_KEY_LEN];
+	uint8_t preshared_key[][FERRY_KEY_LEN]; /* one per peer it has room for */
 };
 
 struct ferry_config {
 	struct ferry_config_interface iface;
 	struct ferry_config_peer *peers;
 	size_t npeers;
+	struct ferry_config_secrets *secrets; /* set by a load; NULL after ferry_config_free */
 };
 
 struct ferry_config_msg {
@@ -204,7 +216,8 @@ int ferry_config_load_flags(struct ferry_config *cfg, const char *path, unsigned
 int ferry_config_parse_string(struct ferry_config *cfg, const char *name, const char *text,
 			      size_t len, struct ferry_config_diag *diag);
 
-/* Releases what cfg holds and wipes its keys; cfg is left empty. Safe twice. */
+/* Releases what cfg holds and wipes its keys (its secrets are wiped and unmapped); cfg is
+ * left empty. Safe twice. */
 void ferry_config_free(struct ferry_config *cfg);
 
 /* The profile's name as the file spells it ("fast2"); "?" for an unknown value. */

@@ -93,6 +93,7 @@ struct parse_ctx {
 	unsigned int seen[K_COUNT];	/* line each key was set on in this section */
 	bool have_iface;
 	size_t peer_cap;
+	size_t secrets_cap; /* peers' keys cfg->secrets has room for */
 	bool holds_keys;
 	/* Lines of the DNS servers and search domains kept, for "already listed at line". */
 	unsigned int dns_server_line[FERRY_CONFIG_MAX_DNS_SERVERS];

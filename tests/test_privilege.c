@@ -3,7 +3,8 @@
  * Least privilege once up (cli/daemon/privilege.c): the seccomp filter kills a process
  * that makes a system call outside its list and lets the loop's and teardown's own calls
  * through; the capabilities kept after the drop are exactly those claimed, across a change
- * of user too; and what is kept follows what was set up.
+ * of user too; and what is kept follows what was set up. Before all that, the start
+ * leaves the process not dumpable.
  *
  * A filter or a drop cannot be undone, so each runs in a child forked for it, which says
  * how it went by its exit status (0: all as expected, else the number of the check that
@@ -21,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
@@ -438,6 +440,30 @@ START_TEST(needs_follow_what_was_set_up)
 }
 END_TEST
 
+/* The start clears the dumpable flag (from a dumpable process: the check could fail). */
+static int undumpable(void *arg)
+{
+	struct ferry_daemon *d = arg;
+
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		return 1;
+	if (ferry_daemon_privilege_undumpable(d) != 0)
+		return 2;
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return 3;
+	return 0;
+}
+
+START_TEST(start_is_not_dumpable)
+{
+	struct rig r;
+
+	rig_init(&r);
+	expect_exit_0(in_child(undumpable, r.d), "not dumpable");
+	rig_free(&r);
+}
+END_TEST
+
 /* The whole drop as the daemon does it: in full-device mode it keeps CAP_NET_ADMIN
  * alone, says so in d->privilege, and the filter is on. */
 static int daemon_drop(void *arg)
@@ -522,6 +548,7 @@ int main(void)
 	suite_add_tcase(s, filter);
 	tcase_add_test(plan, needs_follow_what_was_set_up);
 	tcase_add_test(plan, down_hooks_or_off_keep_everything);
+	tcase_add_test(plan, start_is_not_dumpable);
 	suite_add_tcase(s, plan);
 	if (geteuid() == 0) {
 		tcase_add_test(caps, drop_keeps_exactly_what_it_claims);

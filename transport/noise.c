@@ -21,6 +21,7 @@
  */
 #include "transport/noise.h"
 #include "transport/noise_internal.h"
+#include "transport/secret.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -98,6 +99,7 @@ static void mix_hash(struct ferry_noise_symmetric *sym, const uint8_t *data, siz
 	crypto_generichash_update(&st, sym->h, sizeof(sym->h));
 	crypto_generichash_update(&st, data, len);
 	crypto_generichash_final(&st, sym->h, sizeof(sym->h));
+	sodium_memzero(&st, sizeof(st)); /* its buffer: data, which may be HKDF output */
 }
 
 static void mix_key(struct ferry_noise_symmetric *sym, const uint8_t *ikm, size_t len)
@@ -221,7 +223,6 @@ int ferry_noise_local_init(struct ferry_noise_local *local, const struct ferry_n
 	err = ferry_noise_public_key(cfg->static_private, local->static_public);
 	if (err)
 		return err;
-	memcpy(local->static_private, cfg->static_private, FERRY_NOISE_KEY_LEN);
 	local->rekey_after_messages = cfg->rekey_after_messages ? cfg->rekey_after_messages
 								: FERRY_NOISE_REKEY_AFTER_MESSAGES;
 	local->reject_after_messages = cfg->reject_after_messages
@@ -234,7 +235,13 @@ int ferry_noise_local_init(struct ferry_noise_local *local, const struct ferry_n
 		sodium_memzero(local, sizeof(*local));
 		return -EINVAL; /* a session would be refused before it asked for a new one */
 	}
-	ferry_cookie_checker_init(&local->cookie, local->static_public);
+	local->secret = ferry_secret_alloc(sizeof(*local->secret));
+	if (!local->secret) {
+		sodium_memzero(local, sizeof(*local));
+		return -ENOMEM;
+	}
+	memcpy(local->secret->static_private, cfg->static_private, FERRY_NOISE_KEY_LEN);
+	ferry_cookie_checker_init(&local->secret->cookie, local->static_public);
 	return 0;
 }
 
@@ -243,6 +250,7 @@ void ferry_noise_local_destroy(struct ferry_noise_local *local)
 	while (local->peers)
 		ferry_noise_peer_remove(local->peers);
 	ferry_noise_table_destroy(local);
+	ferry_secret_free(local->secret); /* wipes it */
 	sodium_memzero(local, sizeof(*local));
 }
 
@@ -257,7 +265,7 @@ int ferry_noise_peer_init(struct ferry_noise_local *local, struct ferry_noise_pe
 		return -EINVAL;
 	if (ferry_noise_table_by_static(local, remote_static))
 		return -EEXIST;
-	if (dh(peer->static_static, local->static_private, remote_static) != 0) {
+	if (dh(peer->static_static, local->secret->static_private, remote_static) != 0) {
 		sodium_memzero(peer, sizeof(*peer));
 		return -EINVAL;
 	}
@@ -490,7 +498,7 @@ static int consume_initiation(struct ferry_noise_local *local, uint64_t now,
 	mix_hash(&sym, init->ephemeral, sizeof(init->ephemeral));
 	mix_key(&sym, init->ephemeral, sizeof(init->ephemeral));
 	/* es */
-	err = mix_dh(&sym, local->static_private, init->ephemeral);
+	err = mix_dh(&sym, local->secret->static_private, init->ephemeral);
 	if (err)
 		goto auth_failed;
 	/* s */
@@ -621,7 +629,7 @@ static int consume_response(struct ferry_noise_local *local, uint64_t now,
 	mix_key(&sym, resp->ephemeral, sizeof(resp->ephemeral));
 	err = mix_dh(&sym, peer->hs.ephemeral_private, resp->ephemeral); /* ee */
 	if (!err)
-		err = mix_dh(&sym, local->static_private, resp->ephemeral); /* se */
+		err = mix_dh(&sym, local->secret->static_private, resp->ephemeral); /* se */
 	if (err)
 		goto auth_failed;
 	mix_key_and_hash(&sym, peer->psk, sizeof(peer->psk));
@@ -731,14 +739,15 @@ int ferry_noise_handle_handshake(struct ferry_noise_local *local, uint64_t now, 
 		goto malformed;
 	}
 
-	err = ferry_cookie_check(&local->cookie, now, msg, len, src, src_len, local->under_load);
+	err = ferry_cookie_check(&local->secret->cookie, now, msg, len, src, src_len,
+				 local->under_load);
 	if (err == -EACCES) {
 		local->stats.hs_bad_mac1++;
 		return err;
 	}
 	if (err == -EBUSY) {
-		if (ferry_cookie_reply_create(&local->cookie, now, msg, len, sender_index, src,
-					      src_len, reply) != 0)
+		if (ferry_cookie_reply_create(&local->secret->cookie, now, msg, len, sender_index,
+					      src, src_len, reply) != 0)
 			return -EIO;
 		*reply_len = FERRY_MSG_COOKIE_REPLY_LEN;
 		local->stats.hs_cookie_sent++;

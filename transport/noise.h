@@ -44,6 +44,15 @@
  * ferry_noise_peer_remove, which wipes it. ferry_noise_local_destroy removes (and wipes)
  * every peer still linked, then itself. The local finds its peers through hash tables
  * (noise_table.c), which it allocates as peers are added.
+ *
+ * Where the keys live. A peer holds its keys in itself (preshared key, cached static DH,
+ * the handshake's ephemeral key and chaining key, the sessions' AEAD key schedules), so
+ * its caller decides where they are: ferry keeps them in guarded, locked memory
+ * (transport/secret.h), the daemon's peers all in one allocation (cli/daemon/peers.c).
+ * The local keeps its own (static private key, cookie secrets) in a guarded allocation
+ * that ferry_noise_local_init makes and ferry_noise_local_destroy frees, since the local
+ * itself is usually a member of something larger (the daemon's link set). Temporaries
+ * on the stack are wiped before every return.
  */
 #ifndef FERRY_TRANSPORT_NOISE_H
 #define FERRY_TRANSPORT_NOISE_H
@@ -180,10 +189,15 @@ struct ferry_noise_table {
 	uint8_t hash_key[16]; /* SipHash's, random */
 };
 
-struct ferry_noise_local {
+/* The local's secrets, in guarded memory of their own (transport/secret.h). */
+struct ferry_noise_local_secret {
 	uint8_t static_private[FERRY_NOISE_KEY_LEN];
+	struct ferry_cookie_checker cookie; /* mac1/mac2 on what we receive: its secrets */
+};
+
+struct ferry_noise_local {
+	struct ferry_noise_local_secret *secret; /* NULL before init and after destroy */
 	uint8_t static_public[FERRY_NOISE_KEY_LEN];
-	struct ferry_cookie_checker cookie; /* mac1/mac2 on what we receive */
 	struct ferry_noise_peer *peers;
 	size_t npeers;
 	struct ferry_noise_table table;
@@ -209,12 +223,14 @@ int ferry_noise_keygen(uint8_t private_key[FERRY_NOISE_KEY_LEN],
 int ferry_noise_public_key(const uint8_t private_key[FERRY_NOISE_KEY_LEN],
 			   uint8_t public_key[FERRY_NOISE_KEY_LEN]);
 
-/* Sets up local from cfg (copies the key). Returns 0, -EINVAL for a bad key, unknown
- * bits in aead_mask or rekey_after_messages above reject_after_messages, -ENOTSUP if
- * aead_mask asks for an algorithm this CPU lacks, -EIO if libsodium fails to initialise. */
+/* Sets up local from cfg (copies the key into local->secret, guarded memory). Returns 0,
+ * -EINVAL for a bad key, unknown bits in aead_mask or rekey_after_messages above
+ * reject_after_messages, -ENOTSUP if aead_mask asks for an algorithm this CPU lacks, -EIO
+ * if libsodium fails to initialise, -ENOMEM without guarded memory. */
 int ferry_noise_local_init(struct ferry_noise_local *local, const struct ferry_noise_config *cfg);
 
-/* Removes and wipes every linked peer, then wipes local. Safe on a zeroed local. */
+/* Removes and wipes every linked peer, then frees local->secret (wiped) and wipes local.
+ * Safe on a zeroed local. */
 void ferry_noise_local_destroy(struct ferry_noise_local *local);
 
 /* Initialises peer for remote_static (and psk, NULL for none) and links it into local.

@@ -492,7 +492,7 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 	d->t_link.fn = link_timer;
 	d->t_bridge.fn = bridge_timer;
 	d->t_sample.fn = sample_timer;
-	if (choose_name(d) || load_config(d)) {
+	if (ferry_daemon_privilege_undumpable(d) || choose_name(d) || load_config(d)) {
 		free(d);
 		return FERRY_EXIT_FAIL;
 	}

@@ -11,6 +11,13 @@
  * A peer's Endpoint is resolved once, at start (a name that does not resolve stops the
  * start, as with wg-quick). Without one, the link learns the peer's address from its
  * first authenticated datagram and follows it when it roams.
+ *
+ * The peers are one array in guarded, locked memory (transport/secret.h): each holds its
+ * link, and the link its keys (the Noise peer: preshared key, handshake state, session
+ * keys). One allocation for all of them locks their size rounded up to a page; one per
+ * peer would lock up to a page more each, with three more pages of address space and four
+ * mappings. It is made before any privilege is dropped, so root's CAP_IPC_LOCK lifts
+ * RLIMIT_MEMLOCK for it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,9 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/daemon/internal.h"
 #include "cli/key.h"
+#include "transport/secret.h"
 
 static void on_segments(void *ctx, struct ferry_link *link, uint32_t conv, const uint8_t *segs,
 			size_t len, uint64_t now)
@@ -178,16 +187,36 @@ static int peer_up(struct ferry_daemon *d, struct ferry_daemon_peer *p,
 	return 0;
 }
 
+/* Says so when the peers' keys are not locked in RAM (they may then be swapped; they
+ * are still guarded, left out of core dumps and wiped): libsodium does not check mlock. */
+static void check_locked(struct ferry_daemon *d, size_t n)
+{
+	struct rlimit rl;
+	char limit[32] = "unlimited";
+	int err = ferry_secret_lock(d->peers, n * sizeof(*d->peers));
+
+	if (!err)
+		return;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		snprintf(limit, sizeof(limit), "%llu KiB", (unsigned long long)rl.rlim_cur / 1024);
+	ferry_log(&d->log, FERRY_LOG_WARN,
+		  "the peers' keys are not locked in memory and may be swapped: locking %zu KiB "
+		  "failed (%s), RLIMIT_MEMLOCK is %s; raise it (LimitMEMLOCK=, ulimit -l) or "
+		  "start ferry with CAP_IPC_LOCK",
+		  (n * sizeof(*d->peers) + 1023) / 1024, strerror(-err), limit);
+}
+
 int ferry_daemon_peers_up(struct ferry_daemon *d)
 {
 	uint64_t now = d->loop.now;
-	size_t i;
+	size_t i, n = d->cfg.npeers ? d->cfg.npeers : 1;
 	int err;
 
 	d->npeers = 0;
-	d->peers = calloc(d->cfg.npeers ? d->cfg.npeers : 1, sizeof(*d->peers));
+	d->peers = ferry_secret_allocarray(n, sizeof(*d->peers));
 	if (!d->peers)
 		return -ENOMEM;
+	check_locked(d, n);
 	for (i = 0; i < d->cfg.npeers; i++) {
 		err = peer_up(d, &d->peers[i], &d->cfg.peers[i], now);
 		if (err)
@@ -206,7 +235,7 @@ void ferry_daemon_peers_down(struct ferry_daemon *d)
 			ferry_bridge_peer_remove(d->peers[i].bp);
 		ferry_link_destroy(&d->peers[i].link);
 	}
-	free(d->peers);
+	ferry_secret_free(d->peers); /* wiped */
 	free(d->routes);
 	d->peers = NULL;
 	d->routes = NULL;

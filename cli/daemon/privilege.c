@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * Least privilege once up (docs/hardening.md). Setting up needs root's rights: the TUN,
- * addresses, routes, rules, nftables, sysctls, resolv.conf, forced socket buffers. Once
- * all of it exists, ferry keeps only the capabilities that the running loop or its
- * teardown still use, optionally becomes the configuration's User, and installs a seccomp
- * filter that allows only the system calls the loop and the teardown make.
+ * Not dumpable from the start, least privilege once up (docs/hardening.md).
+ *
+ * The first thing the daemon does, before it reads the configuration's keys, is to clear
+ * its dumpable flag (prctl PR_SET_DUMPABLE): the kernel then writes no core dump of it
+ * (keys in guarded memory are kept out of one anyway, the rest of the heap is not), and
+ * only CAP_SYS_PTRACE may ptrace it or read its /proc/PID/mem, environ, maps or fds -- not
+ * merely a process of the same user, which matters once it runs as User. Its /proc/PID
+ * files become root's; status and stat stay readable by all. The kernel clears the flag
+ * anyway when the daemon changes to User (fs.suid_dumpable 0, the default); this holds
+ * from the start, as root too. ferry exec's command gets a flag of its own at execve.
+ *
+ * Setting up needs root's rights: the TUN, addresses, routes, rules, nftables, sysctls,
+ * resolv.conf, forced socket buffers. Once all of it exists, ferry keeps only the
+ * capabilities that the running loop or its teardown still use, optionally becomes the
+ * configuration's User, and installs a seccomp filter that allows only the system calls
+ * the loop and the teardown make.
  *
  * What needs what is decided from what was set up (ferry_daemon_privilege_needs), never
  * from the mode's name:
@@ -37,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -162,7 +174,19 @@ uint64_t ferry_privilege_caps_for(uint32_t n)
 	return caps;
 }
 
-/* ---- the start: FERRY_HARDENING and User ------------------------------------------------- */
+/* ---- the start: not dumpable, FERRY_HARDENING and User ------------------------------------ */
+
+int ferry_daemon_privilege_undumpable(struct ferry_daemon *d)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		int err = -errno;
+
+		ferry_log(&d->log, FERRY_LOG_ERROR, "privileges: clearing the dumpable flag: %s",
+			  strerror(-err));
+		return err;
+	}
+	return 0;
+}
 
 int ferry_daemon_privilege_init(struct ferry_daemon *d)
 {
@@ -266,8 +290,9 @@ static const char *const allowed[] = {
     "epoll_wait epoll_pwait epoll_pwait2 epoll_ctl read readv write writev",
     "clock_gettime clock_getres gettimeofday time nanosleep clock_nanosleep",
     "rt_sigprocmask rt_sigreturn restart_syscall getpid gettid getuid geteuid getgid getegid",
-    /* memory: malloc, the pools, lwIP's heap */
-    "brk mmap munmap mremap mprotect madvise",
+    /* memory: malloc, the pools, lwIP's heap; keys' guarded memory (transport/secret.h),
+     * unlocked as it is freed at teardown */
+    "brk mmap munmap mremap mprotect madvise mlock munlock",
     /* the link's sockets, egress's sockets (TCP, UDP, ping), the control socket; socket()
      * and ioctl() are below, with their arguments checked */
     "recvmmsg sendmmsg recvfrom sendto recvmsg sendmsg connect bind accept4 getsockname",

@@ -12,11 +12,17 @@
  *   pools are static arrays and the heap is lwIP's own. The one allowance is what
  *   lwip_init() keeps for ever, its cyclic timers, plus the TCP timer's last pending run
  *   (tests/support/fixture.c says why). A test that never starts lwIP checks nothing here.
+ * - Guarded memory (transport/secret.h, where keys live): after each test the process holds
+ *   exactly the locked memory it held before (VmLck), or the test fails. These are
+ *   mappings of their own, which LeakSanitizer does not see; one that could not be locked
+ *   (past RLIMIT_MEMLOCK, or in a sanitizer build, whose mlock does nothing) is not seen
+ *   here either.
  * - Heap: each test runs in its own forked child; in the sanitizer build LeakSanitizer
  *   checks that child at exit and a leak turns into a test error. (A heap figure such as
  *   mallinfo2 is no use here: Check itself allocates between setup and the test body.)
  *
- * tests/test_fixture.c proves each of these catches what it claims to.
+ * tests/test_fixture.c proves each of these catches what it claims to (the guarded memory
+ * check: tests/test_secret.c).
  */
 #ifndef FERRY_TESTS_FIXTURE_H
 #define FERRY_TESTS_FIXTURE_H
