@@ -641,7 +641,10 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 		arq->st.probes_sent++;
 		arq->want_wask = false;
 	}
-	for (i = 0; i < arq->n_due && arq->credit; i++) {
+	/* a thin flow resends without credit, as it sends: its one lost segment (a FIN, a
+	 * request's last bytes) must not wait for room that bulk conversations keep taking
+	 * (with 1,500 flows, FINs waited there until the 120 s dead time reset them) */
+	for (i = 0; i < arq->n_due && (arq->credit || thin(arq)); i++) {
 		struct sslot *s = &arq->sring[arq->due[i]];
 
 		if (!s->buf || !s->flags)
@@ -658,7 +661,7 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 			lost_fast |= sdiff(s->sn, recover) >= 0;
 		}
 		transmit(arq, s, now);
-		if (arq->credit != UINT32_MAX)
+		if (arq->credit != UINT32_MAX && arq->credit)
 			arq->credit--;
 	}
 	/* out of credit: the rest stay due, in order, for the next run */
@@ -796,7 +799,8 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now)
 
 	if (arq->err)
 		return UINT64_MAX;
-	if ((arq->n_due && arq->credit) || arq->want_wask || arq->want_wins || arq->sq_partial_new)
+	if ((arq->n_due && (arq->credit || thin(arq))) || arq->want_wask || arq->want_wins ||
+	    arq->sq_partial_new)
 		return now;
 	if (arq->n_acks)
 		d = arq->ack_since + arq->cfg.ack_delay;
