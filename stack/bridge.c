@@ -664,8 +664,9 @@ static void wake_pool_waiters(struct ferry_bridge *b)
 }
 
 /* A link's room goes to its conversations in turn: as many of those that waited longest
- * run at the next flush as the link takes datagrams now (each sends one at least); one
- * still holding data after its run queues again at the tail. So a thousand conversations
+ * run at the next flush as the room has quanta for; one still holding data after its run
+ * queues again at the tail. While any wait, no other conversation takes room (a thin
+ * flow needs none): one that runs on its own input queues behind them. So a thousand conversations
  * with data cost one look at the link per millisecond, not a run each (they once did:
  * with 10,000 flows, that polling took the whole core), and a newcomer's data waits
  * behind no one's backlog, only for its turn. */
@@ -679,10 +680,12 @@ static void wake_room_waiters(struct ferry_bridge *b)
 		if (!peer->room_waiters.n)
 			continue;
 		room = b->ops->room ? b->ops->room(b->ctx, peer->link) : UINT32_MAX;
+		room = room / ROOM_QUANTUM + (room % ROOM_QUANTUM != 0); /* runs it pays for */
 		while (room-- > 0 && peer->room_waiters.head != BR_NIL) {
 			struct br_conv *c = &b->convs[peer->room_waiters.head];
 
 			ferry_bridge_conv_unwait(c, BR_WAIT_ROOM);
+			c->room_turn = true;
 			ferry_bridge_conv_dirty(c);
 		}
 	}
@@ -719,9 +722,15 @@ static void conv_run(struct br_conv *c)
 	uint32_t room = b->ops->room ? b->ops->room(b->ctx, c->peer->link) : UINT32_MAX;
 	uint64_t next;
 
-	/* while others wait for room, one run takes a quantum of it: their turns come round */
-	if (c->peer->room_waiters.n && room > ROOM_QUANTUM)
-		room = ROOM_QUANTUM;
+	/* while others wait for room, it is theirs, in turn, a quantum per run (a thin flow
+	 * sends without: arq.h); one not woken for its turn queues behind them */
+	if (c->room_turn) {
+		if (c->peer->room_waiters.n && room > ROOM_QUANTUM)
+			room = ROOM_QUANTUM;
+	} else if (c->peer->room_waiters.n) {
+		room = 0;
+	}
+	c->room_turn = false;
 
 	/* the conversation sends at most what the link takes now (with none, only its ACKs,
 	 * and its data if it is a thin flow: arq.h); the rest stays in its own send queue,

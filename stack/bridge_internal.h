@@ -116,9 +116,10 @@ struct br_conv {
 	uint8_t tx;			 /* enum br_tx */
 	uint8_t rx;			 /* enum br_rx */
 	bool dirty;			 /* touched this turn: its ARQ runs at the flush */
-	bool push;			 /* the end gave bytes this turn: send them at the flush */
-	bool end_gone;			 /* the stack flow or egress flow ended */
-	bool tx_blocked;		 /* the end was told "later": tcp_writable owed */
+	bool room_turn;	   /* woken from its link's room queue: its turn to take room */
+	bool push;	   /* the end gave bytes this turn: send them at the flush */
+	bool end_gone;	   /* the stack flow or egress flow ended */
+	bool tx_blocked;   /* the end was told "later": tcp_writable owed */
 	bool rx_blocked;   /* the end took less than offered: waiting for its sendable */
 	bool heard;	   /* the peer's first frame (OPEN or RESULT) was read */
 	bool doomed;	   /* to be reset at the next run (decided inside an end's call) */
