@@ -642,24 +642,30 @@ void ferry_bridge_conv_unwait(struct br_conv *c, enum br_queue q)
 		b->room_waiting--;
 }
 
-/* Buffers freed this turn go to the conversations that waited longest: of the first
- * WAKE_LOOK in the queue, those that could write now run at the next flush, as many as
- * the pool's free data buffers could give their minimum share to (one at least). One that
- * finds the buffers taken by the time it runs waits again, at the tail. */
+/* Buffers freed this turn go to the conversations that waited longest: once the pool has
+ * room for what any waiter needs to be offered room again (WRITABLE_SEGMENTS: arq.h's
+ * share is at least half of that), the first WAKE_LOOK in the queue run at the next flush,
+ * as many as the free data buffers could give their minimum share to; one that finds them
+ * taken when it runs waits again, at the tail. With less room, only a FIN that fits (a
+ * control frame may use the reserve) is let go. A waiter is woken whatever its own state
+ * says: one that no longer waits leaves the queue at its run (checking first let such
+ * entries hold the queue's head, and a download waited 60 s for nothing). */
 static void wake_pool_waiters(struct ferry_bridge *b)
 {
-	uint32_t n = ferry_arq_pool_data_room(&b->pool) / FERRY_ARQ_SHARE_MIN, looked = 0;
+	uint32_t room = ferry_arq_pool_data_room(&b->pool), looked = 0;
+	uint32_t n = room >= WRITABLE_SEGMENTS ? room / FERRY_ARQ_SHARE_MIN : 0;
 	uint32_t i = b->pool_waiters.head;
 
-	for (n = n ? n : 1; n && i != BR_NIL && looked < WAKE_LOOK; looked++) {
+	for (; i != BR_NIL && looked < WAKE_LOOK; looked++) {
 		struct br_conv *c = &b->convs[i];
 
 		i = c->wait[BR_WAIT_POOL].next;
-		if (!ferry_bridge_tcp_can_write(c))
+		if (n)
+			n--;
+		else if (c->tx != BR_TX_FIN_OWED || !ferry_bridge_tcp_can_write(c))
 			continue;
 		ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
 		ferry_bridge_conv_dirty(c);
-		n--;
 	}
 }
 

@@ -23,6 +23,10 @@
  * way -- answers TCP_UNKNOWN, and the conversation ends instead of waiting out idle_ms. */
 #define BR_PROBE_MS 30000
 
+/* An end offered room again once this many segments' worth fit (no ping-pong per byte),
+ * or half its share of the pool if that is less (bridge_tcp.c). */
+#define WRITABLE_SEGMENTS 16
+
 /* A window of recently opened ids of the peer's side, so that a late duplicate of an
  * opening never opens a flow twice: ids at or below base are old, bits mark those seen. */
 enum {

@@ -22,9 +22,6 @@
 
 #include "stack/bridge_internal.h"
 
-/* An end offered room again once this many segments' worth fit (no ping-pong per byte). */
-#define WRITABLE_SEGMENTS 16
-
 static struct ferry_bridge *br_of(const struct br_conv *c)
 {
 	return c->peer->b;
