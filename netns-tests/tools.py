@@ -20,12 +20,19 @@ programs have no equivalent. Every mode exits non-zero on failure.
   capture IFACE PORT COUNT DIR
       (AF_PACKET, IPv4) writes the UDP payloads of COUNT datagrams to PORT seen on IFACE,
       as DIR/0, DIR/1, ...; gives up after 20 s.
+  http-server HOST PORT DIR
+      serves the files of DIR over HTTP/1.0 on HOST (IPv4 or IPv6), a thread per connection, with a listen
+      backlog of 1,024 (busybox httpd's is 9: two hundred connections opened at once
+      overflow its accept queue, and the kernel's SYN retries, up to 31 s apart, become
+      what such a test measures).
   hostile HOST PORT DIR [SRC]
       sends, from a socket of its own (bound to address SRC if given), garbage of many lengths, every file of DIR cut at
       several lengths, and every file of DIR whole (replays); then listens 1 s and prints
       sent= replies= (any reply is a failure: ferry answers nothing it cannot
       authenticate).
 """
+import functools
+import http.server
 import os
 import random
 import socket
@@ -213,6 +220,26 @@ def hostile(host, port, in_dir, src=None):
         sys.exit(1)
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class BackloggedServer(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+
+
+class BackloggedServer6(BackloggedServer):
+    address_family = socket.AF_INET6
+
+
+def http_server(host, port, root):
+    handler = functools.partial(QuietHandler, directory=root)
+    kind = BackloggedServer6 if ":" in host else BackloggedServer
+    with kind((host, int(port)), handler) as server:
+        server.serve_forever()
+
+
 MODES = {
     "paced-send": paced_send,
     "slow-recv": slow_recv,
@@ -220,6 +247,7 @@ MODES = {
     "rr": rr,
     "capture": capture,
     "hostile": hostile,
+    "http-server": http_server,
 }
 
 if __name__ == "__main__":
