@@ -15,6 +15,11 @@
 
 #include "stack/bridge_internal.h"
 
+/* Waiting conversations wake_pool_waiters considers per flush (the queue can be long). */
+#define WAKE_LOOK    64
+/* Datagrams one run of a conversation may send while others wait for the link's room. */
+#define ROOM_QUANTUM 8
+
 static uint64_t min64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
@@ -34,7 +39,7 @@ void ferry_bridge_config_default(struct ferry_bridge_config *cfg, enum ferry_arq
 	cfg->arq.stream = true;
 	cfg->arq.thin_copy = true; /* a request's one loss costs no timeout (arq.h) */
 	cfg->arq_buffers = 16384;
-	cfg->max_convs = 8192;
+	cfg->max_convs = 16384;
 	cfg->max_udp = 8192;
 	cfg->idle_ms = 2 * 3600 * 1000 + 60000; /* past the stack's own idle reset */
 	cfg->linger_ms = 60000;
@@ -74,6 +79,8 @@ int ferry_bridge_create(struct ferry_bridge **out, const struct ferry_bridge_con
 	b->ops = ops;
 	b->ctx = ctx;
 	b->dirty_head = b->dirty_tail = BR_NIL;
+	b->pool_waiters.head = b->pool_waiters.tail = BR_NIL;
+	b->stats.buffers = cfg->arq_buffers;
 	do
 		randombytes_buf(&b->instance, sizeof(b->instance));
 	while (!b->instance);
@@ -154,6 +161,7 @@ int ferry_bridge_peer_add(struct ferry_bridge *b, void *link, bool ours_greater,
 	peer->link = link;
 	peer->user = user;
 	peer->side = ours_greater ? FERRY_FLOW_ID_SIDE : 0;
+	peer->room_waiters.head = peer->room_waiters.tail = BR_NIL;
 	peer->next = b->peers;
 	b->peers = peer;
 	*out = peer;
@@ -376,7 +384,9 @@ struct br_conv *ferry_bridge_conv_new(struct ferry_bridge_peer *peer, uint32_t c
 	c->conv = conv;
 	c->role = (uint8_t)role;
 	c->dirty_prev = c->dirty_next = BR_NIL;
-	c->last_active = b->now;
+	c->wait[BR_WAIT_POOL].prev = c->wait[BR_WAIT_POOL].next = BR_NIL;
+	c->wait[BR_WAIT_ROOM].prev = c->wait[BR_WAIT_ROOM].next = BR_NIL;
+	c->last_active = c->last_heard = b->now;
 	c->deadline = UINT64_MAX;
 	h = hash_of(peer, conv, b->conv_mask);
 	c->hnext = b->conv_buckets[h];
@@ -406,6 +416,8 @@ void ferry_bridge_conv_free(struct br_conv *c)
 	ferry_bridge_conv_schedule(c, UINT64_MAX);
 	if (c->dirty)
 		dirty_remove(b, c);
+	ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
+	ferry_bridge_conv_unwait(c, BR_WAIT_ROOM);
 	ferry_arq_stats(c->arq, &st);
 	peer->stats.retransmits += st.segs_rto + st.segs_fast; /* the live ones add theirs */
 	ferry_arq_destroy(c->arq);
@@ -578,6 +590,122 @@ void ferry_bridge_conv_dirty(struct br_conv *c)
 	b->dirty_tail = slot;
 }
 
+static struct br_list *queue_of(struct br_conv *c, enum br_queue q)
+{
+	return q == BR_WAIT_POOL ? &c->peer->b->pool_waiters : &c->peer->room_waiters;
+}
+
+void ferry_bridge_conv_wait(struct br_conv *c, enum br_queue q)
+{
+	struct ferry_bridge *b = c->peer->b;
+	struct br_list *l = queue_of(c, q);
+	struct br_node *n = &c->wait[q];
+	uint32_t slot = br_conv_slot(b, c);
+
+	if (n->on)
+		return;
+	n->on = true;
+	n->prev = l->tail;
+	n->next = BR_NIL;
+	if (l->tail != BR_NIL)
+		b->convs[l->tail].wait[q].next = slot;
+	else
+		l->head = slot;
+	l->tail = slot;
+	l->n++;
+	if (q == BR_WAIT_POOL)
+		b->stats.tcp_waits++;
+	else
+		b->room_waiting++;
+}
+
+void ferry_bridge_conv_unwait(struct br_conv *c, enum br_queue q)
+{
+	struct ferry_bridge *b = c->peer->b;
+	struct br_list *l = queue_of(c, q);
+	struct br_node *n = &c->wait[q];
+
+	if (!n->on)
+		return;
+	if (n->prev != BR_NIL)
+		b->convs[n->prev].wait[q].next = n->next;
+	else
+		l->head = n->next;
+	if (n->next != BR_NIL)
+		b->convs[n->next].wait[q].prev = n->prev;
+	else
+		l->tail = n->prev;
+	n->on = false;
+	n->prev = n->next = BR_NIL;
+	l->n--;
+	if (q == BR_WAIT_ROOM)
+		b->room_waiting--;
+}
+
+/* Buffers freed this turn go to the conversations that waited longest: once the pool has
+ * room for what any waiter needs to be offered room again (WRITABLE_SEGMENTS: arq.h's
+ * share is at least half of that), the first WAKE_LOOK in the queue run at the next flush,
+ * as many as the free data buffers could give their minimum share to; one that finds them
+ * taken when it runs waits again, at the tail. With less room, only a FIN that fits (a
+ * control frame may use the reserve) is let go. A waiter is woken whatever its own state
+ * says: one that no longer waits leaves the queue at its run (checking first let such
+ * entries hold the queue's head, and a download waited 60 s for nothing). */
+static void wake_pool_waiters(struct ferry_bridge *b)
+{
+	uint32_t room = ferry_arq_pool_data_room(&b->pool), looked = 0;
+	uint32_t n = room >= WRITABLE_SEGMENTS ? room / FERRY_ARQ_SHARE_MIN : 0;
+	uint32_t i = b->pool_waiters.head;
+
+	for (; i != BR_NIL && looked < WAKE_LOOK; looked++) {
+		struct br_conv *c = &b->convs[i];
+
+		i = c->wait[BR_WAIT_POOL].next;
+		if (n)
+			n--;
+		else if (c->tx != BR_TX_FIN_OWED || !ferry_bridge_tcp_can_write(c))
+			continue;
+		ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
+		ferry_bridge_conv_dirty(c);
+	}
+}
+
+/* A link's room goes to its conversations in turn: as many of those that waited longest
+ * run at the next flush as the room has quanta for; one still holding data after its run
+ * queues again at the tail. While any wait, no other conversation takes room (a thin
+ * flow needs none): one that runs on its own input queues behind them. So a thousand conversations
+ * with data cost one look at the link per millisecond, not a run each (they once did:
+ * with 10,000 flows, that polling took the whole core), and a newcomer's data waits
+ * behind no one's backlog, only for its turn. */
+static void wake_room_waiters(struct ferry_bridge *b)
+{
+	struct ferry_bridge_peer *peer;
+
+	for (peer = b->peers; peer && b->room_waiting; peer = peer->next) {
+		uint32_t room;
+
+		if (!peer->room_waiters.n)
+			continue;
+		room = b->ops->room ? b->ops->room(b->ctx, peer->link) : UINT32_MAX;
+		room = room / ROOM_QUANTUM + (room % ROOM_QUANTUM != 0); /* runs it pays for */
+		while (room-- > 0 && peer->room_waiters.head != BR_NIL) {
+			struct br_conv *c = &b->convs[peer->room_waiters.head];
+
+			ferry_bridge_conv_unwait(c, BR_WAIT_ROOM);
+			c->room_turn = true;
+			ferry_bridge_conv_dirty(c);
+		}
+	}
+}
+
+/* The end of a flush or a timer run: the queues get what was freed, the figures follow. */
+static void wake(struct ferry_bridge *b)
+{
+	wake_pool_waiters(b);
+	wake_room_waiters(b);
+	b->stats.buffers_in_use = b->pool.stats.in_use;
+	b->stats.tcp_waiting = b->pool_waiters.n;
+}
+
 static void dirty_remove(struct ferry_bridge *b, struct br_conv *c)
 {
 	if (c->dirty_prev != BR_NIL)
@@ -600,6 +728,16 @@ static void conv_run(struct br_conv *c)
 	uint32_t room = b->ops->room ? b->ops->room(b->ctx, c->peer->link) : UINT32_MAX;
 	uint64_t next;
 
+	/* while others wait for room, it is theirs, in turn, a quantum per run (a thin flow
+	 * sends without: arq.h); one not woken for its turn queues behind them */
+	if (c->room_turn) {
+		if (c->peer->room_waiters.n && room > ROOM_QUANTUM)
+			room = ROOM_QUANTUM;
+	} else if (c->peer->room_waiters.n) {
+		room = 0;
+	}
+	c->room_turn = false;
+
 	/* the conversation sends at most what the link takes now (with none, only its ACKs,
 	 * and its data if it is a thin flow: arq.h); the rest stays in its own send queue,
 	 * so a newcomer's first bytes queue behind no one's bulk */
@@ -617,7 +755,9 @@ static void conv_run(struct br_conv *c)
 		return;
 	next = min64(ferry_arq_next_deadline(c->arq, b->now), ferry_bridge_tcp_deadline(c));
 	if (!ferry_arq_credit(c->arq) && ferry_arq_wants_credit(c->arq))
-		next = min64(next, b->now + 1); /* out of room with data left: back soon */
+		ferry_bridge_conv_wait(c, BR_WAIT_ROOM); /* out of room with data left: its turn */
+	else
+		ferry_bridge_conv_unwait(c, BR_WAIT_ROOM);
 	ferry_bridge_conv_schedule(c, next);
 }
 
@@ -685,13 +825,18 @@ void ferry_bridge_timer(struct ferry_bridge *b, uint64_t now)
 		ferry_bridge_conv_schedule(c, UINT64_MAX);
 		conv_run(c);
 	}
+	wake(b);
 }
 
 uint64_t ferry_bridge_next_deadline(const struct ferry_bridge *b, uint64_t now)
 {
+	uint64_t d = b->nheap ? key(b, 0) : UINT64_MAX;
+
 	if (b->dirty_head != BR_NIL)
 		return now;
-	return b->nheap ? key(b, 0) : UINT64_MAX;
+	if (b->room_waiting) /* the pacer drains as time passes: look again in a millisecond */
+		d = min64(d, now + 1);
+	return d;
 }
 
 void ferry_bridge_flush(struct ferry_bridge *b, uint64_t now)
@@ -710,4 +855,5 @@ void ferry_bridge_flush(struct ferry_bridge *b, uint64_t now)
 		dirty_remove(b, c);
 		conv_run(c);
 	}
+	wake(b);
 }

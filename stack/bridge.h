@@ -35,11 +35,20 @@
  *   restarted: every flow of its old instance is reset at once.
  *
  * Backpressure. Toward the peer, a flow's bytes are taken only as far as its
- * conversation's send queue and the shared segment pool have room
- * (ferry_arq_send_space); it is offered again (tcp_writable) when acknowledgements free
- * room. From the peer, received bytes stay in the conversation until the end (stack or
- * egress) takes them; the ARQ's receive window then closes and the sender stops. So a
- * flow holds at most its ARQ windows, and all flows together at most the pool.
+ * conversation's send queue and its share of the segment pool all conversations share
+ * have room (ferry_arq_send_space; transport/arq.h says how the pool is shared: data
+ * leaves a quarter for receiving and control frames, each sending flow gets an equal part
+ * of the rest); it is offered again (tcp_writable) when acknowledgements free room. A
+ * conversation blocked with nothing of its own in flight -- no acknowledgement of its
+ * own would ever run it again -- waits on the bridge's wait list, and the buffers others
+ * free go to the longest waiting at the end of each flush. From the peer, received bytes
+ * stay in the conversation until the end (stack or egress) takes them; the ARQ's receive
+ * window then closes and the sender stops. So a flow holds at most its ARQ windows, and
+ * all flows together at most the pool.
+ *
+ * Liveness. The peer's TCP_RESET travels as a datagram and can be lost; a conversation
+ * that heard nothing from the peer for BR_PROBE_MS asks for its window, so a peer that no
+ * longer knows it answers TCP_UNKNOWN and it ends, instead of waiting out the idle reset.
  *
  * Driving it. Conversations do no I/O: received segments and datagrams come in through
  * ferry_bridge_segments/_datagram (the link's callbacks), timers through
@@ -135,10 +144,16 @@ struct ferry_bridge_stats {
 	uint64_t no_route;	     /* flows or echoes to a destination of no peer */
 	uint64_t no_room;	     /* flows refused: conversation or datagram table full */
 	uint64_t send_errors;	     /* the link refused a datagram */
+	uint64_t tcp_waits;	     /* conversations that had to wait for segment buffers */
+	uint64_t tcp_probes;	     /* window asks after BR_PROBE_MS of the peer's silence */
+	uint64_t tcp_nobuf;	     /* flows refused or reset: no buffer even for a control
+					frame (the pool's last 32nd is for receiving) */
 	uint64_t hellos_in, hellos_out;
-	uint64_t peer_restarts; /* a peer's instance changed: its flows were reset */
-	uint32_t convs;		/* current conversations */
-	uint32_t udp_flows;	/* current datagram flows */
+	uint64_t peer_restarts;		  /* a peer's instance changed: its flows were reset */
+	uint32_t convs;			  /* current conversations */
+	uint32_t tcp_waiting;		  /* conversations waiting for segment buffers now */
+	uint32_t buffers, buffers_in_use; /* segment buffers of all conversations (the pool) */
+	uint32_t udp_flows;		  /* current datagram flows */
 };
 
 /* Per peer: what `ferry status` shows. */
@@ -153,7 +168,7 @@ struct ferry_bridge_peer_stats {
 
 /* Fills cfg with the defaults of docs/wire-format.md's flow protocol section: the given
  * ARQ profile, windows of 2048 segments (one flow fills 100 Mbit/s at 200 ms), 16,384
- * segment buffers, 8,192 conversations, 8,192 datagram flows, a 2-hour idle reset. */
+ * segment buffers, 16,384 conversations, 8,192 datagram flows, a 2-hour idle reset. */
 void ferry_bridge_config_default(struct ferry_bridge_config *cfg, enum ferry_arq_profile profile);
 
 /* Creates a bridge for links of the given sizes (ferry_link_config_sizes of their

@@ -18,6 +18,15 @@
 
 #define BR_NIL UINT32_MAX
 
+/* A conversation that heard nothing from the peer this long asks for its window (and
+ * again each time as long): a peer that lost it -- its TCP_RESET, a datagram, lost on the
+ * way -- answers TCP_UNKNOWN, and the conversation ends instead of waiting out idle_ms. */
+#define BR_PROBE_MS 30000
+
+/* An end offered room again once this many segments' worth fit (no ping-pong per byte),
+ * or half its share of the pool if that is less (bridge_tcp.c). */
+#define WRITABLE_SEGMENTS 16
+
 /* A window of recently opened ids of the peer's side, so that a late duplicate of an
  * opening never opens a flow twice: ids at or below base are old, bits mark those seen. */
 enum {
@@ -28,6 +37,26 @@ struct br_seen {
 	uint64_t bits[BR_SEEN_BITS / 64];
 };
 
+/* The two queues a conversation may wait in, first come, first served: for segment buffers
+ * (the bridge's, ferry_bridge_conv_wait) and for its link's room (its peer's: a
+ * conversation with data but no credit, run again as the pacer drains, in turn). */
+enum br_queue {
+	BR_WAIT_POOL,
+	BR_WAIT_ROOM,
+	BR_QUEUES
+};
+
+/* A queue of conversations by slot, linked through their br_node of that queue. */
+struct br_list {
+	uint32_t head, tail; /* BR_NIL when empty */
+	uint32_t n;
+};
+
+struct br_node {
+	uint32_t prev, next;
+	bool on;
+};
+
 struct ferry_bridge_peer {
 	struct ferry_bridge *b;
 	struct ferry_bridge_peer *next;
@@ -36,8 +65,9 @@ struct ferry_bridge_peer {
 	uint32_t side;	   /* FERRY_FLOW_ID_SIDE or 0: the top bit of the ids this side picks */
 	uint32_t next_tcp; /* the next conversation id this side picks (low 31 bits) */
 	uint32_t next_udp;
-	uint64_t instance;   /* the peer's, 0 until heard */
-	struct br_seen seen; /* the peer's conversation ids seen lately */
+	uint64_t instance;	     /* the peer's, 0 until heard */
+	struct br_seen seen;	     /* the peer's conversation ids seen lately */
+	struct br_list room_waiters; /* BR_WAIT_ROOM: its conversations out of credit */
 	struct ferry_bridge_peer_stats stats;
 };
 
@@ -84,14 +114,16 @@ struct br_conv {
 	uint32_t heap;			 /* index + 1 in the deadline heap, 0: not in it */
 	uint32_t dirty_prev, dirty_next; /* on the dirty list (BR_NIL at its ends) */
 	uint32_t dirty_turn;		 /* the turn it was touched in */
+	struct br_node wait[BR_QUEUES];	 /* its places in the queues it waits in */
 	uint8_t role;			 /* enum br_role */
 	uint8_t state;			 /* enum br_state */
 	uint8_t tx;			 /* enum br_tx */
 	uint8_t rx;			 /* enum br_rx */
 	bool dirty;			 /* touched this turn: its ARQ runs at the flush */
-	bool push;			 /* the end gave bytes this turn: send them at the flush */
-	bool end_gone;			 /* the stack flow or egress flow ended */
-	bool tx_blocked;		 /* the end was told "later": tcp_writable owed */
+	bool room_turn;	   /* woken from its link's room queue: its turn to take room */
+	bool push;	   /* the end gave bytes this turn: send them at the flush */
+	bool end_gone;	   /* the stack flow or egress flow ended */
+	bool tx_blocked;   /* the end was told "later": tcp_writable owed */
 	bool rx_blocked;   /* the end took less than offered: waiting for its sendable */
 	bool heard;	   /* the peer's first frame (OPEN or RESULT) was read */
 	bool doomed;	   /* to be reset at the next run (decided inside an end's call) */
@@ -105,6 +137,7 @@ struct br_conv {
 	uint64_t peer_instance;
 	uint64_t deadline;
 	uint64_t last_active;
+	uint64_t last_heard;	  /* the peer's last segment (or the start) */
 	uint64_t end_ms;	  /* when end_gone became true (for linger) */
 	struct ferry_flow *sflow; /* opener: the stack's flow while it lives */
 	struct ferry_arq *arq;
@@ -151,6 +184,8 @@ struct ferry_bridge {
 	uint32_t *heap; /* conversation slots by deadline */
 	uint32_t nheap;
 	uint32_t dirty_head, dirty_tail; /* conversations touched, oldest first */
+	struct br_list pool_waiters;	 /* BR_WAIT_POOL: waiting for segment buffers */
+	uint32_t room_waiting;		 /* conversations in the peers' room queues */
 	uint32_t turn;			 /* flushes so far */
 
 	uint8_t scratch[FERRY_FRAME_HDR_LEN + 65536]; /* one message being built */
@@ -178,6 +213,13 @@ struct br_conv *ferry_bridge_conv_new(struct ferry_bridge_peer *peer, uint32_t c
 void ferry_bridge_conv_free(struct br_conv *c);
 /* Marks the conversation touched: its ARQ runs at the flush. */
 void ferry_bridge_conv_dirty(struct br_conv *c);
+/* Queues c in q, at the tail, unless it is there already. BR_WAIT_POOL: c cannot write
+ * (its end is blocked, or its FIN owed) and has nothing of its own in flight whose
+ * acknowledgement would run it again, so it waits for buffers others free. BR_WAIT_ROOM:
+ * c has data its link had no room for. The wake-ups are at the end of each flush. */
+void ferry_bridge_conv_wait(struct br_conv *c, enum br_queue q);
+/* Takes c out of q, if it is in it. */
+void ferry_bridge_conv_unwait(struct br_conv *c, enum br_queue q);
 /* Sets the conversation's deadline in the heap (UINT64_MAX: out of it). */
 void ferry_bridge_conv_schedule(struct br_conv *c, uint64_t deadline);
 
@@ -214,6 +256,9 @@ void ferry_bridge_tcp_unknown_in(struct br_conv *c);
 /* Ends the conversation now: the end is reset (if still there), TCP_RESET (with code)
  * is sent when tell, and the slot freed. */
 void ferry_bridge_tcp_abort(struct br_conv *c, uint8_t code, bool tell);
+/* Whether a waiting conversation could write now what it waits to write (its FIN, or
+ * enough for its end to be offered room). */
+bool ferry_bridge_tcp_can_write(const struct br_conv *c);
 /* The conversation's timer: idle, linger. Returns false if c was freed. */
 bool ferry_bridge_tcp_timer(struct br_conv *c);
 /* The deadline of c beyond its ARQ's (idle, linger). */

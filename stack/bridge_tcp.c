@@ -22,9 +22,6 @@
 
 #include "stack/bridge_internal.h"
 
-/* An end offered room again once this many segments' worth fit (no ping-pong per byte). */
-#define WRITABLE_SEGMENTS 16
-
 static struct ferry_bridge *br_of(const struct br_conv *c)
 {
 	return c->peer->b;
@@ -106,15 +103,13 @@ static void end_writable(struct br_conv *c)
 
 /* ---- frames toward the peer ------------------------------------------------------------ */
 
-/* Writes one whole frame, or nothing if the send queue has no room for all of it. */
+/* Writes one whole control frame (OPEN, RESULT, FIN), or nothing if even the pool's
+ * reserve has no buffer for it (arq.h: only the last ones, kept for receiving, are off
+ * limits to it). */
 static bool write_frame(struct br_conv *c, const uint8_t *frame, size_t len)
 {
-	if (ferry_arq_send_space(c->arq) < len)
+	if (ferry_arq_send_record(c->arq, frame, len) != (ssize_t)len)
 		return false;
-	if (ferry_arq_send(c->arq, frame, len) != (ssize_t)len) {
-		br_of(c)->stats.proto_errors++; /* cannot happen: the space was there */
-		return false;
-	}
 	c->push = true;
 	ferry_bridge_conv_dirty(c);
 	return true;
@@ -132,6 +127,7 @@ static size_t write_data(struct br_conv *c, const uint8_t *data, size_t len)
 	space = ferry_arq_send_space(c->arq);
 	if (space <= FERRY_FRAME_HDR_LEN) {
 		c->tx_blocked = true;
+		ferry_bridge_conv_dirty(c); /* its run decides whether it must wait */
 		return 0;
 	}
 	n = space - FERRY_FRAME_HDR_LEN;
@@ -163,6 +159,8 @@ static void try_fin(struct br_conv *c)
 	ferry_flowmsg_frame_put(fin, FERRY_FRAME_FIN, 0);
 	if (write_frame(c, fin, sizeof(fin)))
 		c->tx = BR_TX_FIN_SENT;
+	else
+		ferry_bridge_conv_dirty(c); /* its run decides whether it must wait */
 }
 
 /* The acceptor's answer: RESULT, and after a failure its FIN (nothing else will come). */
@@ -172,7 +170,12 @@ static void send_result(struct br_conv *c, uint8_t code)
 	uint8_t frame[FERRY_FRAME_HDR_LEN + FERRY_FRAME_RESULT_LEN];
 	size_t n = ferry_flowmsg_result_encode(frame, sizeof(frame), &r);
 
-	write_frame(c, frame, n); /* a fresh conversation's queue has room */
+	if (!write_frame(c, frame, n)) {
+		/* not even a control buffer: the opener is told by a reset instead */
+		br_of(c)->stats.tcp_nobuf++;
+		doom(c, FERRY_FLOW_NO_RESOURCES);
+		return;
+	}
 	if (code == FERRY_FLOW_OK) {
 		br_of(c)->stats.tcp_connected++;
 		return;
@@ -367,7 +370,7 @@ void ferry_bridge_tcp_input(struct br_conv *c, const uint8_t *segs, size_t len)
 	struct ferry_bridge *b = br_of(c);
 
 	ferry_arq_input(c->arq, segs, len, b->now);
-	c->last_active = b->now;
+	c->last_active = c->last_heard = b->now;
 	ferry_bridge_conv_dirty(c);
 	if (!c->rx_blocked)
 		rx_pump(c);
@@ -443,6 +446,26 @@ static bool reclaimable(struct br_conv *c)
 	       ferry_arq_pending(c->arq) == 0 && ferry_arq_peek(c->arq, &p) == 0;
 }
 
+/* The send space at which a blocked end is offered room again: WRITABLE_SEGMENTS, or
+ * half of what the conversation's share of the pool allows it, if that is less. */
+static size_t writable_at(const struct ferry_arq *arq, size_t mss)
+{
+	size_t half = ferry_arq_send_space_max(arq) / 2;
+
+	if (half < mss)
+		half = mss;
+	return half < WRITABLE_SEGMENTS * mss ? half : WRITABLE_SEGMENTS * mss;
+}
+
+bool ferry_bridge_tcp_can_write(const struct br_conv *c)
+{
+	size_t mss = br_of(c)->sizes.arq_mss;
+
+	if (c->tx == BR_TX_FIN_OWED)
+		return ferry_arq_send_record_fits(c->arq, FERRY_FRAME_HDR_LEN);
+	return c->tx_blocked && ferry_arq_send_space(c->arq) >= writable_at(c->arq, mss);
+}
+
 bool ferry_bridge_tcp_after_arq(struct br_conv *c)
 {
 	struct ferry_bridge *b = br_of(c);
@@ -458,10 +481,14 @@ bool ferry_bridge_tcp_after_arq(struct br_conv *c)
 		return false;
 	}
 	try_fin(c);
-	if (c->tx_blocked && ferry_arq_send_space(c->arq) >= WRITABLE_SEGMENTS * mss) {
+	if (c->tx_blocked && ferry_arq_send_space(c->arq) >= writable_at(c->arq, mss)) {
 		c->tx_blocked = false;
 		end_writable(c); /* what it writes leaves at the next flush */
 	}
+	if ((c->tx_blocked || c->tx == BR_TX_FIN_OWED) && !ferry_arq_pending(c->arq))
+		ferry_bridge_conv_wait(c, BR_WAIT_POOL); /* no ACK of its own will run it again */
+	else
+		ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
 	if (reclaimable(c)) {
 		b->stats.tcp_closed++;
 		ferry_bridge_conv_free(c);
@@ -483,6 +510,12 @@ bool ferry_bridge_tcp_timer(struct br_conv *c)
 		ferry_bridge_tcp_abort(c, FERRY_FLOW_ABORTED, true);
 		return false;
 	}
+	if (b->now - c->last_heard >= BR_PROBE_MS) {
+		ferry_arq_ask_window(c->arq); /* leaves at the next flush */
+		c->last_heard = b->now;	      /* the next probe, if still nothing */
+		b->stats.tcp_probes++;
+		ferry_bridge_conv_dirty(c);
+	}
 	return true;
 }
 
@@ -493,6 +526,8 @@ uint64_t ferry_bridge_tcp_deadline(const struct br_conv *c)
 
 	if (c->end_gone && c->end_ms + b->cfg.linger_ms < d)
 		d = c->end_ms + b->cfg.linger_ms;
+	if (c->last_heard + BR_PROBE_MS < d)
+		d = c->last_heard + BR_PROBE_MS;
 	return d;
 }
 
@@ -521,6 +556,7 @@ static int br_tcp_open(void *ctx, struct ferry_flow *flow, const struct ferry_en
 		return -ENOSPC;
 	n = ferry_flowmsg_open_encode(frame, sizeof(frame), &o);
 	if (!n || !write_frame(c, frame, n)) {
+		b->stats.tcp_nobuf++;
 		ferry_bridge_conv_free(c); /* no segment buffer for it: refused */
 		return -ENOSPC;
 	}

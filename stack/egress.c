@@ -50,7 +50,7 @@
 void ferry_egress_config_default(struct ferry_egress_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->max_flows = 4096;
+	cfg->max_flows = 16384;
 	cfg->connect_timeout_ms = 10000;
 	cfg->udp_idle_timeout_ms = 60000;
 }

@@ -121,7 +121,7 @@ struct ferry_egress_stats {
 	uint32_t udp_flows;	 /* current */
 };
 
-/* Fills cfg with the defaults in docs/egress.md (4096 flows, 10 s connect, 60 s UDP idle,
+/* Fills cfg with the defaults in docs/egress.md (16384 flows, 10 s connect, 60 s UDP idle,
  * no mark, not transparent, built-in policy). */
 void ferry_egress_config_default(struct ferry_egress_config *cfg);
 

@@ -54,9 +54,20 @@ START_TEST(transfer_10mb_lossy)
 	cfg.snd_wnd = 512;
 	cfg.rcv_wnd = 1024;
 	ferry_arqrig_pair_init(&p, 100 + (uint64_t)_i, &cfg, &l, &l, 1000);
+	/* the rings start small (a conversation costs what it uses) ... */
+	ferry_arq_stats(p.a, &sa);
+	ck_assert_uint_eq(sa.sring_slots, 32);
+	ck_assert_uint_eq(sa.rring_slots, 32);
 	ms = ferry_arqrig_pair_transfer(&p, src, 10 * FERRY_ARQRIG_MB, 600000);
 	ferry_arq_stats(p.a, &sa);
 	ferry_arq_stats(p.b, &sb);
+	/* ... and grew while segments were in flight, lost and resent, with every byte of the
+	 * transfer intact: to 4 * snd_wnd at most, and to rcv_wnd when holes had to wait */
+	ck_assert_uint_gt(sa.sring_slots, 32);
+	ck_assert_uint_le(sa.sring_slots, 4ULL * cfg.snd_wnd);
+	ck_assert_uint_le(sb.rring_slots, cfg.rcv_wnd);
+	if (c->loss > 0)
+		ck_assert_uint_gt(sb.rring_slots, 32);
 	ck_assert_uint_eq(sb.payload_recv, 10 * FERRY_ARQRIG_MB);
 	ck_assert_uint_eq(sb.drop_window, 0); /* the sender never overran the receiver */
 	ck_assert_uint_le(p.b_high, cfg.rcv_wnd);

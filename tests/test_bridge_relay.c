@@ -112,6 +112,15 @@ static void streams(const struct ferry_relay_wan *wan, const char *what)
 	       what, (unsigned)CONNS, up, down,
 	       (unsigned long long)(ferry_relay_clock_ms() - start), (unsigned long long)sent,
 	       (unsigned long long)lost);
+	if (wan->buffers) { /* the pool was short: conversations took turns, and gave back */
+		ck_assert_uint_gt(a->tcp_waits + b->tcp_waits, 0);
+		ck_assert_uint_eq(a->tcp_waiting + b->tcp_waiting, 0);
+		ck_assert_uint_eq(a->tcp_nobuf + b->tcp_nobuf, 0);
+		ck_assert_uint_eq(a->buffers_in_use + b->buffers_in_use, 0);
+		printf("%s: conversations waited for buffers %llu times at the stack's end, %llu "
+		       "at egress's\n",
+		       what, (unsigned long long)a->tcp_waits, (unsigned long long)b->tcp_waits);
+	}
 	ferry_relay_bridge_peer_stats(t->relay, 0, &ps);
 	ck_assert_uint_eq(ps.tcp_out + ps.tcp_in, 0); /* every conversation reclaimed */
 	ck_assert_uint_eq(ps.rtt_ms, 0);	      /* ... so none has an RTT to give */
@@ -135,6 +144,18 @@ START_TEST(streams_over_a_lossy_wan)
 	struct ferry_relay_wan wan = {.delay_ms = 10, .loss = 0.05, .seed = 2};
 
 	streams(&wan, "5% loss each way, 20 ms RTT");
+}
+END_TEST
+
+/* Forty flows both ways through pools of 96 segment buffers each, less than three apiece:
+ * with every pool full of data for the other end, each would drop the other's segments
+ * and neither would ever free one, unless data leaves room for receiving and flows take
+ * turns for what is freed (transport/arq.h, the bridge's wait list). */
+START_TEST(streams_through_a_starved_pool)
+{
+	struct ferry_relay_wan wan = {.delay_ms = 5, .loss = 0.01, .seed = 3, .buffers = 96};
+
+	streams(&wan, "96 segment buffers, 1% loss");
 }
 END_TEST
 
@@ -397,6 +418,7 @@ int main(void)
 	}
 	tcase_add_test(tc, streams_over_a_clean_wan);
 	tcase_add_test(tc, streams_over_a_lossy_wan);
+	tcase_add_test(tc, streams_through_a_starved_pool);
 	tcase_add_test(tc, small_writes_leave_at_once);
 	tcase_add_test(tc, refused_and_unreachable);
 	tcase_add_test(tc, udp_full_cone_and_ping);

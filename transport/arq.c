@@ -65,12 +65,15 @@ int ferry_arq_create(struct ferry_arq **out, uint32_t conv, const struct ferry_a
 	arq = calloc(1, sizeof(*arq));
 	if (!arq)
 		return -ENOMEM;
-	sring = pow2_at_least(4 * cfg->snd_wnd);
-	rring = pow2_at_least(cfg->rcv_wnd);
+	/* the rings start small and double as the windows fill (sring_grow, rring_grow) */
+	arq->span_max = pow2_at_least(4 * cfg->snd_wnd);
+	arq->rcap_max = pow2_at_least(cfg->rcv_wnd);
+	sring = arq->span_max < RING_INIT ? arq->span_max : RING_INIT;
+	rring = arq->rcap_max < RING_INIT ? arq->rcap_max : RING_INIT;
 	arq->sring = calloc(sring, sizeof(*arq->sring));
 	arq->due = calloc(sring, sizeof(*arq->due));
 	arq->rring = calloc(rring, sizeof(struct ferry_buf *));
-	arq->ack_max = rring > cfg->mtu / FERRY_ARQ_HDR_LEN ? rring : cfg->mtu / FERRY_ARQ_HDR_LEN;
+	arq->ack_max = acks_for(rring, cfg->mtu);
 	arq->acks = calloc(arq->ack_max, sizeof(*arq->acks));
 	arq->rep_mask = pow2_at_least(arq->ack_max) - 1;
 	arq->rep = calloc(arq->rep_mask + 1, sizeof(*arq->rep));
@@ -114,6 +117,8 @@ void ferry_arq_destroy(struct ferry_arq *arq)
 	if (!arq)
 		return;
 	if (arq->pool) {
+		if (ferry_arq_pending(arq))
+			arq->pool->senders--;
 		ferry_pool_put_chain(arq->pool, arq->sq_head);
 		ferry_pool_put_chain(arq->pool, arq->rq_head);
 		for (i = 0; arq->sring && i <= arq->smask; i++)
@@ -269,8 +274,48 @@ static void cc_on_loss(struct ferry_arq *arq, bool timeout)
 
 /* ---- application side ------------------------------------------------------------ */
 
+/* The shared pool (arq.h): what data may take, and what control records may. */
+static uint32_t pool_free(const struct ferry_pool *pool)
+{
+	return pool->count - pool->stats.in_use;
+}
+
+static uint32_t tx_reserve(const struct ferry_pool *pool)
+{
+	return pool->count / 4;
+}
+
+uint32_t ferry_arq_pool_data_room(const struct ferry_pool *pool)
+{
+	return pool_free(pool) > tx_reserve(pool) ? pool_free(pool) - tx_reserve(pool) : 0;
+}
+
+/* Fresh buffers ferry_arq_send may take now: the send queue's room, the pool's free
+ * buffers above the reserve, and what this conversation's share leaves it; with
+ * whole_pool, as if every free buffer were its own (send_space_max). */
+static uint32_t tx_allowance(const struct ferry_arq *arq, bool whole_pool)
+{
+	const struct ferry_pool *pool = arq->pool;
+	uint32_t held = ferry_arq_pending(arq), reserve = tx_reserve(pool);
+	uint32_t users = pool->senders + (held ? 0 : 1);
+	uint32_t share = (pool->count - reserve) / users, a;
+
+	if (share < FERRY_ARQ_SHARE_MIN)
+		share = FERRY_ARQ_SHARE_MIN;
+	a = arq->sq_len < arq->cfg.snd_queue_max ? arq->cfg.snd_queue_max - arq->sq_len : 0;
+	if (whole_pool)
+		return a < share ? a : share;
+	if (a > ferry_arq_pool_data_room(pool))
+		a = ferry_arq_pool_data_room(pool);
+	if (a > (share > held ? share - held : 0))
+		a = share > held ? share - held : 0;
+	return a;
+}
+
 static void sq_append(struct ferry_arq *arq, struct ferry_buf *buf)
 {
+	if (!ferry_arq_pending(arq))
+		arq->pool->senders++; /* ferry_arq_tx_released takes it back */
 	buf->next = NULL;
 	if (arq->sq_tail)
 		arq->sq_tail->next = buf;
@@ -287,7 +332,7 @@ static ssize_t send_message(struct ferry_arq *arq, const uint8_t *p, size_t len)
 
 	if (count > 255 || count > arq->cfg.snd_wnd)
 		return -EMSGSIZE;
-	if (arq->sq_len + count > arq->cfg.snd_queue_max)
+	if (count > tx_allowance(arq, false))
 		return -EAGAIN;
 	for (i = 0; i < count; i++) {
 		bufs[i] = ferry_pool_get(arq->pool);
@@ -313,6 +358,7 @@ ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	size_t done = 0;
+	uint32_t fresh;
 
 	if (arq->err)
 		return arq->err;
@@ -330,7 +376,7 @@ ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len)
 		memcpy(ferry_buf_put(arq->sq_tail, (uint32_t)n), p, n);
 		done = n;
 	}
-	while (done < len && arq->sq_len < arq->cfg.snd_queue_max) {
+	for (fresh = tx_allowance(arq, false); done < len && fresh; fresh--) {
 		struct ferry_buf *buf = ferry_pool_get(arq->pool);
 		size_t n = len - done < arq->mss ? len - done : arq->mss;
 
@@ -349,18 +395,63 @@ ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len)
 	return (ssize_t)done;
 }
 
+static size_t tail_room(const struct ferry_arq *arq)
+{
+	return arq->sq_tail && arq->sq_tail->len < arq->mss ? arq->mss - arq->sq_tail->len : 0;
+}
+
 size_t ferry_arq_send_space(const struct ferry_arq *arq)
 {
-	size_t tail = 0, fresh;
-
 	if (arq->err || !arq->cfg.stream)
 		return 0;
-	if (arq->sq_tail && arq->sq_tail->len < arq->mss)
-		tail = arq->mss - arq->sq_tail->len;
-	fresh = arq->sq_len < arq->cfg.snd_queue_max ? arq->cfg.snd_queue_max - arq->sq_len : 0;
-	if (fresh > arq->pool->count - arq->pool->stats.in_use)
-		fresh = arq->pool->count - arq->pool->stats.in_use;
-	return tail + fresh * arq->mss;
+	return tail_room(arq) + (size_t)tx_allowance(arq, false) * arq->mss;
+}
+
+size_t ferry_arq_send_space_max(const struct ferry_arq *arq)
+{
+	if (arq->err || !arq->cfg.stream)
+		return 0;
+	return (size_t)tx_allowance(arq, true) * arq->mss;
+}
+
+void ferry_arq_ask_window(struct ferry_arq *arq)
+{
+	if (!arq->err)
+		arq->want_wask = true;
+}
+
+bool ferry_arq_send_record_fits(const struct ferry_arq *arq, size_t len)
+{
+	return !arq->err && arq->cfg.stream && len <= arq->mss &&
+	       (len <= tail_room(arq) || pool_above_floor(arq->pool));
+}
+
+ssize_t ferry_arq_send_record(struct ferry_arq *arq, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t tail = tail_room(arq);
+	struct ferry_buf *buf;
+
+	if (arq->err)
+		return arq->err;
+	if (!arq->cfg.stream || len > arq->mss)
+		return -EMSGSIZE;
+	if (!ferry_arq_send_record_fits(arq, len))
+		return -EAGAIN;
+	if (len <= tail)
+		return ferry_arq_send(arq, data, len);
+	buf = ferry_pool_get(arq->pool);
+	if (!buf)
+		return -EAGAIN;
+	if (tail)
+		memcpy(ferry_buf_put(arq->sq_tail, (uint32_t)tail), p, tail);
+	memcpy(ferry_buf_put(buf, (uint32_t)(len - tail)), p + tail, len - tail);
+	buf->user = 0;
+	if (buf->len < arq->mss)
+		arq->sq_partial_new = true;
+	sq_append(arq, buf);
+	arq->st.payload_sent += len;
+	return (ssize_t)len;
 }
 
 /* ---- timers and flush ------------------------------------------------------------ */
@@ -413,7 +504,69 @@ static bool window_open(const struct ferry_arq *arq)
 	if (!arq->cfg.nc && arq->cwnd < limit)
 		limit = arq->cwnd;
 	return arq->inflight < limit && sdiff(arq->snd_nxt, arq->rmt_edge) < 0 &&
-	       arq->snd_nxt - arq->snd_una < arq->smask + 1;
+	       arq->snd_nxt - arq->snd_una < arq->span_max;
+}
+
+void ferry_arq_due_compact(struct ferry_arq *arq)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < arq->n_due; i++) {
+		struct sslot *s = &arq->sring[arq->due[i]];
+
+		if (s->buf && s->flags && !(s->flags & SLOT_KEPT)) {
+			s->flags |= SLOT_KEPT;
+			arq->due[n++] = arq->due[i];
+		}
+	}
+	for (i = 0; i < n; i++)
+		arq->sring[arq->due[i]].flags &= (uint8_t)~SLOT_KEPT;
+	arq->n_due = n;
+}
+
+/* The send ring is full (the span snd_una..snd_nxt covers it) and the window allows more:
+ * doubles it, every slot moving to its sn's place in the larger ring, the unacked list's
+ * and the due list's ring indexes with them. Returns 0, or -ENOMEM, after which the span
+ * stays within the ring as it is. */
+static int sring_grow(struct ferry_arq *arq)
+{
+	uint32_t ocap = arq->smask + 1, ncap = ocap * 2, nmask = ncap - 1, sn, i, n = 0;
+	struct sslot *ns = calloc(ncap, sizeof(*ns));
+	uint32_t *nd = calloc(ncap, sizeof(*nd));
+
+	if (!ns || !nd) {
+		free(ns);
+		free(nd);
+		arq->span_max = ocap;
+		return -ENOMEM;
+	}
+	for (sn = arq->snd_una; sn != arq->snd_nxt; sn++) {
+		const struct sslot *o = &arq->sring[sn & arq->smask];
+		struct sslot *s = &ns[sn & nmask];
+
+		if (!o->buf)
+			continue; /* acknowledged: stays a free slot */
+		*s = *o;
+		s->prev = o->prev == NIL ? NIL : arq->sring[o->prev].sn & nmask;
+		s->next = o->next == NIL ? NIL : arq->sring[o->next].sn & nmask;
+	}
+	for (i = 0; i < arq->n_due; i++) {
+		const struct sslot *o = &arq->sring[arq->due[i]];
+
+		if (o->buf && o->flags) /* what flush would skip is left out */
+			nd[n++] = o->sn & nmask;
+	}
+	if (arq->ul_head != NIL) {
+		arq->ul_head = arq->sring[arq->ul_head].sn & nmask;
+		arq->ul_tail = arq->sring[arq->ul_tail].sn & nmask;
+	}
+	free(arq->sring);
+	free(arq->due);
+	arq->sring = ns;
+	arq->due = nd;
+	arq->n_due = n;
+	arq->smask = nmask;
+	return 0;
 }
 
 /* A thin flow: a few segments in flight and queued (arq.h). */
@@ -488,7 +641,10 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 		arq->st.probes_sent++;
 		arq->want_wask = false;
 	}
-	for (i = 0; i < arq->n_due && arq->credit; i++) {
+	/* a thin flow resends without credit, as it sends: its one lost segment (a FIN, a
+	 * request's last bytes) must not wait for room that bulk conversations keep taking
+	 * (with 1,500 flows, FINs waited there until the 120 s dead time reset them) */
+	for (i = 0; i < arq->n_due && (arq->credit || thin(arq)); i++) {
 		struct sslot *s = &arq->sring[arq->due[i]];
 
 		if (!s->buf || !s->flags)
@@ -505,7 +661,7 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 			lost_fast |= sdiff(s->sn, recover) >= 0;
 		}
 		transmit(arq, s, now);
-		if (arq->credit != UINT32_MAX)
+		if (arq->credit != UINT32_MAX && arq->credit)
 			arq->credit--;
 	}
 	/* out of credit: the rest stay due, in order, for the next run */
@@ -515,10 +671,14 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 		cc_on_loss(arq, lost_rto);
 	while (head_ready(arq, now, force)) {
 		struct ferry_buf *buf = arq->sq_head;
-		uint32_t idx = arq->snd_nxt & arq->smask;
-		struct sslot *s = &arq->sring[idx];
+		uint32_t idx;
+		struct sslot *s;
 		bool copy = arq->cfg.thin_copy && thin(arq) && arq->n_copy < FERRY_ARQ_THIN;
 
+		if (arq->snd_nxt - arq->snd_una > arq->smask && sring_grow(arq))
+			break;
+		idx = arq->snd_nxt & arq->smask;
+		s = &arq->sring[idx];
 		arq->sq_head = buf->next;
 		if (!arq->sq_head)
 			arq->sq_tail = NULL;
@@ -639,7 +799,8 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now)
 
 	if (arq->err)
 		return UINT64_MAX;
-	if ((arq->n_due && arq->credit) || arq->want_wask || arq->want_wins || arq->sq_partial_new)
+	if ((arq->n_due && (arq->credit || thin(arq))) || arq->want_wask || arq->want_wins ||
+	    arq->sq_partial_new)
 		return now;
 	if (arq->n_acks)
 		d = arq->ack_since + arq->cfg.ack_delay;
@@ -703,4 +864,6 @@ void ferry_arq_stats(const struct ferry_arq *arq, struct ferry_arq_stats *out)
 	out->rmt_wnd = arq->rmt_wnd;
 	out->snd_queue = arq->sq_len;
 	out->rcv_held = arq->held;
+	out->sring_slots = arq->smask + 1;
+	out->rring_slots = arq->rmask + 1;
 }

@@ -33,10 +33,25 @@
  * trigger a fast retransmission, and a copy costs a thin flow little (the idea of TCP's
  * thin-stream redundancy; Linux's tcp_stream_is_thin draws the line at 4 packets too).
  *
- * Memory: one allocation at create (rings, ACK list, datagram scratch); every segment's
+ * Memory: the rings (send slots, receive slots, ACK list) start at a few dozen slots and
+ * double when the windows use more, up to 4 * snd_wnd and rcv_wnd; every segment's
  * payload lives in one buffer of the caller's pool, nothing is allocated per segment.
  * The pool's buffers must hold MSS = mtu - 24 bytes; with at least 24 bytes of headroom a
  * full-sized segment is output in place, without copying it into a datagram.
+ *
+ * A pool shared by many conversations (ferry's bridge: one for all flows of all peers)
+ * must not let senders starve receivers, nor one sender the others, or two ends whose
+ * pools are full of data for each other drop each other's segments and never free one:
+ * - data sends (ferry_arq_send) leave a quarter of the pool free, for receiving and for
+ *   control records, and each sending conversation holds at most an equal share of the
+ *   rest (never less than FERRY_ARQ_SHARE_MIN): pool->senders counts the conversations
+ *   holding send buffers;
+ * - control records (ferry_arq_send_record: a flow's opening, answer, end) may use the
+ *   quarter, down to the last 32nd of the pool;
+ * - a received segment above a hole takes a buffer only while more than that 32nd is free;
+ *   the segment that fills the hole, rcv_nxt, may take the last buffer. So reassembly
+ *   always completes, in-order data always reaches the application, and the buffers
+ *   return.
  */
 #ifndef FERRY_TRANSPORT_ARQ_H
 #define FERRY_TRANSPORT_ARQ_H
@@ -64,6 +79,7 @@ enum {
 	FERRY_ARQ_PROBE_MAX = 60000,	/* ms, probe interval ceiling */
 	FERRY_ARQ_THIN = 4,		/* segments in flight and queued: a thin flow at most */
 	FERRY_ARQ_THIN_COPY_MS = 2,	/* how long after a thin flow's segment its copy leaves */
+	FERRY_ARQ_SHARE_MIN = 8,	/* send buffers each conversation may hold in any case */
 };
 
 /* One segment header as decoded from or encoded to the wire. */
@@ -129,28 +145,29 @@ struct ferry_arq_config {
 };
 
 struct ferry_arq_stats {
-	uint64_t dgrams_out, bytes_out;	  /* datagrams handed to output, their bytes */
-	uint64_t dgrams_in, bytes_in;	  /* datagrams given to input */
-	uint64_t segs_sent;		  /* first transmissions of PUSH segments */
-	uint64_t segs_rto;		  /* retransmissions on timeout */
-	uint64_t segs_fast;		  /* fast retransmissions */
-	uint64_t segs_copied;		  /* copies of a thin flow's segments (thin_copy) */
-	uint64_t acks_sent, acks_recv;	  /* ACK segments */
-	uint64_t acks_repeated;		  /* repeated ACKs of out-of-order segments */
-	uint64_t segs_recv;		  /* valid PUSH segments received */
-	uint64_t segs_dup;		  /* PUSH already received (acked again, dropped) */
-	uint64_t probes_sent, wins_sent;  /* WASK, WINS */
-	uint64_t payload_sent;		  /* bytes accepted by ferry_arq_send */
-	uint64_t payload_recv;		  /* bytes returned by ferry_arq_recv */
-	uint64_t drop_truncated;	  /* header or payload cut short */
-	uint64_t drop_malformed;	  /* bad cmd, oversized PUSH, data on control, bad una */
-	uint64_t drop_conv;		  /* segment of another conversation */
-	uint64_t drop_window;		  /* PUSH beyond our receive window */
-	uint64_t drop_nobuf;		  /* PUSH dropped: pool empty */
-	uint64_t output_errors;		  /* output callback returned an error */
-	uint32_t srtt, rttvar, rto;	  /* ms */
-	uint32_t cwnd, inflight, rmt_wnd; /* segments */
-	uint32_t snd_queue, rcv_held;	  /* segments queued to send / held for the app */
+	uint64_t dgrams_out, bytes_out;	   /* datagrams handed to output, their bytes */
+	uint64_t dgrams_in, bytes_in;	   /* datagrams given to input */
+	uint64_t segs_sent;		   /* first transmissions of PUSH segments */
+	uint64_t segs_rto;		   /* retransmissions on timeout */
+	uint64_t segs_fast;		   /* fast retransmissions */
+	uint64_t segs_copied;		   /* copies of a thin flow's segments (thin_copy) */
+	uint64_t acks_sent, acks_recv;	   /* ACK segments */
+	uint64_t acks_repeated;		   /* repeated ACKs of out-of-order segments */
+	uint64_t segs_recv;		   /* valid PUSH segments received */
+	uint64_t segs_dup;		   /* PUSH already received (acked again, dropped) */
+	uint64_t probes_sent, wins_sent;   /* WASK, WINS */
+	uint64_t payload_sent;		   /* bytes accepted by ferry_arq_send */
+	uint64_t payload_recv;		   /* bytes returned by ferry_arq_recv */
+	uint64_t drop_truncated;	   /* header or payload cut short */
+	uint64_t drop_malformed;	   /* bad cmd, oversized PUSH, data on control, bad una */
+	uint64_t drop_conv;		   /* segment of another conversation */
+	uint64_t drop_window;		   /* PUSH beyond our receive window */
+	uint64_t drop_nobuf;		   /* PUSH dropped: pool empty */
+	uint64_t output_errors;		   /* output callback returned an error */
+	uint32_t srtt, rttvar, rto;	   /* ms */
+	uint32_t cwnd, inflight, rmt_wnd;  /* segments */
+	uint32_t snd_queue, rcv_held;	   /* segments queued to send / held for the app */
+	uint32_t sring_slots, rring_slots; /* the rings' sizes now (they grow with use) */
 };
 
 /* Called with one complete datagram (valid only during the call). Returns 0 or a negative
@@ -180,9 +197,29 @@ void ferry_arq_destroy(struct ferry_arq *arq);
 ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len);
 
 /* Stream mode: how many bytes ferry_arq_send would accept now (the partial tail's room,
- * the send queue's and the pool's free buffers), so a caller can write a record and its
- * header as one. 0 when nothing fits or the conversation failed. */
+ * the send queue's room, the conversation's share of the pool), so a caller can write a
+ * record and its header as one. 0 when nothing fits or the conversation failed. */
 size_t ferry_arq_send_space(const struct ferry_arq *arq);
+
+/* The buffers of a shared pool that data sends may still take (the free ones above the
+ * reserve), whichever conversation asks. */
+uint32_t ferry_arq_pool_data_room(const struct ferry_pool *pool);
+
+/* Stream mode: the most ferry_arq_send_space could grow to as this conversation's own
+ * data is acknowledged (its share of the pool, the send queue's bound), in bytes. */
+size_t ferry_arq_send_space_max(const struct ferry_arq *arq);
+
+/* Stream mode: queues a small control record (at most one MSS) whole, or nothing: unlike
+ * ferry_arq_send it may use the pool's reserve above (a flow's opening must not wait
+ * behind bulk data). Returns len, -EAGAIN, -EMSGSIZE or the conversation's error. */
+ssize_t ferry_arq_send_record(struct ferry_arq *arq, const void *data, size_t len);
+
+/* Asks the peer for its window (a WASK) at the next flush: a peer that knows the
+ * conversation answers, one that does not says so (ferry's bridge: TCP_UNKNOWN). */
+void ferry_arq_ask_window(struct ferry_arq *arq);
+
+/* Whether ferry_arq_send_record would take a record of len bytes now. */
+bool ferry_arq_send_record_fits(const struct ferry_arq *arq, size_t len);
 
 /* Stream mode: the in-order bytes at the head of what was received, without taking them
  * (*data points into the engine until the next call that changes it). Returns how many

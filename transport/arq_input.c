@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- send side: ACK and una ------------------------------------------------------ */
@@ -41,6 +42,8 @@ static void slot_release(struct ferry_arq *arq, uint32_t idx)
 	ferry_pool_put(arq->pool, s->buf);
 	s->buf = NULL;
 	s->flags = 0;
+	if (!ferry_arq_pending(arq))
+		arq->pool->senders--; /* its last send buffer (sq_append counted the first) */
 	if (!arq->inflight)
 		arq->rto_bound = UINT64_MAX; /* nothing left that the bound could belong to */
 }
@@ -144,6 +147,47 @@ static void cc_on_acked(struct ferry_arq *arq, uint32_t acked)
 
 /* ---- receive side ---------------------------------------------------------------- */
 
+/* A segment d places past rcv_nxt does not fit the receive ring: doubles it until it
+ * does (it never needs more than rcv_wnd), the held segments moving to their sn's place,
+ * and the ACK list and the repeat ring with it. Returns 0 or -ENOMEM (nothing changed). */
+static int rring_grow(struct ferry_arq *arq, uint32_t d)
+{
+	uint32_t ocap = arq->rmask + 1, ncap = ocap, rcap, i;
+	struct ferry_buf **nr;
+	struct ack_ent *na, *np;
+
+	while (ncap <= d && ncap < arq->rcap_max)
+		ncap *= 2;
+	rcap = arq->rep_mask + 1;
+	nr = calloc(ncap, sizeof(struct ferry_buf *)); /* slots of pointers */
+	na = calloc(acks_for(ncap, arq->cfg.mtu), sizeof(*na));
+	np = calloc(ncap > rcap ? ncap : rcap, sizeof(*np));
+	if (!nr || !na || !np) {
+		free(nr);
+		free(na);
+		free(np);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ocap; i++) {
+		uint32_t sn = arq->rcv_nxt + i;
+
+		nr[sn & (ncap - 1)] = arq->rring[sn & arq->rmask];
+	}
+	memcpy(na, arq->acks, arq->n_acks * sizeof(*na));
+	for (i = arq->rep_w > rcap ? arq->rep_w - rcap : 0; i != arq->rep_w; i++)
+		np[i & ((ncap > rcap ? ncap : rcap) - 1)] = arq->rep[i & arq->rep_mask];
+	free(arq->rring);
+	free(arq->acks);
+	free(arq->rep);
+	arq->rring = nr;
+	arq->rmask = ncap - 1;
+	arq->acks = na;
+	arq->ack_max = acks_for(ncap, arq->cfg.mtu);
+	arq->rep = np;
+	arq->rep_mask = (ncap > rcap ? ncap : rcap) - 1;
+	return 0;
+}
+
 static void on_push(struct ferry_arq *arq, const struct ferry_arq_seg *h, const uint8_t *data,
 		    uint64_t now)
 {
@@ -166,13 +210,20 @@ static void on_push(struct ferry_arq *arq, const struct ferry_arq_seg *h, const 
 		arq->want_wins = true;
 		return;
 	}
+	if ((uint32_t)sdiff(h->sn, arq->rcv_nxt) > arq->rmask &&
+	    rring_grow(arq, (uint32_t)sdiff(h->sn, arq->rcv_nxt))) {
+		arq->st.drop_nobuf++;
+		return;
+	}
 	idx = h->sn & arq->rmask;
 	if (arq->rring[idx]) {
 		arq->st.segs_dup++;
 		ferry_arq_ack_push(arq, h->sn, h->ts, now);
 		return;
 	}
-	buf = ferry_pool_get(arq->pool);
+	/* above a hole only while more than the pool's last 32nd is free (arq.h) */
+	buf =
+	    h->sn == arq->rcv_nxt || pool_above_floor(arq->pool) ? ferry_pool_get(arq->pool) : NULL;
 	if (!buf) {
 		arq->st.drop_nobuf++;
 		return;

@@ -12,9 +12,16 @@
 
 #define NIL UINT32_MAX
 
+/* Slots each ring starts with: a conversation's memory follows what it has had in flight
+ * and held, not its configured windows (a thousand idle ones cost what one bulk one does). */
+enum {
+	RING_INIT = 32
+};
+
 enum {
 	SLOT_DUE_FAST = 1, /* queued for fast retransmission */
 	SLOT_DUE_RTO = 2,  /* queued for retransmission on timeout */
+	SLOT_KEPT = 0x80,  /* ferry_arq_due_compact's mark while it runs */
 };
 
 struct sslot {
@@ -75,6 +82,8 @@ struct ferry_arq {
 	int err;
 	/* send side */
 	uint32_t sq_len, smask;
+	uint32_t span_max; /* snd_nxt - snd_una stays below: 4 * snd_wnd, or the ring's size
+			      once it could not grow */
 	uint32_t snd_una, snd_nxt;
 	uint32_t ul_head, ul_tail, inflight; /* unacked list */
 	uint32_t n_due;
@@ -87,9 +96,9 @@ struct ferry_arq {
 	uint32_t copy_sn[FERRY_ARQ_THIN]; /* ... and of which segment, oldest first */
 	uint32_t n_copy;
 	/* receive side */
-	uint32_t rmask, rcv_nxt;
-	uint32_t held; /* segments in rring plus rq */
-	uint32_t nq;   /* segments in rq: the advertised window is rcv_wnd - nq */
+	uint32_t rmask, rcap_max, rcv_nxt; /* rcap_max: what rring may grow to (rcv_wnd) */
+	uint32_t held;			   /* segments in rring plus rq */
+	uint32_t nq; /* segments in rq: the advertised window is rcv_wnd - nq */
 	uint32_t adv_edge;
 	uint32_t n_acks, ack_max;
 	uint32_t rep_mask, rep_w;     /* rep_w: entries ever written */
@@ -102,6 +111,20 @@ struct ferry_arq {
 	bool want_wask, want_wins;
 	bool emitted; /* this flush has sent a segment (WINS is then redundant) */
 };
+
+/* The ACK list's room for a receive ring of rcap slots: every segment the ring can hold,
+ * and at least a datagram's worth. */
+static inline uint32_t acks_for(uint32_t rcap, uint32_t mtu)
+{
+	return rcap > mtu / FERRY_ARQ_HDR_LEN ? rcap : mtu / FERRY_ARQ_HDR_LEN;
+}
+
+/* Whether more than the shared pool's last 32nd is free: those buffers take only the
+ * received segment that fills a hole (arq.h). */
+static inline bool pool_above_floor(const struct ferry_pool *pool)
+{
+	return pool->count - pool->stats.in_use > pool->count / 32;
+}
 
 static inline int32_t sdiff(uint32_t a, uint32_t b)
 {
@@ -116,6 +139,10 @@ static inline uint16_t free_wnd(const struct ferry_arq *arq)
 	return f > 0xffff ? 0xffff : (uint16_t)f;
 }
 
+/* Drops from the due list what flush would skip (slots acknowledged since, or queued twice
+ * because one was acknowledged and its slot reused), so it has room for every slot. */
+void ferry_arq_due_compact(struct ferry_arq *arq);
+
 /* Queues a slot for the next flush to retransmit, at most once (why: SLOT_DUE_*). */
 static inline void due_push(struct ferry_arq *arq, uint32_t idx, uint8_t why)
 {
@@ -123,6 +150,8 @@ static inline void due_push(struct ferry_arq *arq, uint32_t idx, uint8_t why)
 
 	if (s->flags)
 		return;
+	if (arq->n_due > arq->smask)
+		ferry_arq_due_compact(arq);
 	s->flags = why;
 	arq->due[arq->n_due++] = idx;
 }

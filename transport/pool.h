@@ -41,6 +41,7 @@ struct ferry_pool {
 	uint32_t count;
 	uint32_t size;	   /* payload capacity after headroom */
 	uint32_t headroom; /* bytes reserved in front of the payload */
+	uint32_t senders;  /* the ARQ's: its conversations holding send buffers (arq.h) */
 	struct ferry_pool_stats stats;
 };
 

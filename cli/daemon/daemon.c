@@ -454,6 +454,26 @@ static void teardown(struct ferry_daemon *d)
 	ferry_config_free(&d->cfg);
 }
 
+/* Egress holds one descriptor per flow it opened (16,384 at most), so ferry raises its own
+ * soft limit to the hard one, as the kernel's defaults (1,024 soft, 4,096 or systemd's
+ * 524,288 hard) expect of a program that needs many; the command of ferry exec gets
+ * the limit ferry was given. */
+static void raise_nofile(struct ferry_daemon *d)
+{
+	struct rlimit rl;
+
+	d->nofile_given = RLIM_INFINITY;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	d->nofile_given = rl.rlim_cur;
+	if (rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		ferry_log(&d->log, FERRY_LOG_WARN, "raising the descriptor limit to %llu: %s",
+			  (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
 int ferry_daemon_run(const struct ferry_daemon_options *opts)
 {
 	struct ferry_daemon *d = calloc(1, sizeof(*d));
@@ -477,6 +497,7 @@ int ferry_daemon_run(const struct ferry_daemon_options *opts)
 		return FERRY_EXIT_FAIL;
 	}
 	d->log.name = d->name;
+	raise_nofile(d);
 	if (ferry_daemon_privilege_init(d)) { /* User resolved before anything is set up */
 		ferry_config_free(&d->cfg);
 		free(d);

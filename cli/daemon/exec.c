@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -99,15 +100,22 @@ int ferry_exec_user_resolve(const char *user, struct ferry_exec_user *u, char *e
 
 /* ---- the command ---------------------------------------------------------------------- */
 
-/* In the child: everything between fork and exec. Never returns. */
+/* In the child: everything between fork and exec; nofile is the descriptor limit the
+ * command gets (the one ferry itself was given, before raising its own), or
+ * RLIM_INFINITY to leave it. Never returns. */
 __attribute__((noreturn)) static void child(int ns_fd, const char *resolv,
 					    const struct ferry_exec_user *u, const sigset_t *mask,
-					    char *const argv[])
+					    rlim_t nofile, char *const argv[])
 {
 	const char *step;
+	struct rlimit rl;
 
 	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_SETMASK, mask, NULL);
+	if (nofile != RLIM_INFINITY && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = nofile; /* a select() loop breaks past 1,024 */
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	step = "entering the tunnel's network namespace";
 	if (setns(ns_fd, CLONE_NEWNET) < 0)
 		goto fail;
@@ -140,7 +148,7 @@ fail:
 
 /* Starts argv in the namespace ns_fd; *pidfd watches it. Returns its PID or -errno. */
 static pid_t spawn(int ns_fd, const char *resolv, const struct ferry_exec_user *u,
-		   const sigset_t *mask, char *const argv[], int *pidfd)
+		   const sigset_t *mask, rlim_t nofile, char *const argv[], int *pidfd)
 {
 	pid_t pid;
 
@@ -149,7 +157,7 @@ static pid_t spawn(int ns_fd, const char *resolv, const struct ferry_exec_user *
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		child(ns_fd, resolv, u, mask, argv);
+		child(ns_fd, resolv, u, mask, nofile, argv);
 	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (*pidfd < 0) {
 		int err = -errno;
@@ -282,7 +290,8 @@ int ferry_daemon_exec_start(struct ferry_daemon *d)
 	err = write_resolv(d);
 	if (err)
 		return err;
-	pid = spawn(x->ns_fd, x->resolv, &x->user, &d->loop.old_mask, d->opts.exec_argv, &x->io.fd);
+	pid = spawn(x->ns_fd, x->resolv, &x->user, &d->loop.old_mask, d->nofile_given,
+		    d->opts.exec_argv, &x->io.fd);
 	if (pid < 0) {
 		ferry_log(&d->log, FERRY_LOG_ERROR, "starting %s: %s", d->opts.exec_argv[0],
 			  strerror((int)-pid));
@@ -438,7 +447,7 @@ int ferry_exec_join(const char *run_dir, const char *name, const char *user, cha
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, &old);
-	pid = spawn(ns_fd, resolv, &u, &old, argv, &pidfd);
+	pid = spawn(ns_fd, resolv, &u, &old, RLIM_INFINITY, argv, &pidfd);
 	close(ns_fd);
 	if (pid < 0) {
 		fprintf(stderr, "ferry exec: starting %s: %s\n", argv[0], strerror((int)-pid));

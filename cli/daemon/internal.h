@@ -20,6 +20,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <stddef.h>
@@ -206,6 +207,7 @@ struct ferry_daemon {
 	char name[IFNAMSIZ];
 	struct ferry_config cfg;
 	uint64_t started_ms;
+	rlim_t nofile_given; /* the soft descriptor limit ferry was started with (exec's) */
 	struct ferry_loop loop;
 
 	/* the TUN */

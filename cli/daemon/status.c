@@ -124,6 +124,11 @@ static void text(const struct ferry_daemon *d, struct out *o)
 	put(o, "  flows: tcp %u, udp %u (stack); %u conversations, %u datagram flows (tunnel)\n",
 	    ss->tcp_flows, ss->udp_flows, bs->convs, bs->udp_flows);
 	put(o,
+	    "  segment buffers: %u of %u in use; %u conversations waiting for them now, %llu "
+	    "waits in all; %llu flows refused or reset for none\n",
+	    bs->buffers_in_use, bs->buffers, bs->tcp_waiting, (unsigned long long)bs->tcp_waits,
+	    (unsigned long long)bs->tcp_nobuf);
+	put(o,
 	    "  tun: %llu packets in, %llu out; %llu refused by a full queue; %llu of other "
 	    "protocols than TCP, UDP and ICMP refused\n",
 	    (unsigned long long)d->stats.tun_packets_in,
@@ -218,10 +223,13 @@ static void json(const struct ferry_daemon *d, struct out *o)
 	put(o,
 	    ",\"tunnel\":{\"conversations\":%u,\"datagram_flows\":%u,\"resets_out\":%llu,"
 	    "\"resets_in\":%llu,\"protocol_errors\":%llu,\"no_route\":%llu,"
-	    "\"peer_restarts\":%llu}",
+	    "\"peer_restarts\":%llu,\"buffers\":%u,\"buffers_in_use\":%u,\"waiting\":%u,"
+	    "\"waits\":%llu,\"no_buffer\":%llu}",
 	    bs->convs, bs->udp_flows, (unsigned long long)bs->tcp_resets_out,
 	    (unsigned long long)bs->tcp_resets_in, (unsigned long long)bs->proto_errors,
-	    (unsigned long long)bs->no_route, (unsigned long long)bs->peer_restarts);
+	    (unsigned long long)bs->no_route, (unsigned long long)bs->peer_restarts, bs->buffers,
+	    bs->buffers_in_use, bs->tcp_waiting, (unsigned long long)bs->tcp_waits,
+	    (unsigned long long)bs->tcp_nobuf);
 	put(o, ",\"dropped\":{\"malformed\":%llu,\"handshake\":%llu,\"data\":%llu}",
 	    (unsigned long long)d->set.stats.malformed,
 	    (unsigned long long)d->set.stats.handshake_dropped,

@@ -111,6 +111,7 @@ struct ferry_relay_wan {
 	uint32_t delay_ms;
 	double loss; /* 0..1 */
 	uint64_t seed;
+	uint32_t buffers; /* each bridge's segment buffers (arq_buffers); 0: 8192 */
 };
 
 /* In B, after A's sockets exist, instead of ferry_relay_start: the stack and egress
