@@ -216,6 +216,39 @@ START_TEST(controller_finds_the_bandwidth)
 }
 END_TEST
 
+/* A bottleneck that delivers a packet of 1,000 bytes every 330 us (3.03 MB/s) over 20 ms
+ * each way, each packet acknowledged on arrival; the controller's clock reads whole
+ * milliseconds of that finer time. An interval between two readings may have lasted up
+ * to 1 ms more than it reads, and the max filter picks exactly those samples: the
+ * estimate read 0.65% high (3,050,000), and a sender cruising at it grows a queue.
+ * Counted 1 ms longer, every sample is a lower bound: 1.8% low (2,975,609). */
+START_TEST(controller_reads_whole_milliseconds)
+{
+	struct ferry_cc_config cfg = {.mode = FERRY_CC_BBR, .mss = 1000, .seed = 5};
+	struct ferry_cc cc;
+	struct ferry_cc_info info;
+	struct ferry_ack fifo[256]; /* ACKs on their way back, and when they arrive */
+	uint64_t due[256], us, sent = 0, rate = 1000000000 / 330;
+	uint32_t head = 0, tail = 0;
+
+	ck_assert_int_eq(ferry_cc_init(&cc, &cfg, 0), 0);
+	for (us = 0; us < 5000000; us += 10) {
+		if (us >= sent * 330) {
+			ferry_cc_on_sent(&cc, 1, sent, 1000, FERRY_CC_TRACKED, us / 1000);
+			fifo[tail % 256] = one_range(1, sent, sent);
+			due[tail++ % 256] = us + 40000;
+			sent++;
+		}
+		while (head != tail && due[head % 256] <= us)
+			ferry_cc_on_ack(&cc, &fifo[head++ % 256], us / 1000);
+	}
+	ferry_cc_info(&cc, &info);
+	ck_assert_uint_ge(info.bw, rate - rate / 20);
+	ck_assert_uint_le(info.bw, rate);
+	ferry_cc_destroy(&cc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ack");
@@ -226,6 +259,7 @@ int main(void)
 	tcase_add_test(tc, malformed_refused);
 	tcase_add_test(tc, controller_bookkeeping);
 	tcase_add_test(tc, controller_finds_the_bandwidth);
+	tcase_add_test(tc, controller_reads_whole_milliseconds);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);
 }
