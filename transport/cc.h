@@ -12,7 +12,10 @@
  * - bottleneck bandwidth: the largest delivery rate over the last FERRY_CC_BW_ROUNDS
  *   round trips that gave a sample (an idle link does not forget what it knew). A delivery-rate
  * sample is the bytes acknowledged between a packet's send and its acknowledgement over the longer
- * of the send and the ack intervals (so ACK compression cannot inflate it); samples taken while the
+ * of the send and the ack intervals (so ACK compression cannot inflate it), the ack interval ending
+ * at the ACK's arrival less the receiver's reported hold, and counted 1 ms longer than the
+ * millisecond clock reads (5% at most): the max filter picks the highest samples, so each must be
+ * a lower bound, or cruising at the estimate grows a queue. Samples taken while the
  * link had nothing to send (app-limited) only count when they raise the estimate;
  * - min RTT: the smallest RTT sample (ack delay taken off) over FERRY_CC_MIN_RTT_MS; when
  *   it grows that old, PROBE_RTT holds the flight at half a BDP for FERRY_CC_PROBE_RTT_MS
