@@ -227,8 +227,9 @@ START_TEST(controller_reads_whole_milliseconds)
 	struct ferry_cc_config cfg = {.mode = FERRY_CC_BBR, .mss = 1000, .seed = 5};
 	struct ferry_cc cc;
 	struct ferry_cc_info info;
-	struct ferry_ack fifo[256]; /* ACKs on their way back, and when they arrive */
-	uint64_t due[256], us, sent = 0, rate = 1000000000 / 330;
+	static struct ferry_ack fifo[256]; /* ACKs on their way back, and when they arrive */
+	static uint64_t due[256];
+	uint64_t us, sent = 0, rate = 1000000000 / 330;
 	uint32_t head = 0, tail = 0;
 
 	ck_assert_int_eq(ferry_cc_init(&cc, &cfg, 0), 0);
