@@ -13,7 +13,10 @@
  *                   egress's next
  *   0x01 k a t n n  a reply on ping socket k (bit 0: the IPv6 one) from address a (as
  *                   above; the socket's family), t ms later, of n bytes (u16 big-endian,
- *                   cut to what is left) that follow
+ *                   cut to what is left) that follow; with bit 1 of k, its sequence
+ *                   number (bytes 6 and 7, if it has them) is the last request's wire
+ *                   number, as an honest host answers (else the fuzzer must guess 16 bits
+ *                   to reach the deep path, and a short run may not)
  *   0x02 t          t seconds pass
  *
  * The check is a model of the contract: a reply is handed to ops->icmp_reply exactly when
@@ -74,6 +77,7 @@ struct harness {
 	uint64_t now;
 	unsigned delivered; /* calls for the reply being handed over */
 	unsigned long total;
+	uint16_t last_wire; /* the last request's wire sequence number */
 };
 
 static int watch(void *ctx, int fd, uint32_t events, uint64_t cookie)
@@ -222,6 +226,7 @@ static void request(struct harness *h, int family, const uint8_t addr[16], uint1
 	struct request *m = &h->model[wire % FERRY_EGRESS_PINGS_MAX];
 	static const uint8_t app_addr[16] = {10, 77, 0, 2};
 
+	h->last_wire = wire;
 	m->used = true;
 	m->wire = wire;
 	m->seq = seq;
@@ -239,7 +244,7 @@ static void request(struct harness *h, int family, const uint8_t addr[16], uint1
 
 /* Hands one reply to the parser and checks the outcome against the model. */
 static void reply(struct harness *h, int slot, const uint8_t addr[16], const uint8_t *bytes,
-		  size_t len)
+		  size_t len, bool honest)
 {
 	int family = slot ? AF_INET6 : AF_INET;
 	struct sockaddr_storage ss;
@@ -252,6 +257,10 @@ static void reply(struct harness *h, int slot, const uint8_t addr[16], const uin
 	if (!msg)
 		abort();
 	memcpy(msg, bytes, len);
+	if (honest && len >= 8) {
+		msg[6] = (uint8_t)(h->last_wire >> 8);
+		msg[7] = (uint8_t)h->last_wire;
+	}
 	memset(&ss, 0, sizeof(ss));
 	endpoint(&from, family, addr, 0);
 	if (slot) {
@@ -302,6 +311,7 @@ static bool run(const uint8_t *data, size_t size)
 		abort();
 	while (i < size) {
 		uint8_t op = data[i++], k;
+		bool honest;
 		uint16_t seq;
 
 		if (op == OP_REQUEST) {
@@ -316,6 +326,7 @@ static bool run(const uint8_t *data, size_t size)
 		} else if (op == OP_REPLY) {
 			if (i >= size)
 				break;
+			honest = data[i] & 2;
 			k = data[i++] & 1;
 			if (!take_addr(data, size, &i, addr) || size - i < 3)
 				break;
@@ -324,7 +335,7 @@ static bool run(const uint8_t *data, size_t size)
 			i += 3;
 			if (len > size - i)
 				len = size - i;
-			reply(&h, k, addr, data + i, len);
+			reply(&h, k, addr, data + i, len, honest);
 			i += len;
 		} else if (op == OP_TIME) {
 			if (i >= size)
@@ -392,6 +403,17 @@ static int write_seeds(const char *dir)
 	op_reply(&s, 1, 3, 3, 129, 1, "second");
 	op_reply(&s, 1, 2, 4, 129, 0, "first");
 	err |= fuzz_seed_write(dir, "v6_two_replies_reordered", s.b, s.len);
+
+	/* a host that answers honestly (bit 1: the reply carries the last request's wire
+	 * number, whatever the bytes say), both families, one after the other */
+	s.len = 0;
+	op_request(&s, 0, 0, 21);
+	op_reply(&s, 2, 0, 2, 0, 0xffff, "honest");
+	op_request(&s, 1, 2, 22);
+	op_reply(&s, 3, 2, 2, 129, 0xffff, "honest6");
+	op_request(&s, 0, 1, 23);
+	op_reply(&s, 2, 1, 1, 0, 0xffff, "again");
+	err |= fuzz_seed_write(dir, "honest_replies", s.b, s.len);
 
 	/* the same reply again: the request was answered */
 	s.len = 0;
