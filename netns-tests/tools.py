@@ -21,10 +21,11 @@ programs have no equivalent. Every mode exits non-zero on failure.
       (AF_PACKET, IPv4) writes the UDP payloads of COUNT datagrams to PORT seen on IFACE,
       as DIR/0, DIR/1, ...; gives up after 20 s.
   http-server HOST PORT DIR
-      serves the files of DIR over HTTP/1.0 on HOST (IPv4 or IPv6), a thread per connection, with a listen
-      backlog of 1,024 (busybox httpd's is 9: two hundred connections opened at once
-      overflow its accept queue, and the kernel's SYN retries, up to 31 s apart, become
-      what such a test measures).
+      serves the files of DIR over HTTP/1.0 on HOST (IPv4 or IPv6), a thread per
+      connection, with a listen backlog of 1,024 (busybox httpd's is 9: two hundred
+      connections opened at once overflow its accept queue, and the kernel's handshake
+      retries, 1, 3, 7, 15 and 31 s after the first try, become what such a test
+      measures).
   hostile HOST PORT DIR [SRC]
       sends, from a socket of its own (bound to address SRC if given), garbage of many lengths, every file of DIR cut at
       several lengths, and every file of DIR whole (replays); then listens 1 s and prints
