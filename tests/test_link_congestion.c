@@ -282,6 +282,21 @@ START_TEST(two_links_share)
 }
 END_TEST
 
+/* STARTUP under random loss: the flows' ARQ windows stall on their losses and every
+ * round reads app-limited, so only a standing queue can end it. On this seed it did not
+ * before that counted in app-limited rounds: STARTUP at 2.89 x for all 11 s, a third of
+ * each round lost, 32% dropped at the bottleneck, 73.6 Mbit/s. */
+START_TEST(startup_ends_under_random_loss)
+{
+	struct path p = {100, 50, 0.05};
+	struct result r = bulk(&p, 23, 8);
+
+	ck_assert_int_ne(r.cc.state, FERRY_CC_STARTUP);
+	ck_assert_double_le(r.queue_drop, 0.01);
+	ck_assert_double_ge(r.goodput_mbit, 88);
+}
+END_TEST
+
 struct rr_result {
 	double p50_rtt, p99_rtt; /* request to reply, in round trips of the path */
 	uint32_t n;
@@ -457,6 +472,7 @@ int main(void)
 
 	tcase_add_test(tc, bulk_clean_path);
 	tcase_add_test(tc, bulk_random_loss);
+	tcase_add_test(tc, startup_ends_under_random_loss);
 	tcase_add_test(tc, bulk_long_path);
 	tcase_add_test(tc, capacity_steps);
 	tcase_add_test(tc, two_links_share);
