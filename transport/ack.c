@@ -35,11 +35,27 @@ static uint64_t window_floor(const struct ferry_ack_tracker *t)
 	return t->largest >= FERRY_ACK_WINDOW - 1 ? t->largest - (FERRY_ACK_WINDOW - 1) : 0;
 }
 
+/* One more counter arrived: closes the loss window when it is full, the estimate
+ * halfway to what the window saw. */
+static void count_loss(struct ferry_ack_tracker *t)
+{
+	uint32_t pm;
+
+	if (++t->win_seen < FERRY_ACK_LOSS_WINDOW)
+		return;
+	pm = (uint32_t)((uint64_t)t->win_gaps * 1000 / (t->win_seen + t->win_gaps));
+	t->loss_pm = (t->loss_pm + pm + 1) / 2;
+	t->win_seen = t->win_gaps = 0;
+}
+
 void ferry_ack_received(struct ferry_ack_tracker *t, uint32_t session, uint64_t pn, bool eliciting,
 			uint64_t now)
 {
 	if (!t->any || session != t->session) {
+		uint32_t loss_pm = t->loss_pm;
+
 		memset(t, 0, sizeof(*t));
+		t->loss_pm = loss_pm;
 		t->any = true;
 		t->session = session;
 		t->largest = pn;
@@ -55,12 +71,18 @@ void ferry_ack_received(struct ferry_ack_tracker *t, uint32_t session, uint64_t 
 				bit_clear(t, p);
 		if (pn != t->largest + 1)
 			t->hole = true;
+		t->win_gaps +=
+		    (uint32_t)(pn - t->largest - 1 < FERRY_ACK_LOSS_WINDOW ? pn - t->largest - 1
+									   : FERRY_ACK_LOSS_WINDOW);
 		t->largest = pn;
 		t->largest_ms = now;
 	} else if (pn < window_floor(t)) {
 		return; /* older than anything we could still report */
+	} else if (!bit_get(t, pn) && t->win_gaps) {
+		t->win_gaps--; /* late, not lost */
 	}
 	bit_set(t, pn);
+	count_loss(t);
 	if (eliciting && t->pending++ == 0)
 		t->due_ms = now + FERRY_ACK_DELAY_MS;
 }

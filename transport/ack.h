@@ -65,7 +65,16 @@ struct ferry_ack_tracker {
 	uint32_t pending; /* eliciting messages since the last record */
 	bool any;	  /* something of `session` arrived */
 	bool hole;	  /* a counter arrived out of order since the last record */
+	/* the loss on the way here, from the counters' gaps: what the peer's controller
+	 * measures, seen from this end, for an end that sends too little to measure its own
+	 * (kept across sessions) */
+	uint32_t win_seen, win_gaps; /* counters arrived, and missing, in the current window */
+	uint32_t loss_pm;	     /* of the last windows (FERRY_ACK_LOSS_WINDOW each) */
 };
+
+enum {
+	FERRY_ACK_LOSS_WINDOW = 1000
+}; /* counters per loss_pm sample */
 
 /* Notes counter pn of session (the receiving session's local index) at now; eliciting:
  * the message asks for an acknowledgement. A new session starts the tracker afresh. */

@@ -115,6 +115,9 @@ enum {
 	FERRY_LINK_QUEUE_MS = 4,		  /* ARQ data queued in the pacer, at its rate */
 	FERRY_LINK_QUEUE_MIN = 16,		  /* ... but at least this many datagrams */
 	FERRY_LINK_BURST_MS = 2,		  /* BBR: the pacer's burst, at its rate */
+	FERRY_LINK_URGENT_LOSS_PM = 20,		  /* from this loss on, a group holding a thin
+						     flow's data or a datagram gets one more
+						     parity shard (link_send.c) */
 };
 
 enum ferry_link_state {
@@ -290,6 +293,10 @@ struct ferry_link {
 	enum ferry_pacer_class enc_class;
 	bool enc_taken;
 	bool group_low; /* the open FEC group holds a LOW shard: parity goes LOW too */
+	/* a thin flow's data or a datagram (no cheaper repair than parity: link_send.c's
+	 * fec_follow_loss): in the open HIGH payload, the payload being encoded, the open
+	 * FEC group */
+	bool open_urgent, enc_urgent, group_urgent;
 	bool rx_elicit; /* the datagram being received asks for an ACK */
 	uint64_t now;	/* of the current entry point */
 	uint64_t rng;
