@@ -19,6 +19,7 @@
 # tunnel: p99 <= 1.3 x RTT idle, <= 1.5 x RTT loaded.
 #
 # Usage: netns-tests/bench/tunnel.sh [SECONDS]     (as root, after the build; default 20)
+# BENCH_ONLY=REGEX runs only the paths whose name matches (e.g. BENCH_ONLY='5% loss').
 # The topology is the namespace suite's (netns-tests/lib.sh, tunnel_up).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -92,6 +93,7 @@ peer_tx() {
 scenario() {
 	local name=$1 q0 q1 q2 q3 tx0 tx1 cubic bbr fy base n a i r
 	shift
+	[[ -z ${BENCH_ONLY:-} || $name =~ $BENCH_ONLY ]] || return 0
 	# the emulated RTT: twice the one-way --delay (0: no emulator, no ratio)
 	rtt=0
 	a=("$@")
