@@ -288,6 +288,18 @@ static int wait_ms(const struct ferry_loop *loop, int max_wait_ms)
 	return until > INT_MAX ? INT_MAX : (int)until;
 }
 
+/* Reads the clock for what runs next. Once per callback, not once per turn: a turn with
+ * thousands of flows can take milliseconds, and a datagram read late in it, stamped with
+ * the turn's start, arrived "before" it did: an ACK so stamped made the controller's RTT
+ * samples read 5 to 11 ms on a 20 ms path (docs/soak.md). Never backwards. */
+static void tick(struct ferry_loop *loop)
+{
+	uint64_t now = ferry_clock_ms();
+
+	if (now > loop->now)
+		loop->now = now;
+}
+
 int ferry_loop_run_once(struct ferry_loop *loop, int max_wait_ms)
 {
 	int n, i, ran = 0;
@@ -298,7 +310,6 @@ int ferry_loop_run_once(struct ferry_loop *loop, int max_wait_ms)
 			return -errno;
 		n = 0;
 	}
-	loop->now = ferry_clock_ms();
 	loop->stats.iterations++;
 	loop->batch_len = n;
 	for (i = 0; i < loop->batch_len; i++) {
@@ -307,10 +318,12 @@ int ferry_loop_run_once(struct ferry_loop *loop, int max_wait_ms)
 		if (!io)
 			continue; /* removed by an earlier callback of this batch */
 		loop->stats.io_events[io->kind < FERRY_IO_KINDS ? io->kind : FERRY_IO_OTHER]++;
+		tick(loop);
 		io->fn(loop, io, loop->batch[i].events, loop->now);
 		ran++;
 	}
 	loop->batch_len = 0;
+	tick(loop);
 	ran += fire_timers(loop);
 	if (loop->turn_end)
 		loop->turn_end(loop, loop->turn_ctx, loop->now);

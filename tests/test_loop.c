@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/loop.h"
@@ -45,6 +46,58 @@ static void pipe_watch_close(struct pipe_watch *w)
 	close(w->io.fd);
 	close(w->wfd);
 }
+
+struct slow_watch {
+	struct ferry_io io;
+	int wfd;
+	uint64_t seen; /* the now it was called with */
+};
+
+/* Reads its byte, notes its now, and takes 30 ms. */
+static void on_slow(struct ferry_loop *loop, struct ferry_io *io, uint32_t events, uint64_t now)
+{
+	struct slow_watch *w = ferry_container_of(io, struct slow_watch, io);
+	struct timespec nap = {.tv_nsec = 30 * 1000000L};
+	char c;
+
+	(void)loop;
+	(void)events;
+	ck_assert_int_eq(read(io->fd, &c, 1), 1);
+	w->seen = now;
+	nanosleep(&nap, NULL);
+}
+
+/* Each callback of one turn gets the clock as it is when it runs, not as the turn began:
+ * a datagram read after a slow callback was otherwise stamped tens of milliseconds early
+ * (its ACK's RTT read that much short: docs/soak.md). */
+START_TEST(each_callback_reads_the_clock)
+{
+	struct ferry_loop loop;
+	struct slow_watch w[2];
+	int i, fds[2];
+
+	ck_assert_int_eq(ferry_loop_init(&loop), 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+		w[i] = (struct slow_watch){
+		    .io = {.fd = fds[0], .events = EPOLLIN, .kind = FERRY_IO_OTHER, .fn = on_slow},
+		    .wfd = fds[1]};
+		ck_assert_int_eq(ferry_loop_add(&loop, &w[i].io), 0);
+		ck_assert_int_eq(write(w[i].wfd, "x", 1), 1);
+	}
+	ck_assert_int_eq(ferry_loop_run_once(&loop, 1000), 2); /* both in one turn */
+	ck_assert_uint_gt(w[0].seen, 0);
+	ck_assert_uint_gt(w[1].seen, 0);
+	ck_assert_uint_ge(w[0].seen > w[1].seen ? w[0].seen - w[1].seen : w[1].seen - w[0].seen,
+			  30);
+	ck_assert_uint_ge(loop.now, (w[0].seen > w[1].seen ? w[0].seen : w[1].seen) + 30);
+	for (i = 0; i < 2; i++) {
+		close(w[i].io.fd);
+		close(w[i].wfd);
+	}
+	ferry_loop_destroy(&loop);
+}
+END_TEST
 
 START_TEST(dispatches_readable_fd)
 {
@@ -346,6 +399,7 @@ int main(void)
 	TCase *tc = ferry_tcase("loop", 10);
 
 	tcase_add_test(tc, dispatches_readable_fd);
+	tcase_add_test(tc, each_callback_reads_the_clock);
 	tcase_add_test(tc, removal_inside_a_batch_discards_pending_events);
 	tcase_add_test(tc, turn_end_hook_runs_once_per_turn_after_io);
 	tcase_add_test(tc, timers_fire_in_deadline_order_and_cancel_works);

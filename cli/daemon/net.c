@@ -101,6 +101,12 @@ static void udp_input(struct ferry_daemon *d, struct ferry_udp *udp, uint64_t no
 		n = ferry_udp_recv_batch(udp, bufs, from, FERRY_UDP_BATCH);
 		if (n <= 0)
 			break;
+		if (round) { /* the batch before may have taken a while: ACKs carry times */
+			uint64_t t = ferry_clock_ms();
+
+			now = t > now ? t : now;
+			ferry_stack_clock(d->stack, now);
+		}
 		d->stats.udp_batches_in++;
 		for (i = 0; i < n; i++)
 			ferry_link_set_input(&d->set, bufs[i], &from[i], now); /* drops counted */
