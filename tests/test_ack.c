@@ -219,6 +219,31 @@ START_TEST(controller_bookkeeping)
 }
 END_TEST
 
+/* A receiver that says it held an ACK longer than the path allows (its clock read late in
+ * a busy loop turn) does not shorten the path: the min RTT takes the raw sample; the
+ * smoothed RTT takes the delay off only when that leaves it at the minimum or above. */
+START_TEST(controller_min_rtt_ignores_the_hold)
+{
+	struct ferry_cc_config cfg = {.mode = FERRY_CC_BBR, .mss = 1500, .seed = 1};
+	struct ferry_cc cc;
+	struct ferry_cc_info info;
+	struct ferry_ack a;
+
+	ck_assert_int_eq(ferry_cc_init(&cc, &cfg, 0), 0);
+	ferry_cc_on_sent(&cc, 7, 0, 1500, FERRY_CC_TRACKED, 0);
+	ferry_cc_on_sent(&cc, 7, 1, 1500, FERRY_CC_TRACKED, 100);
+	a = one_range(7, 0, 0);
+	ferry_cc_on_ack(&cc, &a, 20); /* 20 ms, no hold */
+	a = one_range(7, 1, 1);
+	a.delay_ms = 15; /* 22 ms less a 15 ms hold would read 7 */
+	ferry_cc_on_ack(&cc, &a, 122);
+	ferry_cc_info(&cc, &info);
+	ck_assert_uint_eq(info.min_rtt_ms, 20);
+	ck_assert_uint_ge(info.srtt_ms, 20);
+	ferry_cc_destroy(&cc);
+}
+END_TEST
+
 /* A sender paced at 1,000 packets of 1,000 bytes a second over a 40 ms path, each packet
  * acknowledged on arrival: the bandwidth estimate finds 1 MB/s and the min RTT 40 ms. */
 START_TEST(controller_finds_the_bandwidth)
@@ -292,6 +317,7 @@ int main(void)
 	tcase_add_test(tc, loss_seen_by_the_receiver);
 	tcase_add_test(tc, malformed_refused);
 	tcase_add_test(tc, controller_bookkeeping);
+	tcase_add_test(tc, controller_min_rtt_ignores_the_hold);
 	tcase_add_test(tc, controller_finds_the_bandwidth);
 	tcase_add_test(tc, controller_reads_whole_milliseconds);
 	suite_add_tcase(s, tc);

@@ -501,26 +501,34 @@ static void update_state(struct ferry_cc *cc, uint64_t now)
 	}
 }
 
-static void rtt_sample(struct ferry_cc *cc, uint64_t rtt64, uint64_t now)
+/* An RTT sample: `raw` from the packet's sending to its ACK's arrival, of which the
+ * receiver says it held the ACK `delay` ms. As QUIC does (RFC 9002, 5.3), the minimum
+ * takes the raw sample, and the others the sample less the delay only when that leaves
+ * it at the minimum or above: a receiver that overstates its delay (a clock read late in a
+ * busy loop turn) must not make the path read shorter than it is. A min RTT read short
+ * shrinks the BDP, the window and the rate built on it, and makes every later round read
+ * as a queue (what the soak showed when the sender's own loop stamped ACKs with a stale
+ * clock: 5 to 11 ms on a 20 ms path, cli/loop.c). */
+static void rtt_sample(struct ferry_cc *cc, uint64_t raw64, uint32_t delay, uint64_t now)
 {
-	uint32_t rtt = rtt64 > UINT32_MAX / 16 ? UINT32_MAX / 16 : (uint32_t)rtt64;
+	uint32_t raw = raw64 > UINT32_MAX / 16 ? UINT32_MAX / 16 : (uint32_t)raw64;
+	uint32_t rtt;
 
+	if (!cc->rtt_seen || raw <= cc->min_rtt) {
+		cc->min_rtt = raw;
+		cc->min_rtt_stamp = now;
+	}
+	rtt = raw >= (uint64_t)cc->min_rtt + delay ? raw - delay : raw;
 	if (!cc->rtt_seen) {
 		cc->srtt8 = rtt * 8;
-		cc->min_rtt = rtt;
-		cc->min_rtt_stamp = now;
 		cc->rtt_seen = true;
 	} else {
 		cc->srtt8 = cc->srtt8 - cc->srtt8 / 8 + rtt;
-		if (rtt <= cc->min_rtt) {
-			cc->min_rtt = rtt;
-			cc->min_rtt_stamp = now;
-		}
 	}
 	if (rtt < cc->round_min_rtt)
 		cc->round_min_rtt = rtt;
-	if (cc->state == FERRY_CC_PROBE_RTT && rtt < cc->probe_min)
-		cc->probe_min = rtt;
+	if (cc->state == FERRY_CC_PROBE_RTT && raw < cc->probe_min)
+		cc->probe_min = raw;
 }
 
 /* The bandwidth filter: the largest sample of each of the last FERRY_CC_BW_ROUNDS rounds
@@ -618,8 +626,8 @@ void ferry_cc_on_ack(struct ferry_cc *cc, const struct ferry_ack *ack, uint64_t 
 	cc->any_acked = true;
 	/* an RTT sample from the largest only, if it was just acknowledged; a delay longer
 	 * than the whole round trip (clock rounding) gives none */
-	if (newest->pn == ack->largest && now - newest->sent_ms >= ack->delay_ms)
-		rtt_sample(cc, now - newest->sent_ms - ack->delay_ms, now);
+	if (newest->pn == ack->largest)
+		rtt_sample(cc, now - newest->sent_ms, ack->delay_ms, now);
 
 	/* delivery rate over the longer of the send and the ack intervals, counted longer than
 	 * the clock says: its timestamps are whole milliseconds, so an interval may have
