@@ -291,7 +291,7 @@ static int wait_ms(const struct ferry_loop *loop, int max_wait_ms)
 /* Reads the clock for what runs next. Once per callback, not once per turn: a turn with
  * thousands of flows can take milliseconds, and a datagram read late in it, stamped with
  * the turn's start, arrived "before" it did: an ACK so stamped made the controller's RTT
- * samples read 5 to 11 ms on a 20 ms path (docs/soak.md). Never backwards. */
+ * samples read 5 to 12 ms on a 20 ms path (docs/soak.md). Never backwards. */
 static void tick(struct ferry_loop *loop)
 {
 	uint64_t now = ferry_clock_ms();

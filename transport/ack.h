@@ -35,9 +35,10 @@
 #include "transport/wire.h"
 
 enum {
-	FERRY_ACK_WINDOW = 2048, /* counters below the largest the receiver remembers */
-	FERRY_ACK_EVERY = 2,	 /* messages asking for an ACK before one is due */
-	FERRY_ACK_DELAY_MS = 4,	 /* ... or this long after the first of them */
+	FERRY_ACK_WINDOW = 2048,      /* counters below the largest the receiver remembers */
+	FERRY_ACK_EVERY = 2,	      /* messages asking for an ACK before one is due */
+	FERRY_ACK_DELAY_MS = 4,	      /* ... or this long after the first of them */
+	FERRY_ACK_LOSS_WINDOW = 1000, /* counters per loss_pm sample */
 };
 
 /* One range of packet numbers received, lo <= hi. */
@@ -71,10 +72,6 @@ struct ferry_ack_tracker {
 	uint32_t win_seen, win_gaps; /* counters arrived, and missing, in the current window */
 	uint32_t loss_pm;	     /* of the last windows (FERRY_ACK_LOSS_WINDOW each) */
 };
-
-enum {
-	FERRY_ACK_LOSS_WINDOW = 1000
-}; /* counters per loss_pm sample */
 
 /* Notes counter pn of session (the receiving session's local index) at now; eliciting:
  * the message asks for an acknowledgement. A new session starts the tracker afresh. */

@@ -508,7 +508,7 @@ static void update_state(struct ferry_cc *cc, uint64_t now)
  * busy loop turn) must not make the path read shorter than it is. A min RTT read short
  * shrinks the BDP, the window and the rate built on it, and makes every later round read
  * as a queue (what the soak showed when the sender's own loop stamped ACKs with a stale
- * clock: 5 to 11 ms on a 20 ms path, cli/loop.c). */
+ * clock: 5 to 12 ms on a 20 ms path, cli/loop.c). */
 static void rtt_sample(struct ferry_cc *cc, uint64_t raw64, uint32_t delay, uint64_t now)
 {
 	uint32_t raw = raw64 > UINT32_MAX / 16 ? UINT32_MAX / 16 : (uint32_t)raw64;
@@ -624,8 +624,8 @@ void ferry_cc_on_ack(struct ferry_cc *cc, const struct ferry_ack *ack, uint64_t 
 	if (!cc->any_acked || ack->largest > cc->largest_acked)
 		cc->largest_acked = ack->largest;
 	cc->any_acked = true;
-	/* an RTT sample from the largest only, if it was just acknowledged; a delay longer
-	 * than the whole round trip (clock rounding) gives none */
+	/* an RTT sample from the largest only, if it was just acknowledged (rtt_sample takes
+	 * the receiver's hold off only where that is plausible) */
 	if (newest->pn == ack->largest)
 		rtt_sample(cc, now - newest->sent_ms, ack->delay_ms, now);
 
