@@ -27,8 +27,12 @@
  * before its bottleneck still has the bottleneck filled.
  *
  * Decisions: the pacing rate is gain x bandwidth / (1 - random loss); bytes in flight are
- * capped at cwnd_gain x bandwidth x (min RTT + the time the receiver holds an ACK at that
- * rate). The gains follow
+ * capped at cwnd_gain x that rate x (min RTT + the time the receiver holds an ACK at that
+ * rate): 2.885 in STARTUP, 2 in DRAIN, and in PROBE_BW by phase, as BBRv3's inflight
+ * bounds: 1.25 when probing, 1 when draining, 1.1 when cruising, so an estimate a few
+ * percent high cannot grow a queue beyond what the probe builds; in PROBE_BW plus room
+ * for ACKs that come in bursts (BBR's extra_acked: the most that came beyond what the
+ * estimate explains, over the last 2 x FERRY_CC_AGG_ROUNDS rounds). The gains follow
  * BBR's cycle: STARTUP (2.885, until the bandwidth stops growing 25% in three rounds, or
  * in one whose RTTs all stood above the minimum: a queue has formed),
  * DRAIN (1/2.885, until the flight is one BDP), PROBE_BW (one round at 1.25 to look for
@@ -94,6 +98,7 @@ enum {
 	FERRY_CC_BW_ROUNDS = 10,      /* bandwidth filter window, round trips */
 	FERRY_CC_LOSS_ROUNDS = 8,     /* random-loss filter window, round trips */
 	FERRY_CC_MIN_RTT_MS = 10000,  /* min RTT filter window */
+	FERRY_CC_AGG_ROUNDS = 5,      /* ACK aggregation filter: two windows of this many */
 	FERRY_CC_PROBE_RTT_MS = 200,  /* time spent in PROBE_RTT */
 	FERRY_CC_INIT_CWND = 32,      /* packets before the first RTT sample */
 	FERRY_CC_INIT_RTT_MS = 10,    /* RTT assumed for the first pacing rate */
@@ -180,6 +185,11 @@ struct ferry_cc {
 	bool queue_seen;	    /* the last round's every RTT stood above the minimum */
 	uint64_t probe_rtt_until, probe_rtt_round;
 	uint64_t bw_lo;
+	/* ACK aggregation: bytes acknowledged beyond what the estimate explains since the
+	 * epoch began, and the most of that in each of the last two windows of rounds */
+	uint64_t agg_start_ms, agg_acked, agg_round;
+	uint64_t extra_acked[2];
+	uint32_t agg_slot;
 	uint64_t rng;
 	/* outputs */
 	uint64_t pacing_rate, cwnd;
