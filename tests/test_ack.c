@@ -369,7 +369,7 @@ static struct jitter_run jittered_path(uint64_t jitter_us)
 			link_free = start + SERVICE_US;
 			fifo[tail % RING] = one_range(1, pn, pn);
 			due[tail++ % RING] = back > prev ? back : prev;
-			if (us >= 5000000)
+			if (us >= 5000000 && n < sizeof(queued_us) / sizeof(queued_us[0]))
 				queued_us[n++] = (uint32_t)(start - us);
 			pn++;
 			next_send = us + (uint64_t)PKT * 1000000 / ferry_cc_pacing_rate(&cc);
