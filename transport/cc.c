@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The link's congestion controller. See cc.h for the theory of operation; the facts it
+ * The link's congestion controller: its model, state machine and outputs (the record of
+ * packets in flight is cc_flight.c's). See cc.h for the theory of operation; the facts it
  * rests on (delivery-rate samples, the gain cycle, STARTUP's exit, PROBE_RTT) are BBR's
  * as Linux's tcp_bbr.c and draft-ietf-ccwg-bbr describe them; the treatment of random
  * loss and the congestion signals are ferry's own.
@@ -12,14 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/cc.h"
-
-enum {
-	PKT_FREE = 0, /* never sent, untracked, or forgotten */
-	PKT_FLIGHT = 1,
-	PKT_ACKED = 2,
-	PKT_LOST = 3,
-};
+#include "transport/cc_internal.h"
 
 enum {
 	GAIN_UNIT = 1000,
@@ -32,36 +26,11 @@ enum {
 	GAIN_CWND_DOWN = 1000,	 /* the drain: nothing more until the flight is one BDP */
 	GAIN_CWND_CRUISE = 1100, /* cruising: a tenth of a BDP for ACKs that come late */
 	CYCLE_PHASES = 8,
-	DRAIN_PHASES_MAX = 3,	 /* round trips the 0.75 phase lasts at most */
-	CRUISE_SKIP_MAX = 5,	 /* cruise phases a cycle may skip, at random */
-	SPURIOUS_LOOKBACK = 256, /* packets below the oldest in flight an ACK is still read for */
-	QUEUE_SLACK_MS = 5,	 /* above 1.25 x min RTT before a round's RTTs mean a queue: the
-				    clock's millisecond, a busy peer's loop turn */
-	TIMEOUT_SLACK_MS = 20,	 /* added to twice the loss delay before nothing-acked is lost:
-				    a busy receiver's loop turn, a scheduler's hiccup */
+	DRAIN_PHASES_MAX = 3, /* round trips the 0.75 phase lasts at most */
+	CRUISE_SKIP_MAX = 5,  /* cruise phases a cycle may skip, at random */
+	QUEUE_SLACK_MS = 5,   /* above 1.25 x min RTT before a round's RTTs mean a queue: the
+				 clock's millisecond, a busy peer's loop turn */
 };
-
-struct ferry_cc_pkt {
-	uint64_t pn;
-	uint64_t sent_ms;
-	uint64_t delivered;	/* cc->delivered when it left */
-	uint64_t delivered_ms;	/* cc->delivered_ms when it left */
-	uint64_t first_sent_ms; /* cc->first_sent_ms when it left */
-	uint32_t bytes;
-	uint8_t state;
-	bool app_limited;
-	bool quiet; /* asks for no acknowledgement: unacknowledged in time is not lost */
-};
-
-static uint64_t min64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
-static uint64_t max64(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
-}
 
 static uint64_t rng_next(struct ferry_cc *cc)
 {
@@ -72,13 +41,6 @@ static uint64_t rng_next(struct ferry_cc *cc)
 	x ^= x >> 27;
 	cc->rng = x;
 	return x * UINT64_C(2685821657736338717);
-}
-
-static struct ferry_cc_pkt *slot(const struct ferry_cc *cc, uint64_t pn)
-{
-	struct ferry_cc_pkt *p = &cc->ring[pn & cc->ring_mask];
-
-	return p->state != PKT_FREE && p->pn == pn ? p : NULL;
 }
 
 /* ------------------------------ the model's outputs -------------------------------- */
@@ -196,119 +158,6 @@ static void set_outputs(struct ferry_cc *cc)
 		rate = cc->cfg.max_rate;
 	cc->pacing_rate = rate;
 	cc->cwnd = max64(cwnd, FERRY_CC_MIN_CWND * mss);
-}
-
-/* ------------------------------ packets ----------------------------------------- */
-
-static void lose(struct ferry_cc *cc, struct ferry_cc_pkt *p)
-{
-	p->state = PKT_LOST;
-	cc->inflight -= p->bytes;
-	cc->round_lost += p->bytes;
-	cc->st.lost++;
-}
-
-/* Moves `oldest` past everything no longer in flight. */
-static void advance_oldest(struct ferry_cc *cc)
-{
-	while (cc->oldest < cc->next_pn) {
-		struct ferry_cc_pkt *p = slot(cc, cc->oldest);
-
-		if (p && p->state == PKT_FLIGHT)
-			break;
-		cc->oldest++; /* its slot stays until reused: a late ACK still finds it */
-	}
-}
-
-/* Forgets everything in flight (a new session: its counters start again). */
-static void forget(struct ferry_cc *cc)
-{
-	memset(cc->ring, 0, sizeof(*cc->ring) * (cc->ring_mask + 1));
-	cc->inflight = 0;
-	cc->oldest = cc->next_pn = 0;
-	cc->largest_acked = 0;
-	cc->any_acked = false;
-}
-
-static int grow(struct ferry_cc *cc)
-{
-	uint32_t size = (cc->ring_mask + 1) * 2;
-	struct ferry_cc_pkt *ring;
-	uint64_t pn;
-
-	if (size > FERRY_CC_RING_MAX)
-		return -ENOSPC;
-	ring = calloc(size, sizeof(*ring));
-	if (!ring)
-		return -ENOMEM;
-	for (pn = cc->oldest; pn < cc->next_pn; pn++) {
-		struct ferry_cc_pkt *p = slot(cc, pn);
-
-		if (p)
-			ring[pn & (size - 1)] = *p;
-	}
-	free(cc->ring);
-	cc->ring = ring;
-	cc->ring_mask = size - 1;
-	return 0;
-}
-
-void ferry_cc_on_sent(struct ferry_cc *cc, uint32_t session, uint64_t pn, uint32_t bytes,
-		      enum ferry_cc_track track, uint64_t now)
-{
-	bool tracked = track != FERRY_CC_UNTRACKED;
-	struct ferry_cc_pkt *p;
-
-	if (!cc->have_session || session != cc->session || pn < cc->next_pn) {
-		forget(cc);
-		cc->session = session;
-		cc->have_session = true;
-		cc->oldest = pn;
-	}
-	if (!tracked) {
-		if (cc->oldest == cc->next_pn)
-			cc->oldest = pn + 1; /* nothing in flight below it */
-		cc->next_pn = pn + 1;
-		return;
-	}
-	while (pn - cc->oldest > cc->ring_mask) {
-		if (grow(cc) == 0)
-			continue;
-		/* out of room: the oldest packet is given up for lost */
-		p = slot(cc, cc->oldest);
-		if (p && p->state == PKT_FLIGHT)
-			lose(cc, p);
-		if (p)
-			p->state = PKT_FREE;
-		cc->oldest++;
-		advance_oldest(cc);
-	}
-	if (!cc->inflight) {
-		/* after a pause, intervals start now, not when the last packet left */
-		cc->first_sent_ms = now;
-		cc->delivered_ms = now;
-	}
-	p = &cc->ring[pn & cc->ring_mask];
-	*p = (struct ferry_cc_pkt){
-	    .pn = pn,
-	    .sent_ms = now,
-	    .delivered = cc->delivered,
-	    .delivered_ms = cc->delivered_ms,
-	    .first_sent_ms = cc->first_sent_ms,
-	    .bytes = bytes,
-	    .state = PKT_FLIGHT,
-	    .app_limited = cc->app_limited_until > cc->delivered,
-	    .quiet = track == FERRY_CC_QUIET,
-	};
-	cc->inflight += bytes;
-	cc->next_pn = pn + 1;
-}
-
-void ferry_cc_app_limited(struct ferry_cc *cc)
-{
-	/* until what is in flight now, and the packet about to leave, is acknowledged */
-	if (cc->inflight < cc->cwnd)
-		cc->app_limited_until = cc->delivered + cc->inflight + 1;
 }
 
 /* ------------------------------ the state machine -------------------------------- */
@@ -598,36 +447,10 @@ static void ack_aggregation(struct ferry_cc *cc, uint64_t acked, uint64_t now)
 
 /* ------------------------------ acknowledgements -------------------------------- */
 
-/* How long after a later packet's acknowledgement a packet counts as lost: 9/8 of the
- * smoothed RTT, but at least FERRY_ACK_DELAY_MS + 2 ms more than it (the receiver may hold
- * an ACK that long, and the clock ticks in milliseconds). */
-static uint64_t loss_delay(const struct ferry_cc *cc)
-{
-	uint64_t srtt = cc->rtt_seen ? cc->srtt8 / 8 : 1000;
-
-	return max64(srtt + srtt / 8, srtt + FERRY_ACK_DELAY_MS + 2);
-}
-
-static void detect_losses(struct ferry_cc *cc, uint64_t now)
-{
-	uint64_t pn, delay = loss_delay(cc);
-
-	for (pn = cc->oldest; pn < cc->largest_acked; pn++) {
-		struct ferry_cc_pkt *p = slot(cc, pn);
-
-		if (!p || p->state != PKT_FLIGHT)
-			continue;
-		if (pn + FERRY_CC_REORDER <= cc->largest_acked || now - p->sent_ms >= delay)
-			lose(cc, p);
-	}
-	advance_oldest(cc);
-}
-
 void ferry_cc_on_ack(struct ferry_cc *cc, const struct ferry_ack *ack, uint64_t now)
 {
-	struct ferry_cc_pkt *newest = NULL;
+	struct ferry_cc_pkt *newest;
 	uint64_t delivered0 = cc->delivered;
-	uint32_t i;
 
 	if (!cc->have_session || ack->session != cc->session || ack->largest >= cc->next_pn) {
 		cc->st.stale_acks++;
@@ -635,34 +458,7 @@ void ferry_cc_on_ack(struct ferry_cc *cc, const struct ferry_ack *ack, uint64_t 
 	}
 	cc->st.acks++;
 	cc->feedback = true;
-	for (i = 0; i < ack->n; i++) {
-		/* what is done is skipped, but for the last SPURIOUS_LOOKBACK packets: an ACK
-		 * of one declared lost shows reordering */
-		uint64_t ring_lo = cc->next_pn > cc->ring_mask ? cc->next_pn - cc->ring_mask : 0;
-		uint64_t from = cc->oldest > SPURIOUS_LOOKBACK ? cc->oldest - SPURIOUS_LOOKBACK : 0;
-		uint64_t lo = max64(ack->ranges[i].lo, max64(ring_lo, from)),
-			 hi = ack->ranges[i].hi;
-		uint64_t pn;
-
-		for (pn = lo; pn <= hi && hi >= lo; pn++) {
-			struct ferry_cc_pkt *p = slot(cc, pn);
-
-			if (!p || p->state == PKT_ACKED)
-				continue;
-			if (p->state == PKT_LOST) {
-				cc->st.spurious++;
-				p->state = PKT_ACKED;
-				continue;
-			}
-			p->state = PKT_ACKED;
-			cc->inflight -= p->bytes;
-			cc->delivered += p->bytes;
-			cc->round_acked += p->bytes;
-			cc->st.acked++;
-			if (!newest || p->pn > newest->pn)
-				newest = p;
-		}
-	}
+	newest = ferry_cc_flight_ack(cc, ack);
 	if (!newest)
 		return;
 	/* when the receiver had the newest packet: the ACK's arrival less the time the receiver
@@ -700,7 +496,7 @@ void ferry_cc_on_ack(struct ferry_cc *cc, const struct ferry_ack *ack, uint64_t 
 			bw_sample(cc, rate);
 	}
 	ack_aggregation(cc, cc->delivered - delivered0, now);
-	detect_losses(cc, now);
+	ferry_cc_detect_losses(cc, now);
 	if (newest->delivered >= cc->next_round_delivered) {
 		round_end(cc, newest->app_limited, now);
 		cc->next_round_delivered = cc->delivered;
@@ -712,42 +508,8 @@ void ferry_cc_on_ack(struct ferry_cc *cc, const struct ferry_ack *ack, uint64_t 
 
 void ferry_cc_timer(struct ferry_cc *cc, uint64_t now)
 {
-	uint64_t timeout = 2 * loss_delay(cc) + TIMEOUT_SLACK_MS;
-	uint64_t pn;
-	bool any = false;
-
-	for (pn = cc->oldest; pn < cc->next_pn; pn++) {
-		struct ferry_cc_pkt *p = slot(cc, pn);
-
-		if (!p || p->state != PKT_FLIGHT)
-			continue;
-		if (now - p->sent_ms < timeout)
-			break; /* later ones left later still */
-		any = true;
-		if (!p->quiet) {
-			lose(cc, p);
-			continue;
-		}
-		/* nothing asked for its acknowledgement: not a loss, just out of flight */
-		p->state = PKT_FREE;
-		cc->inflight -= p->bytes;
-	}
-	if (any) {
-		advance_oldest(cc);
+	if (ferry_cc_flight_timeout(cc, now))
 		set_outputs(cc);
-	}
-}
-
-uint64_t ferry_cc_next_deadline(const struct ferry_cc *cc)
-{
-	const struct ferry_cc_pkt *p;
-
-	if (!cc->inflight)
-		return UINT64_MAX;
-	p = slot(cc, cc->oldest);
-	if (!p || p->state != PKT_FLIGHT)
-		return UINT64_MAX; /* advance_oldest keeps it in flight whenever one is */
-	return p->sent_ms + 2 * loss_delay(cc) + TIMEOUT_SLACK_MS;
 }
 
 /* ------------------------------ set-up and views --------------------------------- */
