@@ -75,6 +75,67 @@ START_TEST(ranges_round_trip)
 }
 END_TEST
 
+/* Arrivals that wander (runs, holes, late ones, jumps across the bitmap's words and past
+ * the window), each record checked against a plain list of what arrived: its ranges are
+ * the maximal runs of arrived counters within the window, newest first. */
+START_TEST(ranges_match_what_arrived)
+{
+	enum {
+		SPAN = 64 * FERRY_ACK_WINDOW,
+		ROUNDS = 4000
+	};
+	static bool got[SPAN];
+	struct ferry_ack_tracker t;
+	struct ferry_ack a;
+	uint64_t largest = 0, floor, pn, hi, lo;
+	uint32_t seed = 7, r, i;
+
+	memset(&t, 0, sizeof(t));
+	memset(got, 0, sizeof(got));
+	for (r = 0; r < ROUNDS; r++) {
+		seed = seed * 1103515245u + 12345u;
+		switch (seed >> 16 & 7) {
+		case 0: /* late: somewhere in the window */
+			pn = largest - (largest < 300 ? largest : (seed >> 20) % 300);
+			break;
+		case 1: /* a jump */
+			pn = largest + 1 + (seed >> 20) % (r % 97 ? 130 : FERRY_ACK_WINDOW + 10);
+			break;
+		default: /* mostly in order */
+			pn = largest + 1 + (seed >> 20) % 3;
+			break;
+		}
+		if (pn >= SPAN)
+			break;
+		ferry_ack_received(&t, 5, pn, true, r);
+		if (pn > largest || r == 0)
+			largest = pn;
+		floor = largest >= FERRY_ACK_WINDOW - 1 ? largest - (FERRY_ACK_WINDOW - 1) : 0;
+		if (pn >= floor)
+			got[pn] = true;
+		if (r % 5)
+			continue;
+		write_parse(&t, &a, r);
+		ck_assert_uint_eq(a.largest, largest);
+		hi = largest;
+		for (i = 0; i < a.n; i++) {
+			for (lo = hi; lo > floor && got[lo - 1]; lo--)
+				;
+			ck_assert_uint_eq(a.ranges[i].hi, hi);
+			ck_assert_uint_eq(a.ranges[i].lo, lo);
+			if (lo == floor)
+				break;
+			for (hi = lo - 1; hi > floor && !got[hi]; hi--)
+				;
+			if (!got[hi])
+				break;
+		}
+		ck_assert_uint_eq(a.n, i < a.n ? i + 1 : FERRY_ACK_RANGES_MAX);
+	}
+	ck_assert_uint_gt(r, ROUNDS / 2);
+}
+END_TEST
+
 START_TEST(due_rules)
 {
 	struct ferry_ack_tracker t;
@@ -415,6 +476,7 @@ int main(void)
 	TCase *tc = ferry_tcase("ack", 30);
 
 	tcase_add_test(tc, ranges_round_trip);
+	tcase_add_test(tc, ranges_match_what_arrived);
 	tcase_add_test(tc, due_rules);
 	tcase_add_test(tc, loss_seen_by_the_receiver);
 	tcase_add_test(tc, malformed_refused);

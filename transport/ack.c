@@ -29,6 +29,33 @@ static void bit_clear(struct ferry_ack_tracker *t, uint64_t pn)
 	t->bits[i / 64] &= ~(UINT64_C(1) << (i % 64));
 }
 
+/* The highest counter in [floor, from] whose bit reads `set`, in *at; false when there is
+ * none. A word at a time: the window's counters map one to one onto the bitmap's bits,
+ * so a full window costs FERRY_ACK_WINDOW / 64 words, not as many bits. */
+static bool highest(const struct ferry_ack_tracker *t, uint64_t from, uint64_t floor, bool set,
+		    uint64_t *at)
+{
+	uint64_t p = from;
+
+	for (;;) {
+		uint32_t i = (uint32_t)(p % FERRY_ACK_WINDOW), b = i % 64;
+		uint64_t word = set ? t->bits[i / 64] : ~t->bits[i / 64];
+
+		word &= b == 63 ? UINT64_MAX : (UINT64_C(1) << (b + 1)) - 1; /* p - b .. p */
+		if (word) {
+			uint64_t q = p - (b - (63 - (uint32_t)__builtin_clzll(word)));
+
+			if (q < floor)
+				return false;
+			*at = q;
+			return true;
+		}
+		if (p - floor <= b)
+			return false;
+		p -= b + 1;
+	}
+}
+
 /* The lowest counter the bitmap still speaks for. */
 static uint64_t window_floor(const struct ferry_ack_tracker *t)
 {
@@ -111,10 +138,11 @@ size_t ferry_ack_write(struct ferry_ack_tracker *t, uint8_t *out, size_t cap, ui
 	ferry_wire_put_le16(out + 12, (uint16_t)(delay > UINT16_MAX ? UINT16_MAX : delay));
 	out[15] = 0;
 	for (;;) {
-		/* hi was received: extend the range down to lo */
-		lo = hi;
-		while (lo > floor && bit_get(t, lo - 1))
-			lo--;
+		uint64_t missing;
+
+		/* hi was received: the range reaches down to just above the highest counter
+		 * missing below it */
+		lo = hi > floor && highest(t, hi - 1, floor, false, &missing) ? missing + 1 : floor;
 		if (n == 0) {
 			ferry_wire_put_le16(out + 16, (uint16_t)(hi - lo));
 		} else {
@@ -126,10 +154,7 @@ size_t ferry_ack_write(struct ferry_ack_tracker *t, uint8_t *out, size_t cap, ui
 		if (n == FERRY_ACK_RANGES_MAX || len + FERRY_ACK_RANGE_LEN > cap || lo <= floor)
 			break;
 		/* the next received counter below lo, if the window still holds one */
-		hi = lo - 1;
-		while (hi > floor && !bit_get(t, hi))
-			hi--;
-		if (!bit_get(t, hi))
+		if (!highest(t, lo - 1, floor, true, &hi))
 			break;
 		ferry_wire_put_le16(out + len, (uint16_t)(lo - hi - 1));
 	}
