@@ -5,15 +5,15 @@
  * lwIP with NO_SYS=1 is a set of globals: its pools, its pcb lists, its timer list, and
  * the clock it reads through sys_now(). ferry therefore allows one stack per process
  * (ferry_stack_lwip_acquire fails with -EBUSY while another holds lwIP) and keeps
- * everything else of its own in struct ferry_stack. These three variables are the only
+ * everything else of its own in struct ferry_stack. These variables are the only
  * mutable globals of the stack, and they mirror lwIP's own:
  *   - port_now: the millisecond clock the event loop last handed in (ferry_stack_timer);
  *     lwIP reads it through sys_now() and never sees a clock of its own;
  *   - port_owner: the stack that holds lwIP now;
  *   - port_ready/port_ext_id: lwip_init() runs once per process -- running it again would
  *     re-arm lwIP's cyclic timers a second time -- and so does tcp_ext_arg_alloc_id();
- *   - ferry_stack_lwip_heap: lwIP's heap (see lwipopts.h), mapped before lwip_init and
- *     kept for the life of the process, like lwIP's static pools;
+ *   - port_heap_used: the bytes lwIP's heap holds (see lwipopts.h: its blocks come from
+ *     the C library, within MEM_SIZE);
  *   - port_isn_key: the secret of the initial sequence numbers, drawn with lwip_init.
  *
  * Initial sequence numbers follow RFC 6528: a 4 µs clock plus a keyed hash (SipHash) of
@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <sodium.h>
 
@@ -37,8 +36,49 @@ static u32_t port_now;
 static struct ferry_stack *port_owner;
 static int port_ready;
 static u8_t port_ext_id;
-unsigned char *ferry_stack_lwip_heap;
+static size_t port_heap_used; /* bytes of lwIP's heap blocks held, headers included */
 static unsigned char port_isn_key[crypto_shorthash_KEYBYTES];
+
+/* lwIP's heap (lwipopts.h): the C library's blocks, each with its size in front, within
+ * MEM_SIZE bytes in all. */
+#define BLOCK_HDR sizeof(max_align_t)
+
+void *ferry_stack_lwip_malloc(size_t size)
+{
+	unsigned char *p;
+
+	if (size > (size_t)FERRY_LWIP_MEM_SIZE - BLOCK_HDR ||
+	    size + BLOCK_HDR > (size_t)FERRY_LWIP_MEM_SIZE - port_heap_used)
+		return NULL;
+	p = malloc(size + BLOCK_HDR);
+	if (!p)
+		return NULL;
+	memcpy(p, &size, sizeof(size));
+	port_heap_used += size + BLOCK_HDR;
+	return p + BLOCK_HDR;
+}
+
+void *ferry_stack_lwip_calloc(size_t count, size_t size)
+{
+	void *p;
+
+	if (size && count > (size_t)FERRY_LWIP_MEM_SIZE / size)
+		return NULL;
+	p = ferry_stack_lwip_malloc(count * size);
+	if (p)
+		memset(p, 0, count * size);
+	return p;
+}
+
+void ferry_stack_lwip_free(void *mem)
+{
+	unsigned char *p = (unsigned char *)mem - BLOCK_HDR;
+	size_t size;
+
+	memcpy(&size, p, sizeof(size));
+	port_heap_used -= size + BLOCK_HDR;
+	free(p);
+}
 
 u32_t sys_now(void)
 {
@@ -89,12 +129,6 @@ int ferry_stack_lwip_acquire(struct ferry_stack *stack, uint64_t now)
 		return -EBUSY;
 	ferry_stack_lwip_set_now(now);
 	if (!port_ready) {
-		void *heap = mmap(NULL, FERRY_LWIP_HEAP_BYTES, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-		if (heap == MAP_FAILED)
-			return -ENOMEM;
-		ferry_stack_lwip_heap = heap;
 		randombytes_buf(port_isn_key, sizeof(port_isn_key));
 		lwip_init();
 		port_ext_id = tcp_ext_arg_alloc_id();

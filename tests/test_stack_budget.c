@@ -32,6 +32,7 @@ enum {
 struct hog {
 	void *block[4096];
 	unsigned n;
+	size_t bytes;
 };
 
 static void hog_fill(struct hog *h)
@@ -41,10 +42,12 @@ static void hog_fill(struct hog *h)
 	while (size >= 16 && h->n < sizeof(h->block) / sizeof(h->block[0])) {
 		void *p = mem_malloc(size);
 
-		if (p)
+		if (p) {
 			h->block[h->n++] = p;
-		else
+			h->bytes += size;
+		} else {
 			size /= 2;
+		}
 	}
 }
 
@@ -68,6 +71,9 @@ START_TEST(send_refused_by_lwip_memory_is_woken)
 	ferry_stackfake_establish(f, &a);
 	hog_fill(&hog);
 	ck_assert_uint_gt(hog.n, 0);
+	/* the C library's blocks, within MEM_SIZE in all (lwip_port.c) */
+	ck_assert_uint_le(hog.bytes, MEM_SIZE);
+	ck_assert_uint_ge(hog.bytes, MEM_SIZE - (4u << 20));
 	ck_assert_uint_eq(ferry_stack_tcp_send(a.flow, data, sizeof(data)), 0);
 	ck_assert_uint_eq(ferry_stack_get_stats(f->stack)->mem_waits, 1);
 	ferry_stackfake_advance(f, 1000); /* still full: no wake-up yet, the retry goes on */
