@@ -482,8 +482,13 @@ void ferry_link_cc_apply(struct ferry_link *link)
 			pc.burst = (uint32_t)(rate * FERRY_LINK_BURST_MS / 1000 < UINT32_MAX
 						  ? rate * FERRY_LINK_BURST_MS / 1000
 						  : UINT32_MAX);
-		if (pc.burst && pc.burst < pc.min_burst + pc.grow)
-			pc.burst = pc.min_burst + pc.grow;
+		/* never less than two datagrams: the loop wakes in whole milliseconds, and a
+		 * bucket that holds one loses what accrues between its filling and the wake.
+		 * Below 6 Mbit/s (where 2 ms of the rate is under a datagram) that took up to a
+		 * third of the rate, and BBR, measuring what left, settled there: a path of
+		 * 4.4 Mbit/s was used at 3.87, and so was the soak's of 100 (docs/soak.md) */
+		if (pc.burst && pc.burst < 2 * (pc.min_burst + pc.grow))
+			pc.burst = 2 * (pc.min_burst + pc.grow);
 		(void)ferry_pacer_set_rate(&link->pacer, &pc,
 					   link->now); /* valid by construction */
 	}
