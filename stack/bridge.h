@@ -146,8 +146,9 @@ struct ferry_bridge_stats {
 	uint64_t send_errors;	     /* the link refused a datagram */
 	uint64_t tcp_waits;	     /* conversations that had to wait for segment buffers */
 	uint64_t tcp_probes;	     /* window asks after BR_PROBE_MS of the peer's silence */
-	uint64_t tcp_nobuf;	     /* flows refused or reset: no buffer even for a control
-					frame (the pool's last 32nd is for receiving) */
+	uint64_t tcp_nobuf;	     /* no buffer even for a control frame (the pool's last
+					32nd is for receiving): an OPEN deferred (its SYN is
+					asked for again, stack.h), or a flow reset */
 	uint64_t hellos_in, hellos_out;
 	uint64_t peer_restarts;		  /* a peer's instance changed: its flows were reset */
 	uint32_t convs;			  /* current conversations */

@@ -557,8 +557,9 @@ static int br_tcp_open(void *ctx, struct ferry_flow *flow, const struct ferry_en
 	n = ferry_flowmsg_open_encode(frame, sizeof(frame), &o);
 	if (!n || !write_frame(c, frame, n)) {
 		b->stats.tcp_nobuf++;
-		ferry_bridge_conv_free(c); /* no segment buffer for it: refused */
-		return -ENOSPC;
+		/* no segment buffer for it yet: the application's TCP asks again (stack.h) */
+		ferry_bridge_conv_free(c);
+		return -EAGAIN;
 	}
 	c->state = BR_OPENING;
 	c->sflow = flow;

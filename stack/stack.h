@@ -71,7 +71,10 @@ struct ferry_stack_ops {
 
 	/* A new TCP connection from src (the application) to dst. Return 0 and later call
 	 * ferry_stack_tcp_connected or _refused exactly once (it may be from inside this
-	 * callback), or return a negative errno to refuse now (as _refused would). */
+	 * callback), or return a negative errno to refuse now (as _refused would); -EAGAIN
+	 * instead refuses nothing: the caller has no room for it yet, the SYN is dropped as
+	 * if lost (counted: FERRY_STACK_DROP_BUSY), and the application's TCP sends it again
+	 * after its own timeout, as when a server's listen queue is full. */
 	int (*tcp_open)(void *ctx, struct ferry_flow *flow, const struct ferry_endpoint *src,
 			const struct ferry_endpoint *dst);
 	/* Bytes the application sent. Returns how many the caller took (0..len); the rest
@@ -154,6 +157,7 @@ enum ferry_stack_drop {
 	FERRY_STACK_DROP_FLOWS_FULL, /* flow table full and nothing to evict */
 	FERRY_STACK_DROP_DUP_SYN,    /* a held connection's SYN again (or any other segment) */
 	FERRY_STACK_DROP_REFUSED,    /* the caller refused a UDP flow or had no echo handler */
+	FERRY_STACK_DROP_BUSY,	     /* a SYN the caller had no room for yet (tcp_open) */
 	FERRY_STACK_DROP_MAX
 };
 

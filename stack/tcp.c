@@ -648,8 +648,13 @@ static int new_connection(struct ferry_stack *stack, const struct ferry_pkt *pkt
 	ferry_stack_cb_enter(stack);
 	err = stack->ops->tcp_open(stack->ctx, flow, &flow->src, &flow->dst);
 	ferry_stack_cb_leave(stack);
-	if (err && flow->state == FERRY_FLOW_CONNECTING)
+	if (err == -EAGAIN && flow->state == FERRY_FLOW_CONNECTING) {
+		ferry_stack_count_drop(stack, FERRY_STACK_DROP_BUSY);
+		stack->stats.tcp_opened--; /* it was not: the application will ask again */
+		flow_end(flow, FERRY_END_NONE, 0, err);
+	} else if (err && flow->state == FERRY_FLOW_CONNECTING) {
 		flow_refuse(flow, err);
+	}
 	flow_leave(flow);
 	return 0;
 }

@@ -183,6 +183,35 @@ START_TEST(refused_is_rst)
 }
 END_TEST
 
+/* A caller with no room for the flow yet (tcp_open returns -EAGAIN): the SYN is dropped as
+ * if lost, nothing goes back, and the application's next SYN opens the flow. */
+START_TEST(busy_drops_the_syn)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_stackfake_app a = ferry_stackfake_app4(40005);
+	const struct ferry_stack_stats *st = ferry_stack_get_stats(f->stack);
+	struct ferry_tpkt t;
+
+	f->open_ret = -EAGAIN;
+	ferry_stackfake_app_syn(f, &a, 0);
+	ck_assert_uint_eq(f->nout, f->seen); /* no RST, no ICMP */
+	ck_assert_uint_eq(st->tcp_flows, 0);
+	ck_assert_uint_eq(st->tcp_opened, 0);
+	ck_assert_uint_eq(st->tcp_refused + st->tcp_unreach, 0);
+	ck_assert_uint_eq(st->drops[FERRY_STACK_DROP_BUSY], 1);
+	ck_assert_int_eq(f->closed, 0);
+
+	f->open_ret = 0;
+	f->connect_in_open = 1;
+	ferry_stackfake_app_syn(f, &a, 0); /* the retransmission */
+	ferry_stackfake_next_out(f, &t);
+	ck_assert_uint_eq(t.flags, FERRY_TPKT_SYN | FERRY_TPKT_ACK);
+	ck_assert_uint_eq(st->tcp_opened, 1);
+	ck_assert_uint_eq(st->tcp_flows, 1);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
 START_TEST(unreachable_is_icmp)
 {
 	struct ferry_stackfake *f = ferry_stackfake_new(1500);
@@ -531,6 +560,7 @@ int main(void)
 	tcase_add_test(connect, syn_ack_without_wscale_v6_1500);
 	tcase_add_test(connect, connect_inside_open_callback);
 	tcase_add_test(connect, refused_is_rst);
+	tcase_add_test(connect, busy_drops_the_syn);
 	tcase_add_test(connect, unreachable_is_icmp);
 	tcase_add_test(connect, connect_timeout);
 	tcase_add_test(connect, clock_set_before_a_packet);

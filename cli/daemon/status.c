@@ -208,12 +208,13 @@ static void json(const struct ferry_daemon *d, struct out *o)
 	put(o,
 	    ",\"stack\":{\"tcp_flows\":%u,\"udp_flows\":%u,\"tcp_opened\":%llu,"
 	    "\"tcp_refused\":%llu,\"tcp_unreach\":%llu,\"proto_unreach\":%llu,"
-	    "\"mem_waits\":%llu,\"drops\":%llu}",
+	    "\"mem_waits\":%llu,\"drops\":%llu,\"syn_deferred\":%llu}",
 	    ss->tcp_flows, ss->udp_flows, (unsigned long long)ss->tcp_opened,
 	    (unsigned long long)ss->tcp_refused, (unsigned long long)ss->tcp_unreach,
 	    (unsigned long long)ss->proto_unreach, (unsigned long long)ss->mem_waits,
 	    (unsigned long long)ss->drops[FERRY_STACK_DROP_NOMEM] +
-		(unsigned long long)ss->drops[FERRY_STACK_DROP_FLOWS_FULL]);
+		(unsigned long long)ss->drops[FERRY_STACK_DROP_FLOWS_FULL],
+	    (unsigned long long)ss->drops[FERRY_STACK_DROP_BUSY]);
 	put(o,
 	    ",\"egress\":{\"tcp_opened\":%llu,\"tcp_failed\":%llu,\"denied\":%llu,"
 	    "\"udp_opened\":%llu,\"pings\":%llu,\"pings_not_permitted\":%llu}",
