@@ -19,11 +19,10 @@
 # every flow ended in both ferries once the load stopped, and the descriptors went back to
 # their idle count; no error in either ferry's log.
 #
-# ferry's limits: the end that opens the flows (the server here) holds at most 4,096
-# egress flows, TCP and UDP together (stack/egress.c, not configurable); in practice new
-# connections were refused (ICMP unreachable) well before, from 1,500 to 2,500 flows
-# (docs/soak.md). Its descriptors: one per egress flow, so RLIMIT_NOFILE must exceed it;
-# this script raises it for everything it starts.
+# ferry's limits: the end that opens the flows (the server here) holds at most 16,384
+# egress flows, TCP and UDP together (stack/egress.c's default), and one descriptor for
+# each, so RLIMIT_NOFILE must exceed the flows; this script raises it for everything it
+# starts.
 #
 # Usage: netns-tests/soak/soak.sh [FLOWS [MINUTES]]     (as root; default 10000 flows, 10)
 # Environment: FERRY (default build/cli/ferry), FERRY_WANEM (build/netns-tests/ferry-wanem),
@@ -76,8 +75,8 @@ L sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
 lim_c=$(awk '/^Max open files/ { print $4 }' "/proc/${ferry_c_pid:?}/limits")
 lim_s=$(awk '/^Max open files/ { print $4 }' "/proc/${ferry_s_pid:?}/limits")
 echo "     RLIMIT_NOFILE: ferry client $lim_c, ferry server $lim_s, load generator $nofile"
-check "the server ferry may open a descriptor per egress flow (limit $lim_s > 4096 + 64)" \
-	test "$lim_s" -gt 4160
+check "the server ferry may open a descriptor per egress flow (limit $lim_s > $flows + 64)" \
+	test "$lim_s" -gt $((flows + 64))
 
 netns_bg "$l" python3 "$soak" server --host "$LAN4" --ports "$ports" --stats "$d/server.json"
 wait_filled "$d/server.json" 10
