@@ -672,7 +672,8 @@ static void wake_pool_waiters(struct ferry_bridge *b)
 /* A link's room goes to its conversations in turn: as many of those that waited longest
  * run at the next flush as the room has quanta for; one still holding data after its run
  * queues again at the tail. While any wait, no other conversation takes room (a thin
- * flow needs none): one that runs on its own input queues behind them. So a thousand conversations
+ * flow needs none, unless the link's urgent queue is half full: conv_run holds thin
+ * flows then): one that runs on its own input queues behind them. So a thousand conversations
  * with data cost one look at the link per millisecond, not a run each (they once did:
  * with 10,000 flows, that polling took the whole core), and a newcomer's data waits
  * behind no one's backlog, only for its turn. */
@@ -704,6 +705,7 @@ static void wake(struct ferry_bridge *b)
 	wake_room_waiters(b);
 	b->stats.buffers_in_use = b->pool.stats.in_use;
 	b->stats.tcp_waiting = b->pool_waiters.n;
+	b->stats.room_waiting = b->room_waiting;
 }
 
 static void dirty_remove(struct ferry_bridge *b, struct br_conv *c)
@@ -737,6 +739,10 @@ static void conv_run(struct br_conv *c)
 		room = 0;
 	}
 	c->room_turn = false;
+	/* ... unless the queue ahead of bulk is half full: then a thin flow waits its turn too
+	 * (ten thousand of them at once overflowed it, docs/soak.md) */
+	ferry_arq_hold_thin(c->arq,
+			    b->ops->urgent_room && !b->ops->urgent_room(b->ctx, c->peer->link));
 
 	/* the conversation sends at most what the link takes now (with none, only its ACKs,
 	 * and its data if it is a thin flow: arq.h); the rest stays in its own send queue,

@@ -98,6 +98,9 @@ struct ferry_bridge_ops {
 	 * sends at most that many per run and waits for room for the rest; 0: the link is
 	 * backed up. NULL: no limit. */
 	uint32_t (*room)(void *ctx, void *link);
+	/* How many more datagrams the link's class ahead of bulk takes (ferry_link_urgent_room):
+	 * at 0, thin flows wait for room too (ferry_arq_hold_thin). NULL: no limit. */
+	uint32_t (*urgent_room)(void *ctx, void *link);
 	/* The peer whose AllowedIPs hold dst, longest prefix first; NULL: none. */
 	struct ferry_bridge_peer *(*route)(void *ctx, const struct ferry_endpoint *dst);
 	/* Whether a flow from peer may have the source src (its AllowedIPs). */
@@ -153,6 +156,7 @@ struct ferry_bridge_stats {
 	uint64_t peer_restarts;		  /* a peer's instance changed: its flows were reset */
 	uint32_t convs;			  /* current conversations */
 	uint32_t tcp_waiting;		  /* conversations waiting for segment buffers now */
+	uint32_t room_waiting;		  /* ... and for their link's room, now */
 	uint32_t buffers, buffers_in_use; /* segment buffers of all conversations (the pool) */
 	uint32_t udp_flows;		  /* current datagram flows */
 };

@@ -380,6 +380,54 @@ START_TEST(thin_flow)
 }
 END_TEST
 
+/* Thin flows held (the link's queue ahead of bulk is backed up): a request waits for credit
+ * like bulk, and leaves without a copy; a copy that falls due while held is forgotten. */
+START_TEST(thin_flow_held)
+{
+	struct ferry_arq_config cfg;
+	static struct ferry_arqrig_capture cap;
+	struct ferry_arq_stats st;
+	struct ferry_pool pool;
+	struct ferry_arq *arq;
+
+	memset(&cap, 0, sizeof(cap));
+	ck_assert_int_eq(ferry_pool_init(&pool, 32, 1376, 32), 0);
+	ck_assert_int_eq(ferry_arq_config_init(&cfg, FERRY_ARQ_PROFILE_FAST3), 0);
+	cfg.thin_copy = true;
+	ck_assert_int_eq(ferry_arq_create(&arq, 1, &cfg, &pool, ferry_arqrig_capture_out, &cap), 0);
+	ferry_arq_set_credit(arq, 0);
+	ferry_arq_hold_thin(arq, true);
+
+	ck_assert_int_eq(ferry_arq_send(arq, "req", 3), 3);
+	ck_assert(ferry_arq_thin(arq));
+	ck_assert_int_eq(ferry_arq_flush(arq, 100), 0);
+	ck_assert_uint_eq(cap.n, 0);
+	ck_assert(ferry_arq_wants_credit(arq));
+	ck_assert_uint_gt(ferry_arq_next_deadline(arq, 100), 100); /* the caller wakes it */
+	ferry_arq_set_credit(arq, 1);
+	ck_assert_int_eq(ferry_arq_flush(arq, 101), 0);
+	ck_assert_uint_eq(cap.n, 1);
+	ck_assert_int_eq(ferry_arq_timer(arq, 110), 0);
+	ck_assert_uint_eq(cap.n, 1); /* no copy */
+
+	/* sent while free, held before its copy is due: the copy is forgotten */
+	ferry_arq_hold_thin(arq, false);
+	ferry_arq_set_credit(arq, 0);
+	ck_assert_int_eq(ferry_arq_send(arq, "two", 3), 3);
+	ck_assert_int_eq(ferry_arq_flush(arq, 120), 0);
+	ck_assert_uint_eq(cap.n, 2);
+	ferry_arq_hold_thin(arq, true);
+	ck_assert_int_eq(ferry_arq_timer(arq, 120 + FERRY_ARQ_THIN_COPY_MS), 0);
+	ck_assert_uint_eq(cap.n, 2);
+	ferry_arq_stats(arq, &st);
+	ck_assert_uint_eq(st.segs_copied, 0);
+	ck_assert_uint_eq(st.copies_held, 1);
+	ferry_arq_destroy(arq);
+	ferry_ck_pool_idle(&pool);
+	ferry_pool_destroy(&pool);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("arq_timers");
@@ -391,6 +439,7 @@ int main(void)
 	tcase_add_test(timers, ack_repeat_out_of_order);
 	tcase_add_test(timers, ack_repeat_only_while_young);
 	tcase_add_test(timers, thin_flow);
+	tcase_add_test(timers, thin_flow_held);
 	suite_add_tcase(s, timers);
 	return ferry_run_suite(s);
 }

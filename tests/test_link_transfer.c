@@ -281,6 +281,55 @@ START_TEST(datagram_ahead_of_saturated_pacer)
 }
 END_TEST
 
+/* A thousand thin flows at once, each a request of three segments, through a link paced at
+ * 1 MB/s: nothing bounds what goes ahead of bulk but the urgent queue itself. Held once that
+ * queue is half full (ferry_arq_hold_thin, as the daemon's bridge does), the flows wait for
+ * room and the pacer drops nothing; unheld, as before, they overflow it. */
+START_TEST(thin_flows_wait_for_the_urgent_queue)
+{
+	int unheld;
+
+	for (unheld = 0; unheld < 2; unheld++) {
+		struct ferry_vnet_link l = {.delay_ms = 10};
+		struct ferry_linkrig *w = ferry_linkrig_new(23, &l, &l);
+		struct ferry_linkrig_side *a = &w->s[0], *b = &w->s[1];
+		uint64_t start, resent = 0;
+		struct ferry_arq_stats st;
+		uint32_t i, left = 0;
+		bool done;
+
+		a->link_cfg.congestion = FERRY_CC_FIXED;
+		a->link_cfg.rate = 1000000;
+		a->link_cfg.pacer_queue = 64;
+		a->thin_unheld = unheld;
+		ferry_linkrig_start(w);
+		ferry_linkrig_warm(w);
+		start = w->vn.now;
+		ferry_linkrig_convs_open(w, FERRY_LINKRIG_CONV_BASE + 1, 1000, 3000, 0);
+		done = ferry_linkrig_run(w, start + 20 * FERRY_LINKRIG_SEC, true);
+		for (i = 0; i < b->nconv; i++)
+			left += b->recvd[i] < b->expect[i];
+		for (i = 0; i < a->nconv; i++) {
+			ferry_arq_stats(a->arq[i], &st);
+			resent += st.segs_rto + st.segs_fast;
+		}
+		printf("1,000 thin flows of 3,000 B at 1 MB/s, %s: %llu urgent datagrams dropped, "
+		       "%llu retransmissions, %u flows unfinished after %llu ms\n",
+		       unheld ? "unheld" : "held",
+		       (unsigned long long)a->link.stats.pacer_dropped_high,
+		       (unsigned long long)resent, left, (unsigned long long)(w->vn.now - start));
+		if (unheld) {
+			ck_assert_uint_gt(a->link.stats.pacer_dropped_high, 0);
+		} else {
+			ck_assert(done);
+			ferry_linkrig_check_streams(b);
+			ck_assert_uint_eq(a->link.stats.pacer_dropped_high, 0);
+		}
+		ferry_linkrig_free(w);
+	}
+}
+END_TEST
+
 /* BBR on a slow path: 4.4 Mbit/s, 40 ms. Below 6 Mbit/s two milliseconds of the rate are
  * less than a datagram; with a burst of one datagram the pacer, woken in whole
  * milliseconds, sent one every 3 ms (3.87 Mbit/s), the controller measured that, and the
@@ -323,6 +372,7 @@ int main(void)
 	tcase_add_test(tc, fec_recovers_95_percent);
 	tcase_add_test(tc, datagram_channel_under_loss);
 	tcase_add_test(tc, datagram_ahead_of_saturated_pacer);
+	tcase_add_test(tc, thin_flows_wait_for_the_urgent_queue);
 	tcase_add_test(tc, slow_path_used_whole);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);

@@ -575,13 +575,19 @@ static bool thin(const struct ferry_arq *arq)
 	return arq->inflight + arq->sq_len <= FERRY_ARQ_THIN;
 }
 
+/* Whether data may leave without credit: a thin flow's, unless thin flows are held. */
+static bool may_send(const struct ferry_arq *arq)
+{
+	return arq->credit || (!arq->thin_held && thin(arq));
+}
+
 /* Whether the head of the send queue may leave now (a lone partial stream segment waits
  * up to one interval for more bytes). */
 static bool head_ready(const struct ferry_arq *arq, uint64_t now, bool force)
 {
 	const struct ferry_buf *b = arq->sq_head;
 
-	if (!b || !(arq->credit || thin(arq)) || !window_open(arq))
+	if (!b || !may_send(arq) || !window_open(arq))
 		return false;
 	return force || !arq->cfg.stream || b->len == arq->mss || b->next ||
 	       now >= arq->sq_partial_since + arq->cfg.interval;
@@ -610,8 +616,12 @@ static void emit_copies(struct ferry_arq *arq, uint64_t now)
 		const struct sslot *s = &arq->sring[arq->copy_sn[i] & arq->smask];
 
 		if (s->buf && s->sn == arq->copy_sn[i] && s->xmit == 1) {
-			emit(arq, FERRY_ARQ_CMD_PUSH, s->frg, (uint32_t)now, s->sn, s->buf);
-			arq->st.segs_copied++;
+			if (arq->thin_held) {
+				arq->st.copies_held++;
+			} else {
+				emit(arq, FERRY_ARQ_CMD_PUSH, s->frg, (uint32_t)now, s->sn, s->buf);
+				arq->st.segs_copied++;
+			}
 		}
 		i++;
 	}
@@ -644,7 +654,7 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 	/* a thin flow resends without credit, as it sends: its one lost segment (a FIN, a
 	 * request's last bytes) must not wait for room that bulk conversations keep taking
 	 * (with 1,500 flows, FINs waited there until the 120 s dead time reset them) */
-	for (i = 0; i < arq->n_due && (arq->credit || thin(arq)); i++) {
+	for (i = 0; i < arq->n_due && may_send(arq); i++) {
 		struct sslot *s = &arq->sring[arq->due[i]];
 
 		if (!s->buf || !s->flags)
@@ -673,7 +683,8 @@ static void flush(struct ferry_arq *arq, uint64_t now, bool force)
 		struct ferry_buf *buf = arq->sq_head;
 		uint32_t idx;
 		struct sslot *s;
-		bool copy = arq->cfg.thin_copy && thin(arq) && arq->n_copy < FERRY_ARQ_THIN;
+		bool copy = arq->cfg.thin_copy && !arq->thin_held && thin(arq) &&
+			    arq->n_copy < FERRY_ARQ_THIN;
 
 		if (arq->snd_nxt - arq->snd_una > arq->smask && sring_grow(arq))
 			break;
@@ -799,14 +810,14 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now)
 
 	if (arq->err)
 		return UINT64_MAX;
-	if ((arq->n_due && (arq->credit || thin(arq))) || arq->want_wask || arq->want_wins ||
+	if ((arq->n_due && may_send(arq)) || arq->want_wask || arq->want_wins ||
 	    arq->sq_partial_new)
 		return now;
 	if (arq->n_acks)
 		d = arq->ack_since + arq->cfg.ack_delay;
 	if (arq->n_copy)
 		d = min64(d, arq->copy_at[0]);
-	if (arq->sq_head && (arq->credit || thin(arq)) && window_open(arq)) {
+	if (arq->sq_head && may_send(arq) && window_open(arq)) {
 		const struct ferry_buf *b = arq->sq_head;
 
 		if (!arq->cfg.stream || b->len == arq->mss || b->next)
@@ -826,6 +837,11 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now)
 void ferry_arq_set_credit(struct ferry_arq *arq, uint32_t segments)
 {
 	arq->credit = segments;
+}
+
+void ferry_arq_hold_thin(struct ferry_arq *arq, bool hold)
+{
+	arq->thin_held = hold;
 }
 
 bool ferry_arq_thin(const struct ferry_arq *arq)

@@ -151,6 +151,7 @@ struct ferry_arq_stats {
 	uint64_t segs_rto;		   /* retransmissions on timeout */
 	uint64_t segs_fast;		   /* fast retransmissions */
 	uint64_t segs_copied;		   /* copies of a thin flow's segments (thin_copy) */
+	uint64_t copies_held;		   /* ... not sent: thin flows were held (hold_thin) */
 	uint64_t acks_sent, acks_recv;	   /* ACK segments */
 	uint64_t acks_repeated;		   /* repeated ACKs of out-of-order segments */
 	uint64_t segs_recv;		   /* valid PUSH segments received */
@@ -252,12 +253,19 @@ uint64_t ferry_arq_next_deadline(const struct ferry_arq *arq, uint64_t now);
 
 /* Limits how many data segments the next flushes may send (UINT32_MAX, the initial value:
  * no limit); each retransmission and each new segment uses one up, retransmissions first.
- * ACKs, window messages and the new segments of a thin flow (and their copies) need none. A caller
+ * ACKs, window messages and a thin flow's segments (and their copies) need none, unless thin
+ * flows are held (ferry_arq_hold_thin). A caller
  * that shares one link among conversations gives each the link's room before running it; a
  * conversation out of credit keeps its segments (due retransmissions in order) and reports no
  * deadline for them, so the caller runs it again once the link has room (ferry_arq_wants_credit).
  */
 void ferry_arq_set_credit(struct ferry_arq *arq, uint32_t segments);
+
+/* While hold, a thin flow needs credit like any other, and its copies are not sent (those
+ * already due are forgotten): the caller holds thin flows while the link's queue for them,
+ * ahead of bulk, is backed up, since nothing else would bound what thousands of thin flows
+ * put there at once. Not held initially. */
+void ferry_arq_hold_thin(struct ferry_arq *arq, bool hold);
 
 /* Whether the conversation is a thin flow now (above): what it outputs may go ahead of
  * bulk data. */

@@ -93,6 +93,8 @@ struct ferry_arq {
 	uint32_t srtt8, rttvar8, rto;	   /* srtt and rttvar in 1/8 ms */
 	uint32_t probe_wait;
 	uint32_t credit; /* datagrams of data this conversation may still send (the link's room) */
+	bool
+	    thin_held; /* a thin flow needs credit too, and sends no copies (ferry_arq_hold_thin) */
 	uint32_t copy_sn[FERRY_ARQ_THIN]; /* ... and of which segment, oldest first */
 	uint32_t n_copy;
 	/* receive side */

@@ -252,15 +252,17 @@ struct ferry_link_stats {
 	uint64_t datagram_malformed;
 	uint64_t record_too_big; /* refused at send: larger than a record body */
 	/* drops and delays */
-	uint64_t wait_queued;	 /* payloads that waited for a session */
-	uint64_t wait_dropped;	 /* wait queue full or payload too old */
-	uint64_t pool_empty;	 /* no buffer: record or datagram dropped */
-	uint64_t pacer_delayed;	 /* datagrams that waited in the pacer */
-	uint64_t pacer_dropped;	 /* pacer queue full */
-	uint64_t seal_errors;	 /* sealing failed (session gone mid-flight) */
-	uint64_t no_endpoint;	 /* nothing sent: the peer's address is not known yet */
-	uint64_t dead_events;	 /* transitions to DEAD */
-	uint64_t decoder_resets; /* FEC decoder restarted for a new session */
+	uint64_t wait_queued;	     /* payloads that waited for a session */
+	uint64_t wait_dropped;	     /* wait queue full or payload too old */
+	uint64_t pool_empty;	     /* no buffer: record or datagram dropped */
+	uint64_t pacer_delayed;	     /* datagrams that waited in the pacer */
+	uint64_t pacer_dropped;	     /* pacer queue full */
+	uint64_t pacer_dropped_high; /* ... of them, in the HIGH class (thin flows, ACKs,
+					datagrams, handshakes) */
+	uint64_t seal_errors;	     /* sealing failed (session gone mid-flight) */
+	uint64_t no_endpoint;	     /* nothing sent: the peer's address is not known yet */
+	uint64_t dead_events;	     /* transitions to DEAD */
+	uint64_t decoder_resets;     /* FEC decoder restarted for a new session */
 	/* link acknowledgements */
 	uint64_t ack_only_out;	/* data messages that carried nothing but an ACK record */
 	uint64_t ack_malformed; /* ACK records that did not parse */
@@ -385,6 +387,13 @@ void ferry_link_flush(struct ferry_link *link, uint64_t now);
  * Conversations hold the rest in their own send queues, where a newcomer does not wait
  * behind them (ferry_arq_set_credit). 0 while the wait queue is half full. */
 uint32_t ferry_link_room(const struct ferry_link *link);
+
+/* How many more datagrams the HIGH class (ahead of bulk: handshakes, ACKs, the datagram
+ * channel, thin flows) takes before thin flows must wait for room like bulk: half its
+ * queue. The other half is for what sends without room (ACKs, datagrams, handshakes). With
+ * ten thousand flows, thin flows alone overflowed it (docs/soak.md). ferry_link_room is
+ * never more than this. */
+uint32_t ferry_link_urgent_room(const struct ferry_link *link);
 
 /* ferry_link_room() == 0. */
 bool ferry_link_congested(const struct ferry_link *link);

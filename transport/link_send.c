@@ -188,6 +188,8 @@ bool ferry_link_transmit(struct ferry_link *link, const uint8_t *msg, uint32_t l
 	}
 	if (ferry_pacer_enqueue(&link->pacer, cls, b)) {
 		link->stats.pacer_dropped++;
+		if (cls == FERRY_PACER_HIGH)
+			link->stats.pacer_dropped_high++;
 		if (!own)
 			ferry_pool_put(&link->pool, b);
 		return false;
@@ -560,12 +562,24 @@ void ferry_link_flush(struct ferry_link *link, uint64_t now)
 	ferry_link_out_flush(link->set);
 }
 
+uint32_t ferry_link_urgent_room(const struct ferry_link *link)
+{
+	uint32_t depth = ferry_pacer_depth(&link->pacer, FERRY_PACER_HIGH);
+	uint32_t target = link->pacer.queue_limit / 2;
+
+	return depth < target ? target - depth : 0;
+}
+
 uint32_t ferry_link_room(const struct ferry_link *link)
 {
-	uint32_t depth = ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW), target;
+	uint32_t depth = ferry_pacer_depth(&link->pacer, FERRY_PACER_LOW), target, urgent;
 	uint64_t t;
 
 	if (link->wait_count > link->cfg.wait_queue / 2)
+		return 0;
+	/* what waits ahead of bulk leaves first: while it is backed up, nothing else goes */
+	urgent = ferry_link_urgent_room(link);
+	if (!urgent)
 		return 0;
 	if (!link->pacer.rate) {
 		target = link->pacer.queue_limit / 2;
@@ -575,7 +589,9 @@ uint32_t ferry_link_room(const struct ferry_link *link)
 			 : t > link->pacer.queue_limit / 2 ? link->pacer.queue_limit / 2
 							   : (uint32_t)t;
 	}
-	return depth < target ? target - depth : 0;
+	if (depth >= target)
+		return 0;
+	return target - depth < urgent ? target - depth : urgent;
 }
 
 bool ferry_link_congested(const struct ferry_link *link)

@@ -237,6 +237,12 @@ static uint32_t d_room(void *ctx, void *link)
 	return ferry_link_room(link);
 }
 
+static uint32_t d_urgent_room(void *ctx, void *link)
+{
+	(void)ctx;
+	return ferry_link_urgent_room(link);
+}
+
 static const struct ferry_bridge_ops bridge_ops = {
     .tun_write = d_tun_write,
     .watch = d_watch,
@@ -244,6 +250,7 @@ static const struct ferry_bridge_ops bridge_ops = {
     .send_segments = d_send_segments,
     .send_datagram = d_send_datagram,
     .room = d_room,
+    .urgent_room = d_urgent_room,
     .route = ferry_daemon_route,
     .source_ok = ferry_daemon_source_ok,
 };

@@ -175,9 +175,12 @@ static void text(const struct ferry_daemon *d, struct out *o)
 		    fec_loss(&v.ls.fec_dec) * 100, (unsigned long long)v.ls.fec_dec.recovered,
 		    (unsigned long long)v.ls.fec_dec.unrecovered,
 		    (unsigned long long)v.bs.retransmits);
-		put(o, "  dropped: %llu waiting for a session, %llu no buffer, %llu pacer full\n",
+		put(o,
+		    "  dropped: %llu waiting for a session, %llu no buffer, %llu pacer full (%llu "
+		    "of them urgent)\n",
 		    (unsigned long long)v.ls.wait_dropped, (unsigned long long)v.ls.pool_empty,
-		    (unsigned long long)v.ls.pacer_dropped);
+		    (unsigned long long)v.ls.pacer_dropped,
+		    (unsigned long long)v.ls.pacer_dropped_high);
 		congestion_text(o, &v);
 	}
 }
@@ -225,12 +228,12 @@ static void json(const struct ferry_daemon *d, struct out *o)
 	    ",\"tunnel\":{\"conversations\":%u,\"datagram_flows\":%u,\"resets_out\":%llu,"
 	    "\"resets_in\":%llu,\"protocol_errors\":%llu,\"no_route\":%llu,"
 	    "\"peer_restarts\":%llu,\"buffers\":%u,\"buffers_in_use\":%u,\"waiting\":%u,"
-	    "\"waits\":%llu,\"no_buffer\":%llu}",
+	    "\"waits\":%llu,\"no_buffer\":%llu,\"room_waiting\":%u}",
 	    bs->convs, bs->udp_flows, (unsigned long long)bs->tcp_resets_out,
 	    (unsigned long long)bs->tcp_resets_in, (unsigned long long)bs->proto_errors,
 	    (unsigned long long)bs->no_route, (unsigned long long)bs->peer_restarts, bs->buffers,
 	    bs->buffers_in_use, bs->tcp_waiting, (unsigned long long)bs->tcp_waits,
-	    (unsigned long long)bs->tcp_nobuf);
+	    (unsigned long long)bs->tcp_nobuf, bs->room_waiting);
 	put(o, ",\"dropped\":{\"malformed\":%llu,\"handshake\":%llu,\"data\":%llu}",
 	    (unsigned long long)d->set.stats.malformed,
 	    (unsigned long long)d->set.stats.handshake_dropped,
@@ -280,10 +283,15 @@ static void json(const struct ferry_daemon *d, struct out *o)
 		    (unsigned long long)v.bs.retransmits);
 		put(o,
 		    ",\"handshakes\":%llu,\"roams\":%llu,\"dropped\":{\"wait\":%llu,"
-		    "\"no_buffer\":%llu,\"pacer\":%llu,\"no_endpoint\":%llu}",
+		    "\"no_buffer\":%llu,\"pacer\":%llu,\"pacer_urgent\":%llu,\"no_endpoint\":%llu}",
 		    (unsigned long long)v.ls.handshakes, (unsigned long long)v.ls.roams,
 		    (unsigned long long)v.ls.wait_dropped, (unsigned long long)v.ls.pool_empty,
-		    (unsigned long long)v.ls.pacer_dropped, (unsigned long long)v.ls.no_endpoint);
+		    (unsigned long long)v.ls.pacer_dropped,
+		    (unsigned long long)v.ls.pacer_dropped_high,
+		    (unsigned long long)v.ls.no_endpoint);
+		put(o, ",\"queued\":{\"urgent\":%u,\"bulk\":%u}",
+		    ferry_pacer_depth(&d->peers[i].link.pacer, FERRY_PACER_HIGH),
+		    ferry_pacer_depth(&d->peers[i].link.pacer, FERRY_PACER_LOW));
 		put(o,
 		    ",\"congestion\":{\"mode\":\"%s\",\"state\":\"%s\",\"bandwidth_bps\":%llu,"
 		    "\"min_rtt_ms\":%u,\"pacing_bps\":%llu,\"inflight_bytes\":%llu,"

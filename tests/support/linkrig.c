@@ -443,6 +443,8 @@ static uint64_t side_turn(struct ferry_linkrig_side *s, uint64_t now)
 	for (i = 0; i < s->nconv; i++) {
 		room = ferry_link_room(&s->link);
 		ferry_arq_set_credit(s->arq[i], room); /* 0: ACKs and thin flows only */
+		ferry_arq_hold_thin(s->arq[i],
+				    !s->thin_unheld && !ferry_link_urgent_room(&s->link));
 		if (s->wrote[i])
 			ferry_arq_flush(s->arq[i], now);
 		else
