@@ -740,9 +740,12 @@ static void conv_run(struct br_conv *c)
 	}
 	c->room_turn = false;
 	/* ... unless the queue ahead of bulk is half full: then a thin flow waits its turn too
-	 * (ten thousand of them at once overflowed it, docs/soak.md) */
-	ferry_arq_hold_thin(c->arq,
-			    b->ops->urgent_room && !b->ops->urgent_room(b->ctx, c->peer->link));
+	 * (ten thousand of them at once overflowed it, docs/soak.md). Not an opener's OPEN,
+	 * all its queue can hold before the peer answers (the application sends nothing
+	 * before its connection is accepted): new connections waiting behind the data of
+	 * those open timed out by the thousand in the soak */
+	ferry_arq_hold_thin(c->arq, c->state != BR_OPENING && b->ops->urgent_room &&
+					!b->ops->urgent_room(b->ctx, c->peer->link));
 
 	/* the conversation sends at most what the link takes now (with none, only its ACKs,
 	 * and its data if it is a thin flow: arq.h); the rest stays in its own send queue,

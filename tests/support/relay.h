@@ -112,7 +112,12 @@ struct ferry_relay_wan {
 	double loss; /* 0..1 */
 	uint64_t seed;
 	uint32_t buffers; /* each bridge's segment buffers (arq_buffers); 0: 8192 */
+	bool backed_up;	  /* bridge A's link has no room, ahead of bulk or not (the room
+			     and urgent_room ops say 0), until ferry_relay_unblock */
 };
+
+/* Bridge A's link takes what it is given again (see backed_up). */
+void ferry_relay_unblock(struct ferry_relay *r);
 
 /* In B, after A's sockets exist, instead of ferry_relay_start: the stack and egress
  * joined as two ferries join them, by two bridges (stack/bridge.h) speaking the flow

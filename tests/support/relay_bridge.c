@@ -167,12 +167,29 @@ static bool br_source_ok(void *ctx, struct ferry_bridge_peer *peer,
 	return true;
 }
 
+/* A link backed up (wan.backed_up) has no room for side 0; otherwise no limit. */
+static uint32_t br_room(void *ctx, void *link)
+{
+	int side;
+	struct ferry_relay *r = relay_of_side(ctx, &side);
+
+	(void)link;
+	return side == 0 && r->bridged->cfg.backed_up ? 0 : UINT32_MAX;
+}
+
+void ferry_relay_unblock(struct ferry_relay *r)
+{
+	r->bridged->cfg.backed_up = false;
+}
+
 static const struct ferry_bridge_ops bridge_ops = {
     .tun_write = br_tun_write,
     .watch = br_watch,
     .unwatch = br_unwatch,
     .send_segments = br_send_segments,
     .send_datagram = br_send_datagram,
+    .room = br_room,
+    .urgent_room = br_room,
     .route = br_route,
     .source_ok = br_source_ok,
 };
