@@ -28,9 +28,13 @@
 #define WRITABLE_SEGMENTS 16
 
 /* A window of recently opened ids of the peer's side, so that a late duplicate of an
- * opening never opens a flow twice: ids at or below base are old, bits mark those seen. */
+ * opening never opens a flow twice: ids at or below base are old, bits mark those seen.
+ * Wide enough for every OPEN still worth taking: the opener's stack gives up after 15 s,
+ * and 65,536 ids are 15 s of 4,000 new flows a second (8 KiB per peer). 4,096 were too
+ * few: with ten thousand flows, OPENs a few seconds late fell behind and their
+ * connections were aborted (docs/soak.md). */
 enum {
-	BR_SEEN_BITS = 4096
+	BR_SEEN_BITS = 65536
 };
 struct br_seen {
 	uint32_t base;
