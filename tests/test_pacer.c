@@ -203,6 +203,39 @@ START_TEST(deadline_exact)
 }
 END_TEST
 
+/* A late turn: 1 MB/s, a burst of 2,000 B, twenty datagrams of 1,000 B waiting. Woken 8 ms
+ * late, the pacer sends the 8,000 B that accrued meanwhile, not just a burst of them, and
+ * no more than FERRY_PACER_CATCHUP_MS brings however late; after an idle spell with nothing
+ * queued, only the burst. Sending a burst per late turn held a sender whose loop turns ran
+ * long below its rate, and its controller with it. */
+START_TEST(late_turn_catches_up)
+{
+	struct ferry_pacer_config cfg = {.rate = 1000000, .burst = 2000, .queue_limit = 64};
+	struct ferry_buf *b;
+	struct ferry_pacer p;
+	unsigned i, out;
+
+	ck_assert_int_eq(ferry_pacer_init(&p, &cfg, 0), 0);
+	ck_assert(ferry_pacer_admit(&p, FERRY_PACER_LOW, 2000, 0)); /* bucket empty */
+	for (i = 0; i < 20; i++) {
+		b = ferry_pool_get(&pool);
+		b->len = 1000;
+		ck_assert_int_eq(ferry_pacer_enqueue(&p, FERRY_PACER_LOW, b), 0);
+	}
+	for (out = 0; (b = ferry_pacer_dequeue(&p, 8)); out++)
+		ferry_pool_put(&pool, b);
+	ck_assert_uint_eq(out, 8);
+	/* 100 ms late: FERRY_PACER_CATCHUP_MS of the rate, the rest of the queue waits */
+	for (out = 0; (b = ferry_pacer_dequeue(&p, 108)); out++)
+		ferry_pool_put(&pool, b);
+	ck_assert_uint_eq(out, FERRY_PACER_CATCHUP_MS * 1000000 / 1000 / 1000);
+	ferry_pool_put_chain(&pool, ferry_pacer_drain(&p));
+	/* nothing queued: an idle bucket refills to the burst only */
+	ck_assert(ferry_pacer_admit(&p, FERRY_PACER_LOW, 2000, 1000));
+	ck_assert(!ferry_pacer_admit(&p, FERRY_PACER_LOW, 1, 1000));
+}
+END_TEST
+
 START_TEST(unlimited)
 {
 	struct ferry_pacer_config cfg = {0};
@@ -227,6 +260,7 @@ int main(void)
 	tcase_add_test(tc, rate_never_exceeded_over_any_window);
 	tcase_add_test(tc, high_before_low);
 	tcase_add_test(tc, deadline_exact);
+	tcase_add_test(tc, late_turn_catches_up);
 	tcase_add_test(tc, unlimited);
 	suite_add_tcase(s, tc);
 	return ferry_run_suite(s);

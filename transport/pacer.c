@@ -47,19 +47,33 @@ int ferry_pacer_init(struct ferry_pacer *pacer, const struct ferry_pacer_config 
 	return 0;
 }
 
-/* The tokens the bucket holds at now (refilled since last_ms, capped at the burst). */
+/* What the bucket may hold now: the burst, or while datagrams wait in a queue that is not
+ * held, FERRY_PACER_CATCHUP_MS at the rate if that is more (pacer.h). */
+static uint64_t cap_now(const struct ferry_pacer *p)
+{
+	uint64_t late = p->rate * FERRY_PACER_CATCHUP_MS;
+	bool waiting = (p->q[FERRY_PACER_HIGH].count && !p->held[FERRY_PACER_HIGH]) ||
+		       (p->q[FERRY_PACER_LOW].count && !p->held[FERRY_PACER_LOW]);
+
+	return waiting && late > p->cap_mb ? late : p->cap_mb;
+}
+
+/* The tokens the bucket holds at now (refilled since last_ms, capped by cap_now). */
 static uint64_t tokens_at(const struct ferry_pacer *p, uint64_t now)
 {
-	uint64_t dt, tokens;
+	uint64_t dt, tokens = p->tokens_mb, cap = cap_now(p);
 
-	if (now <= p->last_ms || !p->rate)
-		return p->tokens_mb;
-	dt = now - p->last_ms;
-	/* past cap / rate ms the bucket is full anyway; this also bounds the product */
-	if (dt > p->cap_mb / p->rate)
-		dt = p->cap_mb / p->rate + 1;
-	tokens = p->tokens_mb + dt * p->rate;
-	return tokens > p->cap_mb ? p->cap_mb : tokens;
+	if (!p->rate)
+		return tokens;
+	if (now > p->last_ms) {
+		dt = now - p->last_ms;
+		/* past cap / rate ms the bucket is full anyway; this also bounds the product */
+		if (dt > cap / p->rate)
+			dt = cap / p->rate + 1;
+		tokens += dt * p->rate;
+	}
+	/* also what a late turn kept, once the queues it was kept for are empty */
+	return tokens > cap ? cap : tokens;
 }
 
 static void refill(struct ferry_pacer *p, uint64_t now)
@@ -76,8 +90,8 @@ int ferry_pacer_set_rate(struct ferry_pacer *pacer, const struct ferry_pacer_con
 
 	refill(pacer, now);
 	err = configure(pacer, cfg);
-	if (!err && pacer->tokens_mb > pacer->cap_mb)
-		pacer->tokens_mb = pacer->cap_mb;
+	if (!err && pacer->tokens_mb > cap_now(pacer))
+		pacer->tokens_mb = cap_now(pacer);
 	return err;
 }
 

@@ -6,6 +6,12 @@
  * datagram of n bytes leaves only when n tokens are there, and takes them. So over any
  * interval of t milliseconds at most burst + rate * t / 1000 bytes leave — the configured
  * rate is never exceeded, in bursts or otherwise (tests/test_pacer.c checks every window).
+ * One exception: while datagrams wait in a queue (not held), the bucket keeps up to
+ * FERRY_PACER_CATCHUP_MS at the rate, if that is more than the burst. A loop that wakes
+ * every millisecond spends its tokens as they come and never reaches that; one whose turn
+ * ran long (ten thousand flows) finds what accrued meanwhile instead of losing all but a
+ * burst of it, which made the pacer send below its rate and a controller measuring what
+ * left settle there (docs/soak.md).
  * Tokens are kept in milli-bytes: with a rate in bytes/s, one millisecond adds exactly
  * `rate` milli-bytes, so no rounding drift accumulates.
  *
@@ -34,6 +40,7 @@ enum ferry_pacer_class {
 enum {
 	FERRY_PACER_QUEUE_DEFAULT = 256, /* datagrams per class */
 	FERRY_PACER_BURST_MS = 10,	 /* default burst: this many ms at the rate */
+	FERRY_PACER_CATCHUP_MS = 10,	 /* a late turn's tokens kept while datagrams wait */
 };
 
 struct ferry_pacer_config {
