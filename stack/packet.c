@@ -122,6 +122,29 @@ static int parse_ip6(struct ferry_pkt *pkt, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/* Whether TCP options (opt, len bytes) are well formed: each option but an end of list or
+ * a no-operation has its length byte, at least 2, and fits. lwIP's tcp_parseopt reads an
+ * option's length byte before it checks that byte is inside the header: a kind in the
+ * last byte made it read one byte past the packet (the fuzzer found it once lwIP's heap
+ * came from malloc, where ASan sees every block's end). */
+static bool tcp_options_ok(const uint8_t *opt, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		if (opt[i] == 0) /* end of the list */
+			return true;
+		if (opt[i] == 1) { /* no-operation */
+			i++;
+			continue;
+		}
+		if (len - i < 2 || opt[i + 1] < 2 || opt[i + 1] > len - i)
+			return false;
+		i += opt[i + 1];
+	}
+	return true;
+}
+
 static int parse_l4(struct ferry_pkt *pkt)
 {
 	const uint8_t *l4 = pkt->l4;
@@ -132,7 +155,8 @@ static int parse_l4(struct ferry_pkt *pkt)
 		if (pkt->l4_len < FERRY_PKT_TCP_HLEN)
 			return drop(FERRY_STACK_DROP_SHORT);
 		hlen = (size_t)(l4[12] >> 4) * 4;
-		if (hlen < FERRY_PKT_TCP_HLEN || hlen > pkt->l4_len)
+		if (hlen < FERRY_PKT_TCP_HLEN || hlen > pkt->l4_len ||
+		    !tcp_options_ok(l4 + FERRY_PKT_TCP_HLEN, hlen - FERRY_PKT_TCP_HLEN))
 			return drop(FERRY_STACK_DROP_HEADER);
 		pkt->src.port = rd16(l4);
 		pkt->dst.port = rd16(l4 + 2);

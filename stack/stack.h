@@ -148,7 +148,7 @@ struct ferry_stack_config {
 enum ferry_stack_drop {
 	FERRY_STACK_DROP_SHORT,	     /* shorter than the headers it announces */
 	FERRY_STACK_DROP_VERSION,    /* not IPv4 or IPv6 */
-	FERRY_STACK_DROP_HEADER,     /* bad IHL, total length or L4 header length */
+	FERRY_STACK_DROP_HEADER,     /* bad IHL, total length, L4 header length or TCP options */
 	FERRY_STACK_DROP_FRAGMENT,   /* IPv4 fragment or IPv6 fragment header */
 	FERRY_STACK_DROP_OPTIONS,    /* IPv4 options or IPv6 extension headers */
 	FERRY_STACK_DROP_ADDRESS,    /* multicast, broadcast, unspecified or loopback */

@@ -3,11 +3,11 @@
  * The stack's front door: what ferry_stack_input and ferry_stack_input_batch accept.
  *
  * Covered: malformed input (short, bad version or header length, fragments, IPv4 options,
- * IPv6 extension headers, bad TCP data offset or UDP length, multicast and broadcast,
- * oversized IPv6, unsupported protocols and ICMP types) dropped and counted under the
- * right reason, with no flow opened (only a SYN with DF alone gets through, as it
- * should) and nothing written back but a protocol unreachable for a protocol ferry does
- * not carry; a TUN batch in pool buffers.
+ * IPv6 extension headers, bad TCP data offset, TCP options or UDP length, multicast and
+ * broadcast, oversized IPv6, unsupported protocols and ICMP types) dropped and counted
+ * under the right reason, with no flow opened (only a SYN with DF alone and one with
+ * well-formed options get through, as they should) and nothing written back but a
+ * protocol unreachable for a protocol ferry does not carry; a TUN batch in pool buffers.
  *
  * The harness is tests/support/stackfake.h: crafted IPv4/IPv6 packets go into
  * ferry_stack_input, a fake transport plays the caller, and every packet the stack writes
@@ -74,6 +74,24 @@ START_TEST(malformed_dropped_and_counted)
 	expect_drop(f, buf, n, FERRY_STACK_DROP_HEADER);
 	buf[20 + 12] = 0x40;
 	expect_drop(f, buf, n, FERRY_STACK_DROP_HEADER);
+
+	/* TCP options that run past the header: a kind in the last byte without its length
+	 * (lwIP read one byte past the packet for it), a length beyond the header, a length
+	 * below 2. Well-formed ones, ended early by an end of list, get through. */
+	ferry_tpkt_tcp(&t, FERRY_STACKFAKE_APP4, 1, FERRY_STACKFAKE_DST4, 4, FERRY_TPKT_SYN, 0, 0);
+	t.mss = 1460;
+	n = ferry_tpkt_build(buf, sizeof(buf), &t);
+	ck_assert_uint_eq(buf[20 + 12] >> 4, 6); /* 24 bytes: MSS 2 4 x x */
+	memcpy(buf + 40, "\x01\x01\x01\x08", 4);
+	expect_drop(f, buf, n, FERRY_STACK_DROP_HEADER);
+	memcpy(buf + 40, "\x01\x01\x03\x03", 4);
+	expect_drop(f, buf, n, FERRY_STACK_DROP_HEADER);
+	memcpy(buf + 40, "\x01\x01\x05\x01", 4);
+	expect_drop(f, buf, n, FERRY_STACK_DROP_HEADER);
+	memcpy(buf + 40, "\x01\x01\x03\x01", 4);
+	expect_drop(f, buf, n, FERRY_STACK_DROP_HEADER);
+	memcpy(buf + 40, "\x01\x01\x00\x08", 4);
+	ck_assert_int_eq(ferry_stack_input(f->stack, buf, n), 0);
 
 	/* UDP length larger than the packet. */
 	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 1, FERRY_STACKFAKE_DST4, 53, "abc", 3);
@@ -165,7 +183,7 @@ START_TEST(malformed_dropped_and_counted)
 
 	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0);
 	ck_assert_int_eq(f->udp_opens, 0);
-	ck_assert_uint_eq(f->nopened, 1); /* only the DF SYN */
+	ck_assert_uint_eq(f->nopened, 2); /* only the DF SYN and the well-formed options */
 	ferry_stackfake_free(f);
 }
 END_TEST
