@@ -126,8 +126,11 @@ static int parse_ip6(struct ferry_pkt *pkt, const uint8_t *data, size_t len)
  * a no-operation has its length byte, at least 2, and fits. lwIP's tcp_parseopt reads an
  * option's length byte before it checks that byte is inside the header: a kind in the
  * last byte made it read one byte past the packet (the fuzzer found it once lwIP's heap
- * came from malloc, where ASan sees every block's end). */
-static bool tcp_options_ok(const uint8_t *opt, size_t len)
+ * came from malloc, where ASan sees every block's end). And an MSS option only in a SYN
+ * (RFC 9293 sends it nowhere else): lwIP 2.1 takes one from any segment, and a smaller
+ * MSS than its queued segments were cut for fails its assertion in tcp_write, killing
+ * ferry. */
+static bool tcp_options_ok(const uint8_t *opt, size_t len, bool syn)
 {
 	size_t i = 0;
 
@@ -138,7 +141,7 @@ static bool tcp_options_ok(const uint8_t *opt, size_t len)
 			i++;
 			continue;
 		}
-		if (len - i < 2 || opt[i + 1] < 2 || opt[i + 1] > len - i)
+		if (len - i < 2 || opt[i + 1] < 2 || opt[i + 1] > len - i || (opt[i] == 2 && !syn))
 			return false;
 		i += opt[i + 1];
 	}
@@ -156,7 +159,8 @@ static int parse_l4(struct ferry_pkt *pkt)
 			return drop(FERRY_STACK_DROP_SHORT);
 		hlen = (size_t)(l4[12] >> 4) * 4;
 		if (hlen < FERRY_PKT_TCP_HLEN || hlen > pkt->l4_len ||
-		    !tcp_options_ok(l4 + FERRY_PKT_TCP_HLEN, hlen - FERRY_PKT_TCP_HLEN))
+		    !tcp_options_ok(l4 + FERRY_PKT_TCP_HLEN, hlen - FERRY_PKT_TCP_HLEN,
+				    l4[13] & FERRY_PKT_TCP_SYN))
 			return drop(FERRY_STACK_DROP_HEADER);
 		pkt->src.port = rd16(l4);
 		pkt->dst.port = rd16(l4 + 2);

@@ -92,6 +92,11 @@ START_TEST(malformed_dropped_and_counted)
 	expect_drop(f, buf, n, FERRY_STACK_DROP_HEADER);
 	memcpy(buf + 40, "\x01\x01\x00\x08", 4);
 	ck_assert_int_eq(ferry_stack_input(f->stack, buf, n), 0);
+	/* an MSS option outside a SYN (lwIP 2.1 took it, and aborted on its next write) */
+	ferry_tpkt_tcp(&t, FERRY_STACKFAKE_APP4, 1, FERRY_STACKFAKE_DST4, 5, FERRY_TPKT_ACK, 0, 0);
+	t.mss = 536;
+	n = ferry_tpkt_build(buf, sizeof(buf), &t);
+	expect_drop(f, buf, n, FERRY_STACK_DROP_HEADER);
 
 	/* UDP length larger than the packet. */
 	ferry_tpkt_udp(&t, FERRY_STACKFAKE_APP4, 1, FERRY_STACKFAKE_DST4, 53, "abc", 3);
