@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Bridge internals, shared by bridge.c (the owner, peers, the tables of conversations and
- * datagram flows, ids, instances, the deadline heap, datagram dispatch, timers and the
- * end of a turn), bridge_tcp.c (conversations: frames both ways, the stack's and egress's
- * TCP callbacks) and bridge_udp.c (datagram flows and echo, and their callbacks); not an
- * API. See bridge.h for how the bridge works.
+ * datagram flows, ids, instances, datagram dispatch), bridge_sched.c (when conversations
+ * run: the deadline heap, the dirty list, the wait queues, timers and the end of a turn),
+ * bridge_tcp.c (conversations: frames both ways, the stack's and egress's TCP callbacks)
+ * and bridge_udp.c (datagram flows and echo, and their callbacks); not an API. See bridge.h for how
+ * the bridge works.
  */
 #ifndef FERRY_STACK_BRIDGE_INTERNAL_H
 #define FERRY_STACK_BRIDGE_INTERNAL_H
@@ -215,18 +216,6 @@ struct br_conv *ferry_bridge_conv_new(struct ferry_bridge_peer *peer, uint32_t c
 				      enum br_role role);
 /* Destroys the ARQ and frees the slot (the end must be gone or never have existed). */
 void ferry_bridge_conv_free(struct br_conv *c);
-/* Marks the conversation touched: its ARQ runs at the flush. */
-void ferry_bridge_conv_dirty(struct br_conv *c);
-/* Queues c in q, at the tail, unless it is there already. BR_WAIT_POOL: c cannot write
- * (its end is blocked, or its FIN owed) and has nothing of its own in flight whose
- * acknowledgement would run it again, so it waits for buffers others free. BR_WAIT_ROOM:
- * c has data its link had no room for. The wake-ups are at the end of each flush. */
-void ferry_bridge_conv_wait(struct br_conv *c, enum br_queue q);
-/* Takes c out of q, if it is in it. */
-void ferry_bridge_conv_unwait(struct br_conv *c, enum br_queue q);
-/* Sets the conversation's deadline in the heap (UINT64_MAX: out of it). */
-void ferry_bridge_conv_schedule(struct br_conv *c, uint64_t deadline);
-
 struct br_udp *ferry_bridge_udp_find(struct ferry_bridge_peer *peer, uint32_t id);
 struct br_udp *ferry_bridge_udp_new(struct ferry_bridge_peer *peer, uint32_t id, enum br_role role);
 void ferry_bridge_udp_free(struct br_udp *u);
@@ -243,6 +232,22 @@ void ferry_bridge_peer_instance(struct ferry_bridge_peer *peer, uint64_t instanc
 /* Sends one datagram-channel message built from m to the peer. Returns 0 or -errno. */
 int ferry_bridge_send_dg(struct ferry_bridge_peer *peer, uint32_t id,
 			 const struct ferry_flowmsg_dg *m);
+
+/* ---- bridge_sched.c ------------------------------------------------------------------ */
+
+/* Marks the conversation touched: its ARQ runs at the flush. */
+void ferry_bridge_conv_dirty(struct br_conv *c);
+/* Takes c off the list of those touched this turn (it is freed). */
+void ferry_bridge_dirty_remove(struct br_conv *c);
+/* Queues c in q, at the tail, unless it is there already. BR_WAIT_POOL: c cannot write
+ * (its end is blocked, or its FIN owed) and has nothing of its own in flight whose
+ * acknowledgement would run it again, so it waits for buffers others free. BR_WAIT_ROOM:
+ * c has data its link had no room for. The wake-ups are at the end of each flush. */
+void ferry_bridge_conv_wait(struct br_conv *c, enum br_queue q);
+/* Takes c out of q, if it is in it. */
+void ferry_bridge_conv_unwait(struct br_conv *c, enum br_queue q);
+/* Sets the conversation's deadline in the heap (UINT64_MAX: out of it). */
+void ferry_bridge_conv_schedule(struct br_conv *c, uint64_t deadline);
 
 /* ---- bridge_tcp.c -------------------------------------------------------------------- */
 

@@ -11,7 +11,7 @@
  * as it accepts them, a FIN to its shutdown, OPEN and RESULT to the opening's steps.
  *
  * A conversation is freed only where no end's call is running: from a run at the end
- * of a turn or at its deadline (conv_run in bridge.c), or from the peer's signals. What
+ * of a turn or at its deadline (conv_run in bridge_sched.c), or from the peer's signals. What
  * an end's callback decides (a reset, the end gone) is noted and carried out at the
  * next run. So a stack or egress call made from here, which may call back synchronously
  * (a shutdown that ends the flow reports tcp_closed at once), never frees what this file

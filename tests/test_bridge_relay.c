@@ -186,7 +186,7 @@ START_TEST(small_writes_leave_at_once)
 END_TEST
 
 /* A link with no room at all, ahead of bulk or not: new connections still open (an OPEN is
- * never held, stack/bridge.c), and once the link takes data again every byte arrives. In
+ * never held, stack/bridge_sched.c), and once the link takes data again every byte arrives. In
  * the soak, thousands of connections timed out waiting behind the data of those open. */
 static bool all_connected(const void *arg)
 {

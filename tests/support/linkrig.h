@@ -97,7 +97,8 @@ struct ferry_linkrig_side {
 	uint32_t nstates;
 	bool passive;	  /* starts without the peer's address: learns it from an initiation */
 	bool thin_unheld; /* thin flows send without room even when the urgent queue is full
-			     (the daemon holds them: stack/bridge.c); for tests that show why */
+			     (the daemon holds them: stack/bridge_sched.c); for tests that show why
+			   */
 	struct ferry_arq_config arq_cfg;
 	struct ferry_noise_config noise_cfg;
 	struct ferry_link_config link_cfg;
