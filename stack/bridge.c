@@ -406,6 +406,7 @@ void ferry_bridge_conv_free(struct br_conv *c)
 		ferry_bridge_dirty_remove(c);
 	ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
 	ferry_bridge_conv_unwait(c, BR_WAIT_ROOM);
+	ferry_bridge_conv_ran(c);
 	ferry_arq_stats(c->arq, &st);
 	peer->stats.retransmits += st.segs_rto + st.segs_fast; /* the live ones add theirs */
 	ferry_arq_destroy(c->arq);

@@ -126,6 +126,9 @@ struct br_conv {
 	uint8_t rx;			 /* enum br_rx */
 	bool dirty;			 /* touched this turn: its ARQ runs at the flush */
 	bool room_turn;	   /* woken from its link's room queue: its turn to take room */
+	bool pool_turn;	   /* woken from the pool's queue: its turn to take buffers, until
+			      its end is told "later" or its next run */
+	bool pool_woken;   /* ... and not run since (bridge->pool_woken counts these) */
 	bool push;	   /* the end gave bytes this turn: send them at the flush */
 	bool end_gone;	   /* the stack flow or egress flow ended */
 	bool tx_blocked;   /* the end was told "later": tcp_writable owed */
@@ -190,6 +193,7 @@ struct ferry_bridge {
 	uint32_t nheap;
 	uint32_t dirty_head, dirty_tail; /* conversations touched, oldest first */
 	struct br_list pool_waiters;	 /* BR_WAIT_POOL: waiting for segment buffers */
+	uint32_t pool_woken;		 /* woken from it, not run yet: others wait for them */
 	uint32_t room_waiting;		 /* conversations in the peers' room queues */
 	uint32_t turn;			 /* flushes so far */
 
@@ -241,11 +245,14 @@ void ferry_bridge_conv_dirty(struct br_conv *c);
 void ferry_bridge_dirty_remove(struct br_conv *c);
 /* Queues c in q, at the tail, unless it is there already. BR_WAIT_POOL: c cannot write
  * (its end is blocked, or its FIN owed) and has nothing of its own in flight whose
- * acknowledgement would run it again, so it waits for buffers others free. BR_WAIT_ROOM:
+ * acknowledgement would run it again, so it waits for buffers others free; or there are
+ * buffers for it, but others waited first (bridge_tcp.c). BR_WAIT_ROOM:
  * c has data its link had no room for. The wake-ups are at the end of each flush. */
 void ferry_bridge_conv_wait(struct br_conv *c, enum br_queue q);
 /* Takes c out of q, if it is in it. */
 void ferry_bridge_conv_unwait(struct br_conv *c, enum br_queue q);
+/* c ran since it was woken from the pool's queue (its turn is no longer pending). */
+void ferry_bridge_conv_ran(struct br_conv *c);
 /* Sets the conversation's deadline in the heap (UINT64_MAX: out of it). */
 void ferry_bridge_conv_schedule(struct br_conv *c, uint64_t deadline);
 

@@ -167,19 +167,34 @@ void ferry_bridge_conv_unwait(struct br_conv *c, enum br_queue q)
 		b->room_waiting--;
 }
 
+void ferry_bridge_conv_ran(struct br_conv *c)
+{
+	if (c->pool_woken) {
+		c->pool_woken = false;
+		c->peer->b->pool_woken--;
+	}
+}
+
 /* Buffers freed this turn go to the conversations that waited longest: once the pool has
- * room for what any waiter needs to be offered room again (WRITABLE_SEGMENTS: arq.h's
- * share is at least half of that), the first WAKE_LOOK in the queue run at the next flush,
- * as many as the free data buffers could give their minimum share to; one that finds them
- * taken when it runs waits again, at the tail. With less room, only a FIN that fits (a
- * control frame may use the reserve) is let go. A waiter is woken whatever its own state
- * says: one that no longer waits leaves the queue at its run (checking first let such
- * entries hold the queue's head, and a download waited 60 s for nothing). */
+ * room for what any waiter needs to be offered room again (WRITABLE_SEGMENTS, or half of
+ * what data may take of a pool too small for that), the first WAKE_LOOK in the queue run
+ * at the next flush, as many as the free data buffers could give their minimum share to
+ * (one at least). Until they ran, and while any still wait, no conversation takes buffers
+ * without its turn (bridge_tcp.c); one that finds them taken by those woken before it
+ * waits again, at the tail. With less room, only a FIN that fits (a control frame may use
+ * the reserve) is let go. A waiter is woken whatever its own state says: one that no
+ * longer waits leaves the queue at its run (checking first let such entries hold the
+ * queue's head, and a download waited 60 s for nothing). */
 static void wake_pool_waiters(struct ferry_bridge *b)
 {
-	uint32_t room = ferry_arq_pool_data_room(&b->pool), looked = 0;
-	uint32_t n = room >= WRITABLE_SEGMENTS ? room / FERRY_ARQ_SHARE_MIN : 0;
+	uint32_t room = ferry_arq_pool_data_room(&b->pool), looked = 0, n = 0;
+	uint32_t enough = ferry_arq_pool_data_max(&b->pool) / 2;
 	uint32_t i = b->pool_waiters.head;
+
+	if (enough > WRITABLE_SEGMENTS)
+		enough = WRITABLE_SEGMENTS;
+	if (room && room >= enough)
+		n = room / FERRY_ARQ_SHARE_MIN ? room / FERRY_ARQ_SHARE_MIN : 1;
 
 	for (; i != BR_NIL && looked < WAKE_LOOK; looked++) {
 		struct br_conv *c = &b->convs[i];
@@ -190,6 +205,11 @@ static void wake_pool_waiters(struct ferry_bridge *b)
 		else if (c->tx != BR_TX_FIN_OWED || !ferry_bridge_tcp_can_write(c))
 			continue;
 		ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
+		c->pool_turn = true;
+		if (!c->pool_woken) {
+			c->pool_woken = true;
+			b->pool_woken++;
+		}
 		ferry_bridge_conv_dirty(c);
 	}
 }

@@ -115,7 +115,27 @@ static bool write_frame(struct br_conv *c, const uint8_t *frame, size_t len)
 	return true;
 }
 
-/* As many DATA frame bytes as the send queue takes; the rest is owed tcp_writable. */
+/* Whether c may take segment buffers now: while any conversation waits for them, or was
+ * woken to take them and has not run yet, only one whose turn it is (bridge_sched.c) may.
+ * Without this, those that held buffers refilled their share at each of their own ACKs,
+ * the waiters woken found none left and queued again at the tail, and with 10,000 flows
+ * thousands waited past 180 s. */
+static bool pool_open_to(const struct br_conv *c)
+{
+	const struct ferry_bridge *b = br_of(c);
+
+	return c->pool_turn || (b->pool_waiters.n == 0 && b->pool_woken == 0);
+}
+
+/* The end is told "later" (tcp_writable owed); a turn ends there. */
+static void block(struct br_conv *c)
+{
+	c->tx_blocked = true;
+	c->pool_turn = false;
+}
+
+/* As many DATA frame bytes as the send queue takes; the rest is owed tcp_writable. A
+ * turn (pool_turn) ends when the end is told "later", or at the run after its writes. */
 static size_t write_data(struct br_conv *c, const uint8_t *data, size_t len)
 {
 	struct ferry_bridge *b = br_of(c);
@@ -124,9 +144,9 @@ static size_t write_data(struct br_conv *c, const uint8_t *data, size_t len)
 
 	if (c->state != BR_OPEN || c->tx != BR_TX_OPEN || c->doomed)
 		return 0;
-	space = ferry_arq_send_space(c->arq);
+	space = pool_open_to(c) ? ferry_arq_send_space(c->arq) : 0;
 	if (space <= FERRY_FRAME_HDR_LEN) {
-		c->tx_blocked = true;
+		block(c);
 		ferry_bridge_conv_dirty(c); /* its run decides whether it must wait */
 		return 0;
 	}
@@ -142,7 +162,7 @@ static size_t write_data(struct br_conv *c, const uint8_t *data, size_t len)
 		return 0;
 	}
 	if (n < len)
-		c->tx_blocked = true;
+		block(c);
 	c->last_active = b->now;
 	c->peer->stats.bytes_out += n;
 	c->push = true;
@@ -470,7 +490,9 @@ bool ferry_bridge_tcp_after_arq(struct br_conv *c)
 {
 	struct ferry_bridge *b = br_of(c);
 	size_t mss = b->sizes.arq_mss;
+	bool room;
 
+	ferry_bridge_conv_ran(c);
 	if (c->doomed) {
 		ferry_bridge_tcp_abort(c, c->doom_code, true);
 		return false;
@@ -481,12 +503,19 @@ bool ferry_bridge_tcp_after_arq(struct br_conv *c)
 		return false;
 	}
 	try_fin(c);
-	if (c->tx_blocked && ferry_arq_send_space(c->arq) >= writable_at(c->arq, mss)) {
+	room = c->tx_blocked && ferry_arq_send_space(c->arq) >= writable_at(c->arq, mss);
+	if (room && pool_open_to(c)) {
 		c->tx_blocked = false;
-		end_writable(c); /* what it writes leaves at the next flush */
+		end_writable(c); /* what it writes leaves at the next flush; its turn lasts */
+	} else {
+		/* woken, but others took the buffers: it waits again; or not blocked: a turn
+		 * lasts until the run after its writes */
+		c->pool_turn = false;
 	}
-	if ((c->tx_blocked || c->tx == BR_TX_FIN_OWED) && !ferry_arq_pending(c->arq))
-		ferry_bridge_conv_wait(c, BR_WAIT_POOL); /* no ACK of its own will run it again */
+	/* it waits for buffers if no ACK of its own will run it again, or if there are some
+	 * for it but others came first */
+	if ((c->tx_blocked || c->tx == BR_TX_FIN_OWED) && (!ferry_arq_pending(c->arq) || room))
+		ferry_bridge_conv_wait(c, BR_WAIT_POOL);
 	else
 		ferry_bridge_conv_unwait(c, BR_WAIT_POOL);
 	if (reclaimable(c)) {

@@ -9,7 +9,8 @@
  *
  * Covered: forty connections at once, every byte checked both ways, over a clean WAN and
  * over one losing 5% each way, with half of them half-closed by the destination first,
- * every conversation reclaimed on both sides after both FINs; a refused and an
+ * every conversation reclaimed on both sides after both FINs; small downloads that start
+ * beside bulk ones in a full pool, finished while the bulk ones still stream; a refused and an
  * unroutable connect reaching the application as ECONNREFUSED and ENETUNREACH through
  * RESULT codes; UDP from the destination and, full cone, from elsewhere; ping answered by
  * the real destination; a UDP datagram too big for the datagram channel refused with ICMP
@@ -219,6 +220,87 @@ START_TEST(opens_while_the_link_is_backed_up)
 	ferry_relay_unblock(t->relay);
 	ferry_relay_run(t->relay, all_connections_done, "the same, the link free again");
 	for (i = 0; i < CONNS; i++)
+		ferry_relay_apps_check_connection(t, i);
+	ferry_relay_apps_free(t);
+}
+END_TEST
+
+/* Flows that come late to a full pool get turns: a few bulk downloads fill egress's side's
+ * 96 buffers, each refilling its share as its own ACKs free it; then small downloads
+ * start. While any conversation waits for buffers, none takes them without its turn
+ * (stack/bridge_tcp.c), so the small ones finish while the bulk ones still stream. In the
+ * soak, conversations that held buffers refilled them at each ACK, a waiter woken found
+ * them gone and went back to the tail, and 5% of 10,000 flows waited past 180 s. */
+#define BULK	   4
+#define LATE	   8
+#define BULK_DOWN  ((size_t)6 << 20)
+#define BULK_AHEAD ((size_t)256 << 10) /* each bulk flow had this much before the late start */
+#define LATE_DOWN  ((size_t)64 << 10)
+
+static bool bulk_streaming(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+	unsigned i;
+
+	for (i = 0; i < BULK; i++)
+		if (t->clients[i].rcvd < BULK_AHEAD)
+			return false;
+	return true;
+}
+
+static bool late_done(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+	unsigned i;
+
+	for (i = BULK; i < BULK + LATE; i++)
+		if (!t->clients[i].done)
+			return false;
+	return true;
+}
+
+static bool bulk_and_late_done(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return t->clients_done == BULK + LATE && t->servers_done == BULK + LATE && settled(t);
+}
+
+START_TEST(late_flows_get_turns_in_a_full_pool)
+{
+	struct ferry_relay_apps *t = ferry_relay_apps_new();
+	struct ferry_relay_wan wan = {.delay_ms = 5, .loss = 0, .seed = 9, .buffers = 96};
+	const struct ferry_bridge_stats *b;
+	size_t least = BULK_DOWN;
+	unsigned i;
+
+	ferry_relay_enter_a(t->relay);
+	for (i = 0; i < BULK; i++)
+		ferry_relay_apps_client_add(t, 64, BULK_DOWN);
+	for (i = 0; i < LATE; i++)
+		ferry_relay_apps_client_add(t, 64, LATE_DOWN);
+	ferry_relay_enter_b();
+	for (i = 0; i < DESTS; i++)
+		ferry_relay_apps_listener_add(t, FERRY_RELAY_DST_ADDR_1);
+	ferry_relay_start_bridged(t->relay, &wan);
+	for (i = 0; i < BULK; i++)
+		ferry_relay_apps_client_connect(t, i, &t->dests[i % DESTS]);
+	ferry_relay_run(t->relay, bulk_streaming, "bulk downloads through 96 buffers");
+	for (i = BULK; i < BULK + LATE; i++)
+		ferry_relay_apps_client_connect(t, i, &t->dests[i % DESTS]);
+	ferry_relay_run(t->relay, late_done, "small downloads beside them");
+	for (i = 0; i < BULK; i++)
+		if (t->clients[i].rcvd < least)
+			least = t->clients[i].rcvd;
+	b = ferry_relay_bridge_stats(t->relay, 1);
+	printf("late flows done: the bulk flows had %zu KiB at least of %zu; egress's side "
+	       "waited for buffers %llu times\n",
+	       least >> 10, BULK_DOWN >> 10, (unsigned long long)b->tcp_waits);
+	ck_assert_uint_gt(b->tcp_waits, 0); /* the pool was full: they did wait */
+	for (i = 0; i < BULK; i++)
+		ck_assert_msg(!t->clients[i].done, "bulk flow %u finished before the late ones", i);
+	ferry_relay_run(t->relay, bulk_and_late_done, "the bulk downloads to their end");
+	for (i = 0; i < BULK + LATE; i++)
 		ferry_relay_apps_check_connection(t, i);
 	ferry_relay_apps_free(t);
 }
@@ -460,6 +542,7 @@ int main(void)
 	tcase_add_test(tc, streams_through_a_starved_pool);
 	tcase_add_test(tc, small_writes_leave_at_once);
 	tcase_add_test(tc, opens_while_the_link_is_backed_up);
+	tcase_add_test(tc, late_flows_get_turns_in_a_full_pool);
 	tcase_add_test(tc, refused_and_unreachable);
 	tcase_add_test(tc, udp_full_cone_and_ping);
 	tcase_add_test(tc, ping_not_permitted_is_counted);

@@ -285,6 +285,11 @@ static uint32_t tx_reserve(const struct ferry_pool *pool)
 	return pool->count / 4;
 }
 
+uint32_t ferry_arq_pool_data_max(const struct ferry_pool *pool)
+{
+	return pool->count - tx_reserve(pool);
+}
+
 uint32_t ferry_arq_pool_data_room(const struct ferry_pool *pool)
 {
 	return pool_free(pool) > tx_reserve(pool) ? pool_free(pool) - tx_reserve(pool) : 0;

@@ -202,6 +202,10 @@ ssize_t ferry_arq_send(struct ferry_arq *arq, const void *data, size_t len);
  * record and its header as one. 0 when nothing fits or the conversation failed. */
 size_t ferry_arq_send_space(const struct ferry_arq *arq);
 
+/* The buffers of a shared pool that data sends may take when none is in use (all but the
+ * reserve). */
+uint32_t ferry_arq_pool_data_max(const struct ferry_pool *pool);
+
 /* The buffers of a shared pool that data sends may still take (the free ones above the
  * reserve), whichever conversation asks. */
 uint32_t ferry_arq_pool_data_room(const struct ferry_pool *pool);
