@@ -95,6 +95,8 @@ struct ferry_flow {
 	uint8_t sendable_owed;
 	uint8_t ack_owed;
 	uint8_t wait_budget; /* on stack->budget_wait: woken when memory is released */
+	uint8_t close_owed;  /* APP_DONE and shut down by the caller: closed once lwIP has
+				every byte acknowledged (tcp.c, ferry_stack_tcp_shutdown) */
 	/* DEAD only: how to end, set by flow_end and carried out by flow_finish. */
 	uint8_t end_notify; /* call tcp_closed */
 	uint8_t end_how;    /* enum ferry_flow_end */

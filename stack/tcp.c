@@ -187,6 +187,9 @@ static int flow_finish(struct ferry_flow *flow)
 		 * data (and answers with an RST). */
 		if (flow->end_how == FERRY_END_NONE)
 			pcb->rcv_wnd = TCP_WND_MAX(pcb);
+		/* lwIP's LAST_ACK lasts 2 MSL (10 s here) from the application's last segment,
+		 * which may be far older than this close */
+		pcb->tmr = tcp_ticks;
 		if (flow->end_how != FERRY_END_NONE || tcp_close(pcb) != ERR_OK) {
 			tcp_abort(pcb);
 			aborted = 1;
@@ -467,12 +470,19 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	struct ferry_flow *flow = arg;
 	size_t space;
 
-	(void)pcb;
 	(void)len;
 	if (!flow)
 		return ERR_OK;
 	ferry_stack_flow_touch(flow);
 	tx_sync(flow);
+	if (flow->close_owed) {
+		if (!pcb->unsent && !pcb->unacked) {
+			flow_enter(flow);
+			flow_end(flow, FERRY_END_NONE, 1, 0);
+			return flow_leave(flow);
+		}
+		return ERR_OK; /* nothing more for the caller to send */
+	}
 	if (!flow->sendable_owed ||
 	    (flow->state != FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_APP_DONE))
 		return ERR_OK;
@@ -796,7 +806,8 @@ size_t ferry_stack_tcp_send(struct ferry_flow *flow, const uint8_t *data, size_t
 		flow->sendable_owed = 1; /* paid at accept */
 		return 0;
 	}
-	if (!pcb || (flow->state != FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_APP_DONE))
+	if (!pcb || flow->close_owed ||
+	    (flow->state != FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_APP_DONE))
 		return 0;
 	n = tx_space(flow);
 	if (n > len)
@@ -844,7 +855,15 @@ int ferry_stack_tcp_shutdown(struct ferry_flow *flow)
 			flow_end(flow, FERRY_END_RST, 1, -ECONNABORTED);
 		return 0;
 	case FERRY_FLOW_APP_DONE:
-		flow_end(flow, FERRY_END_NONE, 1, 0); /* tcp_close sends our FIN */
+		/* tcp_close sends our FIN after what lwIP holds, but puts the pcb in LAST_ACK,
+		 * whose timer (2 MSL from the application's last segment) freed pcbs with bytes
+		 * still to deliver: their application got an RST (the soak saw it by the dozen,
+		 * after replies that came long after the request). So the close waits until
+		 * every byte is acknowledged (on_sent). */
+		if (flow->pcb && (flow->pcb->unsent || flow->pcb->unacked))
+			flow->close_owed = 1;
+		else
+			flow_end(flow, FERRY_END_NONE, 1, 0); /* tcp_close sends our FIN */
 		return 0;
 	case FERRY_FLOW_HANDSHAKE:
 		/* A FIN in SYN_RCVD would move lwIP's pcb past the state whose ACK calls

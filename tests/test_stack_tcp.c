@@ -5,7 +5,8 @@
  * Covered: data both ways with backpressure (the app's window closes while the caller
  * takes nothing and reopens on writable; partial takes keep order; short sends end in
  * sendable), the whole stack as a loopback echo (IPv4/1500 and IPv6/jumbo), half-close
- * both ways, resets both ways (also from inside a callback), idle timeout and keepalive.
+ * both ways (the caller's close after a late reply delivers it whole), resets both ways
+ * (also from inside a callback), idle timeout and keepalive.
  *
  * The harness is tests/support/stackfake.h: crafted IPv4/IPv6 packets go into
  * ferry_stack_input, a fake transport plays the caller, and every packet the stack writes
@@ -335,7 +336,11 @@ START_TEST(half_close_app_first)
 	ck_assert_uint_eq(t.payload_len, 4);
 	ck_assert_uint_eq(t.ack, a.seq); /* the FIN is acknowledged */
 	a.ack += 4;
+	/* the close waits for the app's ACK of what lwIP holds: no FIN, no end yet */
 	ck_assert_int_eq(ferry_stack_tcp_shutdown(a.flow), 0);
+	ck_assert_int_eq(f->closed, 0);
+	ck_assert_uint_eq(ferry_stack_tcp_send(a.flow, (const uint8_t *)"x", 1), 0);
+	ferry_stackfake_app_send(f, &a, 0, NULL, 0);
 	ck_assert_int_eq(f->closed, 1);
 	ck_assert_int_eq(f->closed_reason, 0);
 	ferry_stackfake_next_out(f, &t);
@@ -345,6 +350,66 @@ START_TEST(half_close_app_first)
 	a.ack += 1;
 	ferry_stackfake_app_send(f, &a, 0, NULL, 0); /* lwIP finishes LAST_ACK on its own */
 	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
+/* The application sent its request and FIN; the reply comes half a minute later, more
+ * than lwIP sends at once, and the caller shuts down right after it. Every byte and the
+ * FIN reach the application, and no RST: lwIP's LAST_ACK timer counts 2 MSL (10 s) from
+ * the application's last segment, and a pcb closed with bytes still to send was freed at
+ * its next tick, silently; the application's ACKs then met no pcb (the soak saw dozens of
+ * such resets a minute). */
+START_TEST(late_reply_then_close)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1500);
+	struct ferry_stackfake_app a = ferry_stackfake_app4(40029);
+	static uint8_t reply[64 * 1024];
+	struct ferry_tpkt t;
+	size_t got = 0, sent;
+	int i, fin = 0;
+
+	for (i = 0; i < (int)sizeof(reply); i++)
+		reply[i] = (uint8_t)(i * 7);
+	ferry_stackfake_establish(f, &a);
+	ferry_stackfake_app_send(f, &a, FERRY_TPKT_FIN, "req", 3);
+	ck_assert_int_eq(f->eofs, 1);
+	while (ferry_stackfake_pending_out(f))
+		ferry_stackfake_next_out(f, &t); /* the ACK of the request and FIN */
+	for (i = 0; i < 60; i++)		 /* 30 s without a segment from the app */
+		ferry_stackfake_advance(f, 500);
+	sent = ferry_stack_tcp_send(a.flow, reply, sizeof(reply));
+	ck_assert_uint_gt(sent, 0);
+	ck_assert_int_eq(ferry_stack_tcp_shutdown(a.flow), 0);
+	/* the app ACKs each segment as it comes; lwIP's timers tick between the rounds */
+	for (i = 0; i < 200 && !fin; i++) {
+		if (!ferry_stackfake_pending_out(f)) {
+			ferry_stackfake_advance(f, 250);
+			continue;
+		}
+		ferry_stackfake_next_out(f, &t);
+		ck_assert_msg(!(t.flags & FERRY_TPKT_RST), "RST after %zu of %zu bytes", got, sent);
+		if (t.payload_len) {
+			ck_assert_uint_eq(t.seq, a.ack);
+			ck_assert_mem_eq(t.payload, reply + got, t.payload_len);
+			got += t.payload_len;
+			a.ack += t.payload_len;
+		}
+		if (t.flags & FERRY_TPKT_FIN) {
+			fin = 1;
+			a.ack += 1;
+		}
+		ferry_stackfake_advance(f, 500); /* one of lwIP's slow ticks per segment */
+		ferry_stackfake_app_send(f, &a, 0, NULL, 0);
+	}
+	ck_assert_uint_eq(got, sent);
+	ck_assert_int_eq(fin, 1);
+	ck_assert_int_eq(f->closed, 1);
+	ck_assert_int_eq(f->closed_reason, 0);
+	while (ferry_stackfake_pending_out(f)) {
+		ferry_stackfake_next_out(f, &t);
+		ck_assert_uint_eq(t.flags & FERRY_TPKT_RST, 0);
+	}
 	ferry_stackfake_free(f);
 }
 END_TEST
@@ -545,6 +610,7 @@ int main(void)
 	tcase_add_test(data, loopback_echo_v4_1500);
 	tcase_add_test(data, loopback_echo_v6_jumbo);
 	tcase_add_test(closing, half_close_app_first);
+	tcase_add_test(closing, late_reply_then_close);
 	tcase_add_test(closing, half_close_peer_first);
 	tcase_add_test(closing, half_close_peer_first_bytes_outlive_time_wait);
 	tcase_add_test(closing, rst_from_app);
