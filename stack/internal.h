@@ -227,6 +227,18 @@ void ferry_stack_list_remove(struct ferry_flow_list *list, struct ferry_flow *fl
 
 /* tcp.c */
 int ferry_stack_tcp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt);
+/* Ends the flow: how toward the application, tcp_closed(reason) toward the caller if
+ * notify; at once, or when the running callback of this flow returned (tcp.c). */
+void ferry_stack_tcp_end(struct ferry_flow *flow, enum ferry_flow_end how, int notify, int reason);
+/* Around a callback or entry point for the flow; leave finishes a flow that died meanwhile
+ * and returns what an lwIP callback for it must return. */
+void ferry_stack_tcp_enter(struct ferry_flow *flow);
+err_t ferry_stack_tcp_leave(struct ferry_flow *flow);
+/* Ties lwIP's new pcb to the flow: its callbacks, Nagle off, keepalive, the opening
+ * window (the flow's share of the budget). */
+void ferry_stack_tcp_adopt(struct ferry_flow *flow, struct tcp_pcb *pcb);
+/* lwIP's accept callback: the application's ACK completed the handshake. */
+err_t ferry_stack_tcp_accept(void *arg, struct tcp_pcb *newpcb, err_t err);
 void ferry_stack_tcp_timers(struct ferry_stack *stack);
 /* Hands lwIP the SYNs released while it was busy (see lwip_depth); a no-op inside lwIP. */
 void ferry_stack_tcp_inject_deferred(struct ferry_stack *stack);
@@ -239,6 +251,22 @@ void ferry_stack_tcp_flush_acks(struct ferry_stack *stack);
 /* Serves a flow that waited for memory: reopens its window, calls its owed tcp_sendable.
  * Returns true when it no longer waits (or ended), false while it is still starved. */
 bool ferry_stack_tcp_serve(struct ferry_flow *flow);
+
+/* tcp_open.c: a connection's opening */
+static inline int ferry_stack_tcp_in_handshake(const struct ferry_flow *flow)
+{
+	return flow->state == FERRY_FLOW_HANDSHAKE || flow->state == FERRY_FLOW_HANDSHAKE_SHUT;
+}
+/* A SYN for a 4-tuple the table does not know: a new flow, held until the caller answers. */
+int ferry_stack_tcp_open(struct ferry_stack *stack, const struct ferry_pkt *pkt);
+/* An RST, or an ICMP unreachable quoting the held SYN, toward the application, from the
+ * flow's destination: for a connection lwIP never saw. */
+void ferry_stack_tcp_send_rst(struct ferry_flow *flow);
+void ferry_stack_tcp_send_unreach(struct ferry_flow *flow, int err);
+/* Drops the reference a flow in its handshake holds on its port's listener; the next
+ * timer run closes listeners without one (never from inside lwIP's callbacks). */
+void ferry_stack_tcp_listener_unref(struct ferry_flow *flow);
+void ferry_stack_tcp_listeners_sweep(struct ferry_stack *stack);
 
 /* budget.c (see there); tcp.c applies what it decides to lwIP's pcbs. */
 void ferry_stack_budget_init(struct ferry_stack *stack);

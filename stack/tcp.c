@@ -1,17 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * TCP flows: honest connect, backpressure, half-close and resets over lwIP's raw API.
+ * TCP flows over lwIP's raw API: backpressure, half-close and resets once open.
  *
- * Honest connect. A SYN for a 4-tuple the table does not know never reaches lwIP: it is
- * kept (flow->syn, state CONNECTING) and ops->tcp_open asks the caller to connect the
- * far side. Retransmissions of that SYN find the flow and are dropped. On
- * ferry_stack_tcp_connected the SYN is handed to lwIP after all, with a listener for its
- * destination port (bound to any address, made on demand, shared by the port's
- * handshakes, closed when none is left); lwIP makes the connection's pcb, which the
- * listener's ext-arg passive_open callback ties to the flow, and answers with a SYN-ACK
- * from the original destination (state HANDSHAKE). The application's ACK completes it
- * (accept callback, state OPEN). A refusal never gets that far: the application gets an
- * RST or ICMP unreachable built here, from the held SYN.
+ * Honest connect: a connection's opening, up to lwIP's pcb for it, is tcp_open.c's.
  *
  * Backpressure. lwIP's recv callback always takes the segment (never ERR_MEM: lwIP would
  * then drop later segments); the bytes wait in flow->rx until ops->tcp_data takes them.
@@ -26,11 +17,11 @@
  * turn), not at lwIP's 250 ms delayed-ACK timer: an application that writes twice before
  * it reads never waits for a delayed ACK.
  *
- * Ending. Every end goes through flow_end(), which marks the flow DEAD and finishes it --
- * pcb detached and aborted or closed, held pbufs freed, the caller told -- at once, or,
- * when an ops callback of this flow is running (in_cb), once the outermost one returned.
- * So a caller may reset a flow from inside any callback. lwIP's error callback means the
- * pcb is already freed: the flow forgets it first.
+ * Ending. Every end goes through ferry_stack_tcp_end(), which marks the flow DEAD and finishes it
+ * -- pcb detached and aborted or closed, held pbufs freed, the caller told -- at once, or, when an
+ * ops callback of this flow is running (in_cb), once the outermost one returned. So a caller may
+ * reset a flow from inside any callback. lwIP's error callback means the pcb is already freed: the
+ * flow forgets it first.
  */
 #include <errno.h>
 #include <string.h>
@@ -39,124 +30,6 @@
 #include "lwip/ip.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_tw_pcbs (drop_time_wait), tcp_ack_now */
 #include "stack/internal.h"
-
-static const struct tcp_ext_arg_callbacks ext_callbacks;
-
-/* ---- packets ferry writes for connections lwIP never saw ---- */
-
-static void send_rst(struct ferry_flow *flow)
-{
-	struct ferry_stack *stack = flow->stack;
-	uint8_t tcp[FERRY_PKT_TCP_HLEN] = {0};
-	uint32_t ack = flow->syn_seq + 1;
-	size_t n;
-
-	tcp[0] = (uint8_t)(flow->dst.port >> 8);
-	tcp[1] = (uint8_t)flow->dst.port;
-	tcp[2] = (uint8_t)(flow->src.port >> 8);
-	tcp[3] = (uint8_t)flow->src.port;
-	tcp[8] = (uint8_t)(ack >> 24);
-	tcp[9] = (uint8_t)(ack >> 16);
-	tcp[10] = (uint8_t)(ack >> 8);
-	tcp[11] = (uint8_t)ack;
-	tcp[12] = (FERRY_PKT_TCP_HLEN / 4) << 4;
-	tcp[13] = FERRY_PKT_TCP_RST | FERRY_PKT_TCP_ACK;
-	n = ferry_stack_pkt_build(stack->out, stack->out_cap, &flow->dst, &flow->src,
-				  FERRY_PKT_PROTO_TCP, tcp, sizeof(tcp), NULL, 0);
-	if (n)
-		ferry_stack_emit(stack, stack->out, n);
-}
-
-/* ICMP destination unreachable quoting the held SYN, from its destination. */
-static void send_unreach(struct ferry_flow *flow, int err)
-{
-	uint8_t quote[FERRY_PKT_IP6_HLEN + 60 + 8];
-	size_t qlen;
-
-	if (!flow->syn) {
-		send_rst(flow);
-		return;
-	}
-	/* RFC 792 asks for the IP header and 8 bytes, RFC 4443 for as much as fits in
-	 * 1280 bytes; a SYN is small, so both get all of it. */
-	qlen = flow->syn->tot_len;
-	if (qlen > sizeof(quote))
-		qlen = sizeof(quote);
-	pbuf_copy_partial(flow->syn, quote, (u16_t)qlen, 0);
-	ferry_stack_send_unreach(flow->stack, &flow->dst, &flow->src, err, quote, qlen);
-}
-
-/* ---- listeners: one per destination port with a handshake under way ---- */
-
-static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err);
-
-static int listener_ref(struct ferry_stack *stack, uint16_t port)
-{
-	struct ferry_stack_listener *slot = NULL;
-	struct tcp_pcb *pcb, *lpcb;
-	uint32_t i;
-
-	for (i = 0; i < MEMP_NUM_TCP_PCB_LISTEN; i++) {
-		if (stack->listeners[i].pcb && stack->listeners[i].port == port) {
-			stack->listeners[i].refs++;
-			return 0;
-		}
-		if (!stack->listeners[i].pcb && !slot)
-			slot = &stack->listeners[i];
-	}
-	if (!slot)
-		return -ENOSPC;
-	pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
-	if (!pcb)
-		return -ENOMEM;
-	ip_set_option(pcb, SOF_REUSEADDR);
-	if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
-		tcp_abort(pcb);
-		return -EADDRINUSE;
-	}
-	lpcb = tcp_listen(pcb);
-	if (!lpcb) {
-		tcp_abort(pcb);
-		return -ENOMEM;
-	}
-	tcp_arg(lpcb, stack);
-	tcp_accept(lpcb, on_accept);
-	tcp_ext_arg_set_callbacks(lpcb, ferry_stack_lwip_ext_id(), &ext_callbacks);
-	slot->pcb = lpcb;
-	slot->port = port;
-	slot->refs = 1;
-	return 0;
-}
-
-/* Drops the reference a flow in its handshake holds; listeners without one are closed by
- * the next timer run, never from inside lwIP's own callbacks. */
-static void listener_unref(struct ferry_flow *flow)
-{
-	struct ferry_stack *stack = flow->stack;
-	uint32_t i;
-
-	for (i = 0; i < MEMP_NUM_TCP_PCB_LISTEN; i++)
-		if (stack->listeners[i].pcb && stack->listeners[i].port == flow->dst.port) {
-			stack->listeners[i].refs--;
-			return;
-		}
-}
-
-static void listeners_sweep(struct ferry_stack *stack)
-{
-	uint32_t i;
-
-	for (i = 0; i < MEMP_NUM_TCP_PCB_LISTEN; i++)
-		if (stack->listeners[i].pcb && stack->listeners[i].refs == 0) {
-			tcp_close(stack->listeners[i].pcb);
-			stack->listeners[i].pcb = NULL;
-		}
-}
-
-static int in_handshake(const struct ferry_flow *flow)
-{
-	return flow->state == FERRY_FLOW_HANDSHAKE || flow->state == FERRY_FLOW_HANDSHAKE_SHUT;
-}
 
 /* ---- ending ---- */
 
@@ -195,9 +68,9 @@ static int flow_finish(struct ferry_flow *flow)
 			aborted = 1;
 		}
 	} else if (flow->end_how == FERRY_END_RST) {
-		send_rst(flow);
+		ferry_stack_tcp_send_rst(flow);
 	} else if (flow->end_how == FERRY_END_UNREACH) {
-		send_unreach(flow, flow->end_reason);
+		ferry_stack_tcp_send_unreach(flow, flow->end_reason);
 	}
 	if (flow->syn)
 		pbuf_free(flow->syn);
@@ -220,12 +93,12 @@ static int flow_finish(struct ferry_flow *flow)
 
 /* Ends the flow: how toward the application, tcp_closed(reason) toward the caller if
  * notify. At once, or when the running callback of this flow returned. */
-static void flow_end(struct ferry_flow *flow, enum ferry_flow_end how, int notify, int reason)
+void ferry_stack_tcp_end(struct ferry_flow *flow, enum ferry_flow_end how, int notify, int reason)
 {
 	if (flow->state == FERRY_FLOW_DEAD)
 		return;
-	if (in_handshake(flow))
-		listener_unref(flow);
+	if (ferry_stack_tcp_in_handshake(flow))
+		ferry_stack_tcp_listener_unref(flow);
 	if (flow->state == FERRY_FLOW_DRAINING)
 		how = FERRY_END_NONE; /* the application's side is closed already */
 	flow->state = FERRY_FLOW_DEAD;
@@ -237,14 +110,14 @@ static void flow_end(struct ferry_flow *flow, enum ferry_flow_end how, int notif
 		flow_finish(flow);
 }
 
-static void flow_enter(struct ferry_flow *flow)
+void ferry_stack_tcp_enter(struct ferry_flow *flow)
 {
 	flow->in_cb++;
 }
 
 /* Leaves a callback or entry point; finishes the flow if it died meanwhile. Returns what
  * an lwIP callback for it must return. */
-static err_t flow_leave(struct ferry_flow *flow)
+err_t ferry_stack_tcp_leave(struct ferry_flow *flow)
 {
 	if (--flow->in_cb == 0 && flow->state == FERRY_FLOW_DEAD)
 		return flow_finish(flow) ? ERR_ABRT : ERR_OK;
@@ -253,7 +126,7 @@ static err_t flow_leave(struct ferry_flow *flow)
 
 void ferry_stack_tcp_kill(struct ferry_flow *flow, enum ferry_flow_end how, int reason)
 {
-	flow_end(flow, how, 1, reason);
+	ferry_stack_tcp_end(flow, how, 1, reason);
 }
 
 /* ---- the budget's decisions, applied to lwIP ---- */
@@ -311,11 +184,11 @@ static void call_sendable(struct ferry_flow *flow, size_t space)
 	struct ferry_stack *stack = flow->stack;
 
 	flow->sendable_owed = 0;
-	flow_enter(flow);
+	ferry_stack_tcp_enter(flow);
 	ferry_stack_cb_enter(stack);
 	stack->ops->tcp_sendable(stack->ctx, flow, space);
 	ferry_stack_cb_leave(stack);
-	flow_leave(flow);
+	ferry_stack_tcp_leave(flow);
 }
 
 /* Whether lwIP could take a segment of the flow's now: a probe of what tcp_write needs
@@ -422,7 +295,7 @@ static void flow_deliver(struct ferry_flow *flow)
 		if (flow->state == FERRY_FLOW_OPEN)
 			flow->state = FERRY_FLOW_APP_DONE;
 		else if (flow->state == FERRY_FLOW_PEER_DONE || flow->state == FERRY_FLOW_DRAINING)
-			flow_end(flow, FERRY_END_NONE, 1, 0);
+			ferry_stack_tcp_end(flow, FERRY_END_NONE, 1, 0);
 	}
 }
 
@@ -460,9 +333,9 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		flow->rx_tail = tail;
 		ferry_stack_budget_rx_arrived(flow, n);
 	}
-	flow_enter(flow);
+	ferry_stack_tcp_enter(flow);
 	flow_deliver(flow);
-	return flow_leave(flow);
+	return ferry_stack_tcp_leave(flow);
 }
 
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
@@ -477,9 +350,9 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	tx_sync(flow);
 	if (flow->close_owed) {
 		if (!pcb->unsent && !pcb->unacked) {
-			flow_enter(flow);
-			flow_end(flow, FERRY_END_NONE, 1, 0);
-			return flow_leave(flow);
+			ferry_stack_tcp_enter(flow);
+			ferry_stack_tcp_end(flow, FERRY_END_NONE, 1, 0);
+			return ferry_stack_tcp_leave(flow);
 		}
 		return ERR_OK; /* nothing more for the caller to send */
 	}
@@ -489,9 +362,9 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	space = tx_space(flow);
 	if (!space)
 		return ERR_OK; /* bytes are still in flight: tcp_sent comes again */
-	flow_enter(flow);
+	ferry_stack_tcp_enter(flow);
 	call_sendable(flow, space);
-	return flow_leave(flow);
+	return ferry_stack_tcp_leave(flow);
 }
 
 static void on_err(void *arg, err_t err)
@@ -508,72 +381,43 @@ static void on_err(void *arg, err_t err)
 		flow_let_go(flow);
 		return;
 	}
-	flow_end(flow, FERRY_END_NONE, 1, err == ERR_RST ? -ECONNRESET : -ECONNABORTED);
+	ferry_stack_tcp_end(flow, FERRY_END_NONE, 1, err == ERR_RST ? -ECONNRESET : -ECONNABORTED);
 }
 
-static void endpoint_from_ip(struct ferry_endpoint *ep, const ip_addr_t *ip, u16_t port)
+void ferry_stack_tcp_adopt(struct ferry_flow *flow, struct tcp_pcb *pcb)
 {
-	memset(ep, 0, sizeof(*ep));
-	if (IP_IS_V6_VAL(*ip)) {
-		ep->family = AF_INET6;
-		memcpy(ep->addr, ip_2_ip6(ip)->addr, 16);
-	} else {
-		ep->family = AF_INET;
-		memcpy(ep->addr, &ip_2_ip4(ip)->addr, 4);
-	}
-	ep->port = port;
-}
-
-/* lwIP made the pcb for a SYN we handed it: tie it to its flow before the SYN-ACK, whose
- * window is the flow's opening share of the budget. */
-static err_t on_passive_open(u8_t id, struct tcp_pcb_listen *lpcb, struct tcp_pcb *cpcb)
-{
-	struct ferry_stack *stack = lpcb->callback_arg;
-	struct ferry_endpoint src, dst;
-	struct ferry_flow *flow;
+	struct ferry_stack *stack = flow->stack;
 	uint32_t wnd;
 
-	(void)id;
-	endpoint_from_ip(&src, &cpcb->remote_ip, cpcb->remote_port);
-	endpoint_from_ip(&dst, &cpcb->local_ip, cpcb->local_port);
-	flow = ferry_stack_flow_find(stack, FERRY_FLOW_TCP, &src, &dst);
-	if (!flow || !in_handshake(flow) || flow->pcb)
-		return ERR_ABRT; /* lwIP drops the new pcb silently */
-	flow->pcb = cpcb;
-	tcp_arg(cpcb, flow);
-	tcp_recv(cpcb, on_recv);
-	tcp_sent(cpcb, on_sent);
-	tcp_err(cpcb, on_err);
-	tcp_nagle_disable(cpcb);
+	flow->pcb = pcb;
+	tcp_arg(pcb, flow);
+	tcp_recv(pcb, on_recv);
+	tcp_sent(pcb, on_sent);
+	tcp_err(pcb, on_err);
+	tcp_nagle_disable(pcb);
 	if (stack->cfg.keepalive_idle_ms) {
-		ip_set_option(cpcb, SOF_KEEPALIVE);
-		cpcb->keep_idle = stack->cfg.keepalive_idle_ms;
-		cpcb->keep_intvl = stack->cfg.keepalive_interval_ms;
-		cpcb->keep_cnt = stack->cfg.keepalive_count;
+		ip_set_option(pcb, SOF_KEEPALIVE);
+		pcb->keep_idle = stack->cfg.keepalive_idle_ms;
+		pcb->keep_intvl = stack->cfg.keepalive_interval_ms;
+		pcb->keep_cnt = stack->cfg.keepalive_count;
 	}
-	wnd = ferry_stack_budget_rx_open(flow, TCP_WND_MAX(cpcb), floor_of(cpcb));
-	cpcb->rcv_wnd = cpcb->rcv_ann_wnd = (tcpwnd_size_t)wnd;
-	return ERR_OK;
+	wnd = ferry_stack_budget_rx_open(flow, TCP_WND_MAX(pcb), floor_of(pcb));
+	pcb->rcv_wnd = pcb->rcv_ann_wnd = (tcpwnd_size_t)wnd;
 }
 
-static const struct tcp_ext_arg_callbacks ext_callbacks = {
-    .destroy = NULL,
-    .passive_open = on_passive_open,
-};
-
-static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
+err_t ferry_stack_tcp_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 {
 	struct ferry_flow *flow = arg;
 	int shut;
 
 	if (!newpcb || err != ERR_OK)
 		return ERR_OK; /* out of pcbs: ferry_stack_tcp_connected sees no pcb */
-	if (!flow || flow->pcb != newpcb || !in_handshake(flow)) {
+	if (!flow || flow->pcb != newpcb || !ferry_stack_tcp_in_handshake(flow)) {
 		tcp_abort(newpcb);
 		return ERR_ABRT;
 	}
 	shut = flow->state == FERRY_FLOW_HANDSHAKE_SHUT;
-	listener_unref(flow);
+	ferry_stack_tcp_listener_unref(flow);
 	flow->state = FERRY_FLOW_OPEN;
 	ferry_stack_flow_deadline_clear(flow);
 	ferry_stack_flow_touch(flow);
@@ -581,7 +425,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 	if (!flow->sendable_owed && !shut)
 		return ERR_OK;
 	/* The far side spoke or closed before the app's ACK: catch up now. */
-	flow_enter(flow);
+	ferry_stack_tcp_enter(flow);
 	if (flow->sendable_owed) {
 		size_t space = tx_space(flow);
 
@@ -592,7 +436,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 	}
 	if (shut && flow->state == FERRY_FLOW_OPEN)
 		ferry_stack_tcp_shutdown(flow);
-	return flow_leave(flow);
+	return ferry_stack_tcp_leave(flow);
 }
 
 /* ---- input ---- */
@@ -614,61 +458,6 @@ static int lwip_input(struct ferry_stack *stack, const uint8_t *data, size_t len
 	return 0;
 }
 
-static void flow_refuse(struct ferry_flow *flow, int err)
-{
-	struct ferry_stack *stack = flow->stack;
-
-	if (err == -ECONNREFUSED) {
-		stack->stats.tcp_refused++;
-		flow_end(flow, FERRY_END_RST, 0, err);
-	} else {
-		stack->stats.tcp_unreach++;
-		flow_end(flow, FERRY_END_UNREACH, 0, err);
-	}
-}
-
-static int new_connection(struct ferry_stack *stack, const struct ferry_pkt *pkt)
-{
-	struct ferry_flow *flow;
-	int err;
-
-	flow = ferry_stack_flow_new(stack, FERRY_FLOW_TCP, &pkt->src, &pkt->dst);
-	if (!flow) {
-		struct ferry_flow tmp = {
-		    .stack = stack, .src = pkt->src, .dst = pkt->dst, .syn_seq = pkt->tcp_seq};
-
-		ferry_stack_count_drop(stack, FERRY_STACK_DROP_FLOWS_FULL);
-		send_rst(&tmp);
-		return -ENOSPC;
-	}
-	flow->syn = pbuf_alloc(PBUF_RAW, (u16_t)pkt->len, PBUF_RAM);
-	if (!flow->syn) {
-		ferry_stack_flow_release(flow);
-		ferry_stack_count_drop(stack, FERRY_STACK_DROP_NOMEM);
-		return -ENOMEM;
-	}
-	memcpy(flow->syn->payload, pkt->ip, pkt->len);
-	flow->syn_seq = pkt->tcp_seq;
-	flow->state = FERRY_FLOW_CONNECTING;
-	flow->count.packets_in = 1;
-	ferry_stack_flow_deadline_set(flow, &stack->connecting,
-				      stack->now + stack->cfg.connect_timeout_ms);
-	stack->stats.tcp_opened++;
-	flow_enter(flow);
-	ferry_stack_cb_enter(stack);
-	err = stack->ops->tcp_open(stack->ctx, flow, &flow->src, &flow->dst);
-	ferry_stack_cb_leave(stack);
-	if (err == -EAGAIN && flow->state == FERRY_FLOW_CONNECTING) {
-		ferry_stack_count_drop(stack, FERRY_STACK_DROP_BUSY);
-		stack->stats.tcp_opened--; /* it was not: the application will ask again */
-		flow_end(flow, FERRY_END_NONE, 0, err);
-	} else if (err && flow->state == FERRY_FLOW_CONNECTING) {
-		flow_refuse(flow, err);
-	}
-	flow_leave(flow);
-	return 0;
-}
-
 int ferry_stack_tcp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt)
 {
 	uint8_t flags = pkt->tcp_flags;
@@ -678,7 +467,7 @@ int ferry_stack_tcp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt
 	if (!flow) {
 		if ((flags & (FERRY_PKT_TCP_SYN | FERRY_PKT_TCP_ACK | FERRY_PKT_TCP_RST)) ==
 		    FERRY_PKT_TCP_SYN)
-			return new_connection(stack, pkt);
+			return ferry_stack_tcp_open(stack, pkt);
 		/* A pcb lwIP still closes on its own, or nothing: lwIP answers with RST. */
 		return lwip_input(stack, pkt->ip, pkt->len);
 	}
@@ -686,7 +475,7 @@ int ferry_stack_tcp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt
 	switch (flow->state) {
 	case FERRY_FLOW_CONNECTING:
 		if (flags & FERRY_PKT_TCP_RST) { /* the application gave up */
-			flow_end(flow, FERRY_END_NONE, 1, -ECONNRESET);
+			ferry_stack_tcp_end(flow, FERRY_END_NONE, 1, -ECONNRESET);
 			return 0;
 		}
 		ferry_stack_count_drop(stack, FERRY_STACK_DROP_DUP_SYN);
@@ -701,108 +490,13 @@ int ferry_stack_tcp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt
 
 /* ---- the caller's side ---- */
 
-/* A TIME_WAIT pcb of an earlier connection on the same 4-tuple would answer the new SYN
- * with an RST or an ACK; a new connection the far side accepted wins (RFC 6191's spirit). */
-static void drop_time_wait(struct ferry_flow *flow)
-{
-	struct ferry_endpoint src, dst;
-	struct tcp_pcb *pcb;
-
-	for (pcb = tcp_tw_pcbs; pcb; pcb = pcb->next) {
-		if (pcb->local_port != flow->dst.port || pcb->remote_port != flow->src.port)
-			continue;
-		endpoint_from_ip(&src, &pcb->remote_ip, pcb->remote_port);
-		endpoint_from_ip(&dst, &pcb->local_ip, pcb->local_port);
-		if (ferry_endpoint_eq(&src, &flow->src) && ferry_endpoint_eq(&dst, &flow->dst)) {
-			tcp_abort(pcb);
-			return;
-		}
-	}
-}
-
-/* Hands a HANDSHAKE flow's held SYN to lwIP. Only at lwip_depth 0: lwIP's input path
- * is not re-entrant. Returns 0, or -ENOMEM if lwIP made no pcb (the flow is ended with an
- * RST toward the app, tcp_closed(-ECONNABORTED) if notify). */
-static int inject_syn(struct ferry_flow *flow, int notify)
-{
-	struct ferry_stack *stack = flow->stack;
-	struct pbuf *syn = flow->syn;
-	int err = 0;
-
-	flow->syn = NULL;
-	drop_time_wait(flow);
-	flow_enter(flow);
-	stack->lwip_depth++;
-	stack->netif.input(syn, &stack->netif);
-	stack->lwip_depth--;
-	if (!flow->pcb && in_handshake(flow)) {
-		flow_end(flow, FERRY_END_RST, notify, -ECONNABORTED);
-		err = -ENOMEM;
-	}
-	flow_leave(flow);
-	return err;
-}
-
-void ferry_stack_tcp_inject_deferred(struct ferry_stack *stack)
-{
-	struct ferry_flow *flow;
-	unsigned rounds = 0;
-
-	if (stack->lwip_depth || !stack->inject_pending)
-		return;
-	stack->inject_pending = 0;
-	/* Restart the walk after each SYN: its callbacks may end other flows. Each round
-	 * clears one held SYN, so this ends. */
-	while (rounds++ <= stack->cfg.max_tcp_flows) {
-		for (flow = stack->handshake.head; flow && !flow->syn; flow = flow->timer.next)
-			;
-		if (!flow)
-			break;
-		inject_syn(flow, 1);
-	}
-}
-
-int ferry_stack_tcp_connected(struct ferry_flow *flow)
-{
-	struct ferry_stack *stack = flow->stack;
-	int err;
-
-	if (flow->state != FERRY_FLOW_CONNECTING)
-		return -EINVAL;
-	err = listener_ref(stack, flow->dst.port);
-	if (err) {
-		flow_end(flow, FERRY_END_RST, 0, -ECONNABORTED);
-		return -ENOMEM;
-	}
-	flow->state = FERRY_FLOW_HANDSHAKE;
-	ferry_stack_flow_deadline_set(flow, &stack->handshake,
-				      stack->now + stack->cfg.handshake_timeout_ms);
-	if (stack->lwip_depth) {
-		/* Called from inside lwIP (an ops callback of another connection): the SYN
-		 * goes in once lwIP returned. */
-		stack->inject_pending = 1;
-		return 0;
-	}
-	err = inject_syn(flow, 0);
-	ferry_stack_tcp_inject_deferred(stack); /* connects made by its callbacks */
-	return err;
-}
-
-void ferry_stack_tcp_refused(struct ferry_flow *flow, int err)
-{
-	if (flow->state == FERRY_FLOW_CONNECTING)
-		flow_refuse(flow, err);
-	else
-		flow_end(flow, FERRY_END_RST, 0, err);
-}
-
 size_t ferry_stack_tcp_send(struct ferry_flow *flow, const uint8_t *data, size_t len)
 {
 	struct tcp_pcb *pcb = flow->pcb;
 	int refused = 0;
 	size_t n;
 
-	if (in_handshake(flow)) {
+	if (ferry_stack_tcp_in_handshake(flow)) {
 		flow->sendable_owed = 1; /* paid at accept */
 		return 0;
 	}
@@ -839,9 +533,9 @@ void ferry_stack_tcp_writable(struct ferry_flow *flow)
 
 	if (flow->state == FERRY_FLOW_DEAD || (!flow->rx_head && !flow->rx_fin))
 		return;
-	flow_enter(flow);
+	ferry_stack_tcp_enter(flow);
 	flow_deliver(flow);
-	flow_leave(flow);
+	ferry_stack_tcp_leave(flow);
 	if (!stack->cb_depth)
 		ferry_stack_tcp_flush_acks(stack);
 }
@@ -852,7 +546,7 @@ int ferry_stack_tcp_shutdown(struct ferry_flow *flow)
 	case FERRY_FLOW_OPEN:
 		flow->state = FERRY_FLOW_PEER_DONE;
 		if (tcp_shutdown(flow->pcb, 0, 1) != ERR_OK)
-			flow_end(flow, FERRY_END_RST, 1, -ECONNABORTED);
+			ferry_stack_tcp_end(flow, FERRY_END_RST, 1, -ECONNABORTED);
 		return 0;
 	case FERRY_FLOW_APP_DONE:
 		/* tcp_close sends our FIN after what lwIP holds, but puts the pcb in LAST_ACK,
@@ -863,7 +557,8 @@ int ferry_stack_tcp_shutdown(struct ferry_flow *flow)
 		if (flow->pcb && (flow->pcb->unsent || flow->pcb->unacked))
 			flow->close_owed = 1;
 		else
-			flow_end(flow, FERRY_END_NONE, 1, 0); /* tcp_close sends our FIN */
+			ferry_stack_tcp_end(flow, FERRY_END_NONE, 1,
+					    0); /* tcp_close sends our FIN */
 		return 0;
 	case FERRY_FLOW_HANDSHAKE:
 		/* A FIN in SYN_RCVD would move lwIP's pcb past the state whose ACK calls
@@ -877,7 +572,7 @@ int ferry_stack_tcp_shutdown(struct ferry_flow *flow)
 
 void ferry_stack_tcp_reset(struct ferry_flow *flow)
 {
-	flow_end(flow, FERRY_END_RST, 0, -ECONNRESET);
+	ferry_stack_tcp_end(flow, FERRY_END_RST, 0, -ECONNRESET);
 }
 
 /* ---- timers ---- */
@@ -889,16 +584,16 @@ void ferry_stack_tcp_timers(struct ferry_stack *stack)
 
 	while ((flow = stack->connecting.head) != NULL && flow->deadline <= now) {
 		stack->stats.tcp_unreach++;
-		flow_end(flow, FERRY_END_UNREACH, 1, -ETIMEDOUT);
+		ferry_stack_tcp_end(flow, FERRY_END_UNREACH, 1, -ETIMEDOUT);
 	}
 	while ((flow = stack->handshake.head) != NULL && flow->deadline <= now)
-		flow_end(flow, FERRY_END_RST, 1, -ETIMEDOUT);
+		ferry_stack_tcp_end(flow, FERRY_END_RST, 1, -ETIMEDOUT);
 	while (idle && (flow = stack->tcp_lru.tail) != NULL && flow->last_active + idle <= now &&
 	       flow->state >= FERRY_FLOW_OPEN && flow->state != FERRY_FLOW_DEAD) {
 		stack->stats.tcp_idle_timeouts++;
-		flow_end(flow, FERRY_END_RST, 1, -ETIMEDOUT);
+		ferry_stack_tcp_end(flow, FERRY_END_RST, 1, -ETIMEDOUT);
 	}
-	listeners_sweep(stack);
+	ferry_stack_tcp_listeners_sweep(stack);
 }
 
 uint64_t ferry_stack_tcp_deadline(const struct ferry_stack *stack)
