@@ -19,13 +19,12 @@
 
 START_TEST(bucket_burst_then_rate)
 {
-	struct ferry_ratelimit *rl = malloc(sizeof(*rl));
+	struct ferry_ratelimit *rl = ferry_ratelimit_new();
 	const uint8_t a[4] = {192, 0, 2, 1}, b[4] = {192, 0, 2, 2};
 	uint64_t now = 1000;
 	int i, allowed = 0;
 
 	ck_assert_ptr_nonnull(rl);
-	ferry_ratelimit_init(rl);
 	for (i = 0; i < 10; i++)
 		allowed += ferry_ratelimit_allow(rl, a, sizeof(a), now);
 	ck_assert_int_eq(allowed, FERRY_RATELIMIT_BURST);
@@ -40,19 +39,18 @@ START_TEST(bucket_burst_then_rate)
 		allowed += ferry_ratelimit_allow(rl, a, sizeof(a), now);
 	ck_assert_int_ge(allowed, (intmax_t)10 * FERRY_RATELIMIT_PER_S);
 	ck_assert_int_le(allowed, (intmax_t)10 * FERRY_RATELIMIT_PER_S + FERRY_RATELIMIT_BURST);
-	free(rl);
+	ferry_ratelimit_free(rl);
 }
 END_TEST
 
 /* A table full of busy sources refuses newcomers; quiet ones free their slots. */
 START_TEST(full_table_refuses_newcomers)
 {
-	struct ferry_ratelimit *rl = malloc(sizeof(*rl));
+	struct ferry_ratelimit *rl = ferry_ratelimit_new();
 	uint8_t addr[16] = {0x20, 0x01, 0x0d, 0xb8};
 	uint32_t i, refused = 0;
 
 	ck_assert_ptr_nonnull(rl);
-	ferry_ratelimit_init(rl);
 	for (i = 0; i < 2 * FERRY_RATELIMIT_SLOTS; i++) {
 		memcpy(addr + 12, &i, sizeof(i));
 		refused += !ferry_ratelimit_allow(rl, addr, sizeof(addr), 5);
@@ -64,7 +62,7 @@ START_TEST(full_table_refuses_newcomers)
 	i = 2 * FERRY_RATELIMIT_SLOTS + 1;
 	memcpy(addr + 12, &i, sizeof(i));
 	ck_assert(ferry_ratelimit_allow(rl, addr, sizeof(addr), 5 + FERRY_RATELIMIT_CREDIT_MS));
-	free(rl);
+	ferry_ratelimit_free(rl);
 }
 END_TEST
 
@@ -89,7 +87,7 @@ static void pool_teardown(void)
 START_TEST(source_limit_after_mac2)
 {
 	struct ferry_noiserig_node a = {0}, b = {0};
-	struct ferry_ratelimit *rl = malloc(sizeof(*rl));
+	struct ferry_ratelimit *rl = ferry_ratelimit_new();
 	uint8_t init[FERRY_MSG_INITIATION_LEN], reply[FERRY_NOISE_MAX_REPLY_LEN];
 	uint8_t src[6] = {198, 51, 100, 7, 0, 0};
 	struct ferry_noise_peer *peer;
@@ -98,7 +96,6 @@ START_TEST(source_limit_after_mac2)
 	int i, err;
 
 	ck_assert_ptr_nonnull(rl);
-	ferry_ratelimit_init(rl);
 	ferry_noiserig_pair_up(&a, &b, &pool, NULL, NULL);
 	b.local.ratelimit = rl;
 	b.local.under_load = true;
@@ -148,7 +145,7 @@ START_TEST(source_limit_after_mac2)
 						      sizeof(init), reply, &reply_len, &peer),
 			 0);
 	ferry_noiserig_pair_down(&a, &b);
-	free(rl);
+	ferry_ratelimit_free(rl);
 }
 END_TEST
 

@@ -275,15 +275,14 @@ int ferry_link_set_init(struct ferry_link_set *set, const struct ferry_link_set_
 	err = ferry_pool_init(&set->pool, FERRY_LINK_OUT_BATCH, FERRY_NOISE_MAX_REPLY_LEN, 0);
 	if (err)
 		return err;
-	set->ratelimit = malloc(sizeof(*set->ratelimit));
+	set->ratelimit = ferry_ratelimit_new();
 	if (!set->ratelimit) {
 		ferry_pool_destroy(&set->pool);
 		return -ENOMEM;
 	}
-	ferry_ratelimit_init(set->ratelimit);
 	err = ferry_noise_local_init(&set->noise, &cfg->noise);
 	if (err) {
-		free(set->ratelimit);
+		ferry_ratelimit_free(set->ratelimit);
 		ferry_pool_destroy(&set->pool);
 		return err;
 	}
@@ -302,7 +301,7 @@ void ferry_link_set_destroy(struct ferry_link_set *set)
 		ferry_link_out_flush(set);
 	ferry_pool_destroy(&set->pool);
 	ferry_noise_local_destroy(&set->noise);
-	free(set->ratelimit);
+	ferry_ratelimit_free(set->ratelimit);
 	sodium_memzero(set, sizeof(*set));
 }
 
@@ -451,8 +450,9 @@ int ferry_link_init(struct ferry_link *link, struct ferry_link_set *set,
 	err = ferry_fec_encoder_init(&link->enc, &ec);
 	if (err)
 		goto err_enc;
-	err = ferry_fec_decoder_init(&link->dec, (uint16_t)link->sizes.payload,
-				     FERRY_LINK_FEC_GROUPS, 0, ferry_link_deliver, link);
+	err =
+	    ferry_fec_decoder_init(&link->dec, (uint16_t)link->sizes.payload, FERRY_LINK_FEC_GROUPS,
+				   link->cfg.fec_slots, ferry_link_deliver, link);
 	if (err)
 		goto err_dec;
 	err = ferry_noise_peer_init(&set->noise, &link->peer, remote_static, psk);

@@ -216,6 +216,9 @@ struct ferry_link_config {
 	uint8_t fec_data;	       /* D; 0 = defaults for both D and P (10, 3) */
 	uint8_t fec_parity;	       /* P; 0 = no parity (headers only) when fec_data != 0 */
 	uint32_t fec_flush_ms;	       /* FEC group timer; 0 = FERRY_FEC_FLUSH_MS_DEFAULT */
+	uint32_t fec_slots;	       /* the decoder's shard slots, shared by the peer's
+					  groups in flight (a full payload each); 0 =
+					  FERRY_FEC_DEC_SLOTS_DEFAULT */
 	uint64_t seed;		       /* tests: the link's own PRNG (the controller's probing
 					  phase, jitter); 0 = from the system */
 	bool fec_fixed;		       /* send all P parity shards of every group; default: as

@@ -2,14 +2,25 @@
 /* Handshake work per source address: token buckets in a fixed table (see ratelimit.h). */
 #include "transport/ratelimit.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
-void ferry_ratelimit_init(struct ferry_ratelimit *rl)
+struct ferry_ratelimit *ferry_ratelimit_new(void)
 {
-	memset(rl, 0, sizeof(*rl));
-	randombytes_buf(rl->key, sizeof(rl->key));
+	struct ferry_ratelimit *rl = calloc(1, sizeof(*rl));
+
+	if (rl)
+		randombytes_buf(rl->key, sizeof(rl->key));
+	return rl;
+}
+
+void ferry_ratelimit_free(struct ferry_ratelimit *rl)
+{
+	if (rl)
+		sodium_memzero(rl->key, sizeof(rl->key));
+	free(rl);
 }
 
 /* The credit a slot holds at now, in milliseconds of refill. */

@@ -9,12 +9,13 @@
  * handshakes, refilled at FERRY_RATELIMIT_PER_S per second, so that no host, however
  * many ports it uses, costs more than that many Diffie-Hellmans a second.
  *
- * The buckets live in a fixed table of FERRY_RATELIMIT_SLOTS entries (no allocation after
- * init), found by SipHash of the address under a random key, with FERRY_RATELIMIT_PROBE
- * slots probed linearly. A slot whose bucket has refilled completely is free: that source
- * has been quiet long enough to start again with a full bucket anyway. When every probed
- * slot is busy, the table is full of sources that all handshake at the limit -- a flood
- * -- and the newcomer is refused (counted), never admitted unmetered.
+ * The buckets live in a fixed table of FERRY_RATELIMIT_SLOTS entries, found by SipHash of
+ * the address under a random key, with FERRY_RATELIMIT_PROBE slots probed linearly. The
+ * table is allocated once, zeroed by calloc, so a process never flooded leaves its pages
+ * untouched. A slot whose bucket has refilled completely is free: that source has been
+ * quiet long enough to start again with a full bucket anyway. When every probed slot is
+ * busy, the table is full of sources that all handshake at the limit -- a flood -- and the
+ * newcomer is refused (counted), never admitted unmetered.
  *
  * No I/O, no clock: `now` is monotonic milliseconds.
  */
@@ -54,8 +55,11 @@ struct ferry_ratelimit {
 	struct ferry_ratelimit_stats stats;
 };
 
-/* Empties rl and draws its hash key. */
-void ferry_ratelimit_init(struct ferry_ratelimit *rl);
+/* An empty limiter with a fresh hash key; NULL when out of memory. */
+struct ferry_ratelimit *ferry_ratelimit_new(void);
+
+/* Frees rl; NULL is fine. */
+void ferry_ratelimit_free(struct ferry_ratelimit *rl);
 
 /* May the source at addr (len bytes, at most FERRY_RATELIMIT_ADDR_MAX; longer is cut) have
  * a handshake now? Takes a token if so. */

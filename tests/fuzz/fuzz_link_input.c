@@ -486,8 +486,14 @@ static void pump(struct world *w)
 
 static void side_init(struct world *w, int id, bool passive)
 {
-	static const struct ferry_link_config cfg = {
-	    .fec_data = 4, .fec_parity = 2, .pacer_queue = 16, .wait_queue = 8, .seed = 7};
+	/* 64 decoder slots, not 1,024: the decoder's memory is mapped and unmapped with every
+	 * input, and a small pool also runs out, which exercises the eviction of old groups */
+	static const struct ferry_link_config cfg = {.fec_data = 4,
+						     .fec_parity = 2,
+						     .fec_slots = 64,
+						     .pacer_queue = 16,
+						     .wait_queue = 8,
+						     .seed = 7};
 	struct side *s = &w->s[id];
 	struct ferry_link_set_config sc = {.now = w->now,
 					   .realtime_ns = 1790000000ULL * 1000000000ULL,
