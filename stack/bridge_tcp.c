@@ -43,9 +43,9 @@ static size_t end_send(struct br_conv *c, const uint8_t *p, size_t n)
 	struct ferry_bridge *b = br_of(c);
 
 	if (c->end_gone)
-		return n; /* nobody to take it: the conversation is ending */
-	if (c->role == BR_OPENER)
-		return ferry_stack_tcp_send(c->sflow, p, n);
+		return n;	  /* nobody to take it: the conversation is ending */
+	if (c->role == BR_OPENER) /* the ARQ's segments, pushed together at the turn's end */
+		return ferry_stack_tcp_send_more(c->sflow, p, n);
 	return ferry_egress_tcp_send(b->egress, br_conv_slot(b, c), p, n);
 }
 

@@ -228,8 +228,8 @@ void ferry_stack_flow_release(struct ferry_flow *flow)
 	ferry_stack_flow_deadline_clear(flow);
 	if (flow->wait_budget)
 		ferry_stack_list_remove(&stack->budget_wait, flow, &flow->wait);
-	if (flow->ack_owed)
-		ferry_stack_list_remove(&stack->ack_owed, flow, &flow->ack);
+	if (flow->out_owed)
+		ferry_stack_list_remove(&stack->out_owed, flow, &flow->out);
 	if (flow->proto == FERRY_FLOW_TCP)
 		stack->stats.tcp_flows--;
 	else

@@ -83,17 +83,20 @@ struct ferry_flow {
 	struct ferry_flow_link timer; /* on timer_on (connecting or handshake), by deadline */
 	struct ferry_flow_list *timer_on;
 	struct ferry_flow_link wait; /* on stack->budget_wait while wait_budget */
-	struct ferry_flow_link ack;  /* on stack->ack_owed while ack_owed */
+	struct ferry_flow_link out;  /* on stack->out_owed while out_owed */
 	struct ferry_endpoint src, dst;
 	uint32_t gen;	/* bumped each time the slot is freed: the id's high half */
 	uint8_t proto;	/* enum ferry_flow_proto; 0 while FREE */
 	uint8_t state;	/* enum ferry_flow_state */
 	uint8_t in_cb;	/* depth of ops callbacks running for this flow */
 	uint8_t rx_fin; /* the receive queue ends with the application's FIN */
-	/* Debts: tcp_sendable is owed after a short send; an ACK (and window update) is owed
-	 * to the application for bytes the caller took, sent at the end of the entry point. */
+	/* Debts: tcp_sendable is owed after a short send. Output is owed to the application
+	 * (out_owed) for an ACK and window update for bytes the caller took, and (push_owed)
+	 * for bytes ferry_stack_tcp_send_more queued; both leave at the end of the entry point
+	 * or at ferry_stack_flush, one tcp_output for the flow. */
 	uint8_t sendable_owed;
-	uint8_t ack_owed;
+	uint8_t out_owed;
+	uint8_t push_owed;
 	uint8_t wait_budget; /* on stack->budget_wait: woken when memory is released */
 	uint8_t close_owed;  /* APP_DONE and shut down by the caller: closed once lwIP has
 				every byte acknowledged (tcp.c, ferry_stack_tcp_shutdown) */
@@ -152,7 +155,7 @@ struct ferry_stack {
 	struct ferry_flow_list tcp_lru, udp_lru;
 	struct ferry_flow_list connecting, handshake;
 	struct ferry_flow_list budget_wait; /* flows owed a tcp_sendable or window credit */
-	struct ferry_flow_list ack_owed;    /* flows owed an ACK toward the application */
+	struct ferry_flow_list out_owed;    /* flows owed output toward the application */
 	struct ferry_stack_listener listeners[MEMP_NUM_TCP_PCB_LISTEN];
 	struct ferry_stack_budget budget;
 
@@ -247,7 +250,7 @@ uint64_t ferry_stack_tcp_deadline(const struct ferry_stack *stack);
  * tcp_closed(reason) toward the caller. */
 void ferry_stack_tcp_kill(struct ferry_flow *flow, enum ferry_flow_end how, int reason);
 /* Sends the ACKs owed to applications for bytes the caller took (end of an entry point). */
-void ferry_stack_tcp_flush_acks(struct ferry_stack *stack);
+void ferry_stack_tcp_flush_out(struct ferry_stack *stack);
 /* Serves a flow that waited for memory: reopens its window, calls its owed tcp_sendable.
  * Returns true when it no longer waits (or ended), false while it is still starved. */
 bool ferry_stack_tcp_serve(struct ferry_flow *flow);

@@ -406,7 +406,7 @@ void ferry_stack_flush(struct ferry_stack *stack)
 	if (refusing(stack))
 		return;
 	ferry_stack_budget_wake(stack);
-	ferry_stack_tcp_flush_acks(stack);
+	ferry_stack_tcp_flush_out(stack);
 }
 
 void ferry_stack_clock(struct ferry_stack *stack, uint64_t now)
@@ -436,7 +436,8 @@ uint64_t ferry_stack_next_deadline(const struct ferry_stack *stack, uint64_t now
 	uint64_t next = UINT64_MAX, t;
 	u32_t sleep;
 
-	(void)now; /* every deadline is absolute, on the stack's clock */
+	if (stack->out_owed.head)
+		return now; /* a caller that queued output and did not flush: the timer does */
 	sleep = sys_timeouts_sleeptime();
 	if (sleep != SYS_TIMEOUTS_SLEEPTIME_INFINITE)
 		next = stack->now + sleep;

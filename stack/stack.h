@@ -21,9 +21,10 @@
  * owner whose stack sat idle advances the clock with ferry_stack_clock(now) before giving
  * it packets, so that what they start (a connect's deadline, a flow's age) counts from now.
  * ferry_stack_flush() ends an event-loop turn: the ACKs owed to applications for bytes the
- * caller took go out then, one per flow per turn, and flows that waited for memory are
- * woken. Every entry point flushes on its way out too, so a caller without turns loses
- * nothing by not calling it; a batching caller saves TUN writes.
+ * caller took, and the bytes queued with ferry_stack_tcp_send_more, go out then, one
+ * tcp_output per flow per turn, and flows that waited for memory are woken. Every entry point
+ * flushes on its way out too, so a caller without turns loses nothing by not calling it; a batching
+ * caller saves TUN writes.
  *
  * Memory: lwIP's heap holds the applications' bytes in both directions. A budget
  * (config.mem_budget, half each way) caps what all TCP flows may hold together, and each
@@ -290,6 +291,13 @@ void ferry_stack_tcp_refused(struct ferry_flow *flow, int err);
  * (also when the count was 0 because the application had not finished its handshake).
  * Returns 0 for a flow that cannot send (not connected, or already shut down). */
 size_t ferry_stack_tcp_send(struct ferry_flow *flow, const uint8_t *data, size_t len);
+
+/* As ferry_stack_tcp_send, but the bytes wait for the end of the turn (ferry_stack_flush,
+ * or the stack's next entry point that flushes; ferry_stack_next_deadline is due at once
+ * meanwhile), so that what several calls of one turn queue leaves in full segments. For a
+ * caller whose pieces are not the application's MSS: the ARQ's ~1,380-byte segments sent
+ * one by one toward a 1,360-byte MSS made every second packet a 20-byte one. */
+size_t ferry_stack_tcp_send_more(struct ferry_flow *flow, const uint8_t *data, size_t len);
 
 /* The caller can take more bytes: offers the queued ones to ops->tcp_data again. */
 void ferry_stack_tcp_writable(struct ferry_flow *flow);

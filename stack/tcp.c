@@ -143,6 +143,15 @@ static void tx_sync(struct ferry_flow *flow)
 	ferry_stack_budget_tx_set(flow, flow->pcb ? TCP_SND_BUF - flow->pcb->snd_buf : 0);
 }
 
+/* The flow has output for the application waiting for the end of the entry point. */
+static void out_owe(struct ferry_flow *flow)
+{
+	if (!flow->out_owed) {
+		flow->out_owed = 1;
+		ferry_stack_list_append(&flow->stack->out_owed, flow, &flow->out);
+	}
+}
+
 /* Gives the application n more bytes of window; the ACK announcing it is owed. */
 static void window_give(struct ferry_flow *flow, uint32_t n)
 {
@@ -152,10 +161,8 @@ static void window_give(struct ferry_flow *flow, uint32_t n)
 		tcp_recved(flow->pcb, chunk);
 		n -= chunk;
 	}
-	if (flow->pcb && !flow->ack_owed) {
-		flow->ack_owed = 1;
-		ferry_stack_list_append(&flow->stack->ack_owed, flow, &flow->ack);
-	}
+	if (flow->pcb)
+		out_owe(flow);
 }
 
 /* The caller took n of the application's bytes: window back, as the budget allows. */
@@ -222,20 +229,27 @@ bool ferry_stack_tcp_serve(struct ferry_flow *flow)
 	return true;
 }
 
-void ferry_stack_tcp_flush_acks(struct ferry_stack *stack)
+void ferry_stack_tcp_flush_out(struct ferry_stack *stack)
 {
 	struct ferry_flow *flow;
 
 	if (stack->lwip_depth)
 		return;
-	while ((flow = stack->ack_owed.head) != NULL) {
-		ferry_stack_list_remove(&stack->ack_owed, flow, &flow->ack);
-		flow->ack_owed = 0;
-		/* unless lwIP sent it meanwhile (every second segment, or a big window update) */
-		if (flow->pcb && (flow->pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW))) {
+	while ((flow = stack->out_owed.head) != NULL) {
+		bool push = flow->push_owed;
+
+		ferry_stack_list_remove(&stack->out_owed, flow, &flow->out);
+		flow->out_owed = 0;
+		flow->push_owed = 0;
+		if (!flow->pcb)
+			continue;
+		/* the ACK, unless lwIP sent it meanwhile (every second segment, or a big window
+		 * update); with the bytes queued, if any */
+		if (flow->pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW))
 			tcp_ack_now(flow->pcb);
-			tcp_output(flow->pcb);
-		}
+		else if (!push)
+			continue;
+		tcp_output(flow->pcb);
 	}
 }
 
@@ -490,7 +504,7 @@ int ferry_stack_tcp_input(struct ferry_stack *stack, const struct ferry_pkt *pkt
 
 /* ---- the caller's side ---- */
 
-size_t ferry_stack_tcp_send(struct ferry_flow *flow, const uint8_t *data, size_t len)
+static size_t send_bytes(struct ferry_flow *flow, const uint8_t *data, size_t len, bool push)
 {
 	struct tcp_pcb *pcb = flow->pcb;
 	int refused = 0;
@@ -521,10 +535,25 @@ size_t ferry_stack_tcp_send(struct ferry_flow *flow, const uint8_t *data, size_t
 	if (n) {
 		flow->count.bytes_out += n;
 		ferry_stack_flow_touch(flow);
-		tcp_output(pcb);
+		if (push) {
+			tcp_output(pcb);
+		} else {
+			flow->push_owed = 1;
+			out_owe(flow);
+		}
 		tx_sync(flow);
 	}
 	return n;
+}
+
+size_t ferry_stack_tcp_send(struct ferry_flow *flow, const uint8_t *data, size_t len)
+{
+	return send_bytes(flow, data, len, true);
+}
+
+size_t ferry_stack_tcp_send_more(struct ferry_flow *flow, const uint8_t *data, size_t len)
+{
+	return send_bytes(flow, data, len, false);
 }
 
 void ferry_stack_tcp_writable(struct ferry_flow *flow)
@@ -537,7 +566,7 @@ void ferry_stack_tcp_writable(struct ferry_flow *flow)
 	flow_deliver(flow);
 	ferry_stack_tcp_leave(flow);
 	if (!stack->cb_depth)
-		ferry_stack_tcp_flush_acks(stack);
+		ferry_stack_tcp_flush_out(stack);
 }
 
 int ferry_stack_tcp_shutdown(struct ferry_flow *flow)

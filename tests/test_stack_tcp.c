@@ -4,9 +4,10 @@
  *
  * Covered: data both ways with backpressure (the app's window closes while the caller
  * takes nothing and reopens on writable; partial takes keep order; short sends end in
- * sendable), the whole stack as a loopback echo (IPv4/1500 and IPv6/jumbo), half-close
- * both ways (the caller's close after a late reply delivers it whole), resets both ways
- * (also from inside a callback), idle timeout and keepalive.
+ * sendable; pieces queued with send_more leave in full segments at the flush), the whole stack as a
+ * loopback echo (IPv4/1500 and IPv6/jumbo), half-close both ways (the caller's close after a late
+ * reply delivers it whole), resets both ways (also from inside a callback), idle timeout and
+ * keepalive.
  *
  * The harness is tests/support/stackfake.h: crafted IPv4/IPv6 packets go into
  * ferry_stack_input, a fake transport plays the caller, and every packet the stack writes
@@ -95,6 +96,39 @@ START_TEST(small_writes_leave_without_nagle)
 	ck_assert_mem_eq(t.payload, "head", 4);
 	ferry_stackfake_next_out(f, &t);
 	ck_assert_mem_eq(t.payload, "body", 4);
+	ferry_stackfake_free(f);
+}
+END_TEST
+
+/* Pieces that are not the application's MSS -- the ARQ's segments, 1,383 bytes toward an
+ * MSS of 1,360 -- queued with ferry_stack_tcp_send_more leave at the flush, in full
+ * segments: sent one by one, each would have left as 1,360 bytes and a 23-byte sliver. */
+START_TEST(send_more_leaves_full_segments_at_the_flush)
+{
+	struct ferry_stackfake *f = ferry_stackfake_new(1400); /* MSS 1360 */
+	struct ferry_stackfake_app a = ferry_stackfake_app4(40015);
+	static const size_t lens[] = {1360, 1360, 1360, 69};
+	uint8_t data[3 * 1383];
+	struct ferry_tpkt t;
+	size_t i, off;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	ferry_stackfake_establish(f, &a);
+	for (off = 0; off < sizeof(data); off += 1383)
+		ck_assert_uint_eq(ferry_stack_tcp_send_more(a.flow, data + off, 1383), 1383);
+	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 0);
+	/* a caller that forgets to flush is told to run the timer at once */
+	ck_assert_uint_eq(ferry_stack_next_deadline(f->stack, f->now), f->now);
+	ferry_stack_flush(f->stack);
+	ck_assert_uint_eq(ferry_stackfake_pending_out(f), 4);
+	for (i = 0, off = 0; i < 4; i++) {
+		ferry_stackfake_next_out(f, &t);
+		ck_assert_uint_eq(t.payload_len, lens[i]);
+		ck_assert_mem_eq(t.payload, data + off, lens[i]);
+		off += lens[i];
+	}
+	ck_assert_uint_gt(ferry_stack_next_deadline(f->stack, f->now), f->now);
 	ferry_stackfake_free(f);
 }
 END_TEST
@@ -603,6 +637,7 @@ int main(void)
 	tcase_add_test(data, data_both_ways);
 	tcase_add_test(data, lone_segment_acked_at_once);
 	tcase_add_test(data, small_writes_leave_without_nagle);
+	tcase_add_test(data, send_more_leaves_full_segments_at_the_flush);
 	tcase_add_test(data, request_response_turnaround);
 	tcase_add_test(data, window_full_then_writable);
 	tcase_add_test(data, partial_take_keeps_order);

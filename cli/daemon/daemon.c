@@ -117,8 +117,9 @@ static void turn_end(struct ferry_loop *loop, void *ctx, uint64_t now)
 {
 	struct ferry_daemon *d = ctx;
 
-	ferry_stack_flush(d->stack);
+	ferry_stack_flush(d->stack); /* flows woken for memory: the bridge runs them now */
 	ferry_bridge_flush(d->bridge, now);
+	ferry_stack_flush(d->stack); /* and what it queued toward applications leaves */
 	ferry_link_set_flush(&d->set, now);
 	arm(loop, &d->t_stack, ferry_stack_next_deadline(d->stack, now));
 	arm(loop, &d->t_egress, ferry_egress_next_deadline(d->egress, now));
