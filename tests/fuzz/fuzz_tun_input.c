@@ -18,6 +18,8 @@
  *                               wrote (ports, seq and ack mirrored) with these TCP flags
  *                               and n bytes: this gets past lwIP's handshake and sequence
  *                               checks, which random bytes almost never would
+ *   0x0a n                      n bytes toward it with ferry_stack_tcp_send_more
+ *   0x0b                        ferry_stack_flush (the end of a turn)
  * Anything else ends the script. One stack lives per input (lwIP allows one at a time).
  *
  * Deep path: the stack did something with the input -- wrote a packet back (an answer, an
@@ -277,10 +279,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ferry_stack_timer(h.stack, now);
 			break;
 		case 0x04:
+		case 0x0a:
 			i++;
 			flow = last_tcp(&h);
-			if (flow)
+			if (flow && op == 0x04)
 				ferry_stack_tcp_send(flow, zeros, arg);
+			else if (flow)
+				ferry_stack_tcp_send_more(flow, zeros, arg);
 			break;
 		case 0x05:
 			flow = last_tcp(&h);
@@ -311,6 +316,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				goto out;
 			answer(&h, data[i], data[i + 1]);
 			i += 2;
+			break;
+		case 0x0b:
+			ferry_stack_flush(h.stack);
 			break;
 		default:
 			goto out;
