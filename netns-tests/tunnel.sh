@@ -161,12 +161,14 @@ check "ferry status: the peer is up, with its endpoint" \
 	grep -q "endpoint: $WAN_S4:$TUN_PORT" "$d/status.txt"
 check "ferry status: state up" grep -q "state: up" "$d/status.txt"
 fc status --json >"$d/status.json"
-check "ferry status --json: valid JSON, schema version 1, bytes counted" python3 -c "
+check "ferry status --json: valid JSON, schema version 1, bytes counted, no conversation given up" python3 -c "
 import json, sys
 v = json.load(open('$d/status.json'))
 p = v[0]['peers'][0]
 assert v[0]['version'] == 1 and v[0]['interface']['name'] == 'tc0'
 assert p['state'] == 'up' and p['tx_bytes'] > 200e6 and p['rx_bytes'] > 200e6
+t = v[0]['interface']['tunnel']  # no conversation reset for silence, idleness or linger
+assert t['dead'] == 0 and t['idle'] == 0 and t['lingered'] == 0, t
 "
 kill -USR1 "$ferry_c_pid"
 check "SIGUSR1 writes the counters to the log" wait_until 3 grep -q "peer: " "$d/c.log"

@@ -133,6 +133,8 @@ struct ferry_bridge_stats {
 	uint64_t tcp_stale_opens;    /* OPEN for an id seen before, or of the wrong side */
 	uint64_t tcp_dead;	     /* conversations the ARQ gave up (peer silent) */
 	uint64_t tcp_idle;	     /* conversations reset for idleness */
+	uint64_t tcp_lingered;	     /* finished conversations reset when their last bytes or
+					acknowledgements did not cross within linger_ms */
 	uint64_t proto_errors;	     /* frames or messages that broke the protocol */
 	uint64_t udp_opened;	     /* datagram flows this side opened */
 	uint64_t udp_accepted;	     /* ... the peers opened */

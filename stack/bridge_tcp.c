@@ -536,6 +536,7 @@ bool ferry_bridge_tcp_timer(struct br_conv *c)
 		return false;
 	}
 	if (c->end_gone && b->now - c->end_ms >= b->cfg.linger_ms) {
+		b->stats.tcp_lingered++;
 		ferry_bridge_tcp_abort(c, FERRY_FLOW_ABORTED, true);
 		return false;
 	}

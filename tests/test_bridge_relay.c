@@ -117,6 +117,7 @@ static void streams(const struct ferry_relay_wan *wan, const char *what)
 	ck_assert_uint_eq(a->tcp_resets_out + b->tcp_resets_out, 0);
 	ck_assert_uint_eq(a->proto_errors + b->proto_errors, 0);
 	ck_assert_uint_eq(a->tcp_dead + b->tcp_dead, 0);
+	ck_assert_uint_eq(a->tcp_lingered + b->tcp_lingered, 0);
 	ck_assert_uint_eq(es->tcp_connected, CONNS);
 	ck_assert_uint_eq(es->tcp_closed, CONNS);
 	ck_assert_uint_eq(ferry_relay_stack_stats(t->relay)->tcp_closed, CONNS);

@@ -228,12 +228,14 @@ static void json(const struct ferry_daemon *d, struct out *o)
 	    ",\"tunnel\":{\"conversations\":%u,\"datagram_flows\":%u,\"resets_out\":%llu,"
 	    "\"resets_in\":%llu,\"protocol_errors\":%llu,\"no_route\":%llu,"
 	    "\"peer_restarts\":%llu,\"buffers\":%u,\"buffers_in_use\":%u,\"waiting\":%u,"
-	    "\"waits\":%llu,\"no_buffer\":%llu,\"room_waiting\":%u}",
+	    "\"waits\":%llu,\"no_buffer\":%llu,\"room_waiting\":%u,\"dead\":%llu,\"idle\":%llu,"
+	    "\"lingered\":%llu}",
 	    bs->convs, bs->udp_flows, (unsigned long long)bs->tcp_resets_out,
 	    (unsigned long long)bs->tcp_resets_in, (unsigned long long)bs->proto_errors,
 	    (unsigned long long)bs->no_route, (unsigned long long)bs->peer_restarts, bs->buffers,
 	    bs->buffers_in_use, bs->tcp_waiting, (unsigned long long)bs->tcp_waits,
-	    (unsigned long long)bs->tcp_nobuf, bs->room_waiting);
+	    (unsigned long long)bs->tcp_nobuf, bs->room_waiting, (unsigned long long)bs->tcp_dead,
+	    (unsigned long long)bs->tcp_idle, (unsigned long long)bs->tcp_lingered);
 	put(o, ",\"dropped\":{\"malformed\":%llu,\"handshake\":%llu,\"data\":%llu}",
 	    (unsigned long long)d->set.stats.malformed,
 	    (unsigned long long)d->set.stats.handshake_dropped,
