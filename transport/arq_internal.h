@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ARQ engine internals, shared by arq.c (create/destroy, datagram output, send queue and
- * windows, transmission, timers, update/flush) and arq_input.c (parsing a peer's datagram,
- * ACK/una processing, reassembly, the application's reads); not an API. It holds the
- * engine's state and the few helpers both files need; see arq.c for how it works.
+ * ARQ engine internals, shared by arq.c (create/destroy, datagram output, windows,
+ * transmission, timers, update/flush), arq_send.c (the application's sends: send queue,
+ * pool shares, send space) and arq_input.c (parsing a peer's datagram, ACK/una
+ * processing, reassembly, the application's reads); not an API. It holds the engine's
+ * state and the few helpers the files need; see arq.c for how it works.
  */
 #ifndef FERRY_TRANSPORT_ARQ_INTERNAL_H
 #define FERRY_TRANSPORT_ARQ_INTERNAL_H
