@@ -239,7 +239,7 @@ START_TEST(downloads_leave_in_full_segments)
 	 * ARQ's segments pushed one by one come to 1.5-14% over in this harness (where
 	 * windows often hold lwIP back, which fills segments anyway) and twice over in the
 	 * soak; test_stack_tcp shows the segmentation exactly */
-	ck_assert_uint_le(ss->packets_out, full + full / 50 + 8 * DOWNLOADS);
+	ck_assert_uint_le(ss->packets_out, full + full / 50 + (uint64_t)8 * DOWNLOADS);
 	ferry_relay_apps_free(t);
 }
 END_TEST
