@@ -115,8 +115,9 @@ struct ferry_bridge_config {
 	uint32_t max_convs;	     /* TCP conversations, all peers, both roles */
 	uint32_t max_udp;	     /* datagram flows, all peers, both roles */
 	uint32_t idle_ms;	     /* a conversation with no traffic either way is reset */
-	uint32_t linger_ms;	     /* a finished conversation waits this long at most for its
-					last acknowledgements */
+	uint32_t linger_ms;	     /* a finished conversation waits this long at most for
+					the peer's next progress (an acknowledgement that frees
+					what it sent, or bytes from the peer) */
 };
 
 /* Counters since create, all peers. */
@@ -133,8 +134,8 @@ struct ferry_bridge_stats {
 	uint64_t tcp_stale_opens;    /* OPEN for an id seen before, or of the wrong side */
 	uint64_t tcp_dead;	     /* conversations the ARQ gave up (peer silent) */
 	uint64_t tcp_idle;	     /* conversations reset for idleness */
-	uint64_t tcp_lingered;	     /* finished conversations reset when their last bytes or
-					acknowledgements did not cross within linger_ms */
+	uint64_t tcp_lingered;	     /* finished conversations reset when the peer made no
+					progress within linger_ms */
 	uint64_t proto_errors;	     /* frames or messages that broke the protocol */
 	uint64_t udp_opened;	     /* datagram flows this side opened */
 	uint64_t udp_accepted;	     /* ... the peers opened */

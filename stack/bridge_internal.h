@@ -135,6 +135,8 @@ struct br_conv {
 	bool rx_blocked;   /* the end took less than offered: waiting for its sendable */
 	bool heard;	   /* the peer's first frame (OPEN or RESULT) was read */
 	bool doomed;	   /* to be reset at the next run (decided inside an end's call) */
+	bool peer_done;	   /* the peer reclaimed it with everything acknowledged: what the
+			      ARQ holds (the peer's FIN last) goes to the end, then it ends */
 	uint8_t doom_code; /* enum ferry_flow_code for the TCP_RESET then */
 	uint8_t hdr_have;
 	uint8_t hdr[FERRY_FRAME_HDR_LEN];
@@ -146,7 +148,8 @@ struct br_conv {
 	uint64_t deadline;
 	uint64_t last_active;
 	uint64_t last_heard;	  /* the peer's last segment (or the start) */
-	uint64_t end_ms;	  /* when end_gone became true (for linger) */
+	uint64_t end_ms;	  /* linger's start: when end_gone became true, or the
+				     latest progress since (ferry_bridge_tcp_input) */
 	struct ferry_flow *sflow; /* opener: the stack's flow while it lives */
 	struct ferry_arq *arq;
 };

@@ -385,12 +385,22 @@ static void rx_pump(struct br_conv *c)
 
 /* ---- the conversation's life ----------------------------------------------------------- */
 
+/* Linger counts from the peer's latest progress, not from the end's going: a download
+ * whose destination had finished but which crossed slowly (its conversation waiting for
+ * turns behind thousands of others) was reset 60 s after the destination's FIN, its last
+ * bytes undelivered (docs/soak.md). A peer that only answers probes makes no progress. */
 void ferry_bridge_tcp_input(struct br_conv *c, const uint8_t *segs, size_t len)
 {
 	struct ferry_bridge *b = br_of(c);
+	uint32_t pending = ferry_arq_pending(c->arq);
+	const uint8_t *p;
+	bool ready = ferry_arq_peek(c->arq, &p) > 0;
 
 	ferry_arq_input(c->arq, segs, len, b->now);
 	c->last_active = c->last_heard = b->now;
+	if (c->end_gone &&
+	    (ferry_arq_pending(c->arq) < pending || (!ready && ferry_arq_peek(c->arq, &p) > 0)))
+		c->end_ms = b->now;
 	ferry_bridge_conv_dirty(c);
 	if (!c->rx_blocked)
 		rx_pump(c);
@@ -455,6 +465,14 @@ void ferry_bridge_tcp_unknown_in(struct br_conv *c)
 		ferry_bridge_conv_free(c);
 		return;
 	}
+	if (c->tx == BR_TX_FIN_SENT && ferry_arq_pending(c->arq) == 0) {
+		/* the peer reclaims only once all it sent, its FIN last, was acknowledged: it is
+		 * in our ARQ, still to reach a slow reader (it was reset with up to a window of
+		 * the reply undelivered); tcp_after_arq ends it if the FIN is not there */
+		c->peer_done = true;
+		ferry_bridge_conv_dirty(c);
+		return;
+	}
 	ferry_bridge_tcp_abort(c, FERRY_FLOW_ABORTED, false); /* the peer lost it */
 }
 
@@ -490,6 +508,7 @@ bool ferry_bridge_tcp_after_arq(struct br_conv *c)
 {
 	struct ferry_bridge *b = br_of(c);
 	size_t mss = b->sizes.arq_mss;
+	const uint8_t *p;
 	bool room;
 
 	ferry_bridge_conv_ran(c);
@@ -500,6 +519,12 @@ bool ferry_bridge_tcp_after_arq(struct br_conv *c)
 	if (ferry_arq_error(c->arq)) {
 		b->stats.tcp_dead++;
 		ferry_bridge_tcp_abort(c, FERRY_FLOW_TIMEDOUT, true);
+		return false;
+	}
+	if (c->peer_done && c->rx != BR_RX_FIN && !c->rx_blocked &&
+	    ferry_arq_peek(c->arq, &p) == 0) {
+		/* the peer is gone and its FIN is not among what it left us */
+		ferry_bridge_tcp_abort(c, FERRY_FLOW_ABORTED, false);
 		return false;
 	}
 	try_fin(c);

@@ -15,7 +15,10 @@
  * reaching the application as ECONNREFUSED and ENETUNREACH through RESULT codes; UDP from
  * the destination and, full cone, from elsewhere; ping answered by the real destination;
  * a UDP datagram too big for the datagram channel refused with ICMP fragmentation needed,
- * which the client's kernel takes as the path MTU.
+ * which the client's kernel takes as the path MTU; a finished download read slowly for many
+ * times the linger (the destination closed, and the peer's conversation reclaimed while
+ * the client's ARQ still held the rest) arriving whole, and a reader that stops for good
+ * reset once the linger passes without progress.
  *
  * Needs root and /dev/net/tun; otherwise the suite exits 77 (CTest: skipped).
  */
@@ -240,6 +243,146 @@ START_TEST(downloads_leave_in_full_segments)
 	 * windows often hold lwIP back, which fills segments anyway) and twice over in the
 	 * soak; test_stack_tcp shows the segmentation exactly */
 	ck_assert_uint_le(ss->packets_out, full + full / 50 + (uint64_t)8 * DOWNLOADS);
+	ferry_relay_apps_free(t);
+}
+END_TEST
+
+/* ---- linger: a finished conversation waits for the peer's progress, not a fixed time ---- */
+
+#define LINGER_MS  400
+#define SLOW_LEN   ((size_t)1 << 20)
+#define SLOW_STEP  ((size_t)64 << 10) /* bytes the reader takes, then pauses */
+#define SLOW_PAUSE 200		      /* ms, half of LINGER_MS */
+
+/* What the loop's conditions below wait for (they get only the apps). */
+static struct {
+	uint64_t until_ms; /* a pause: run the loop to here */
+	size_t want;	   /* a read: until the client has this many bytes */
+} slow;
+
+static bool pause_over(const void *arg)
+{
+	(void)arg;
+	return ferry_relay_clock_ms() >= slow.until_ms;
+}
+
+static bool step_read(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return t->clients[0].rcvd >= slow.want || t->clients[0].eof;
+}
+
+static bool destination_done(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return t->servers_done == 1;
+}
+
+static bool one_download_done(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return t->clients_done == 1 && t->servers_done == 1 && settled(t);
+}
+
+static void pause_for(struct ferry_relay_apps *t, uint32_t ms, const char *what)
+{
+	slow.until_ms = ferry_relay_clock_ms() + ms;
+	ferry_relay_run(t->relay, pause_over, what);
+}
+
+/* One download of len bytes; if held, its client does not read until the destination has
+ * written it all and closed (into egress's socket: egress reads the FIN once the rest
+ * fits). */
+static struct ferry_relay_apps *slow_download(size_t len, bool held)
+{
+	struct ferry_relay_apps *t = ferry_relay_apps_new();
+	struct ferry_relay_wan wan = {.delay_ms = 5, .seed = 11, .linger_ms = LINGER_MS};
+
+	ferry_relay_enter_a(t->relay);
+	ferry_relay_apps_client_add(t, 64, len);
+	t->clients[0].hold_reads = held;
+	ferry_relay_enter_b();
+	ferry_relay_apps_listener_add(t, FERRY_RELAY_DST_ADDR_1);
+	ferry_relay_start_bridged(t->relay, &wan);
+	ferry_relay_apps_client_connect(t, 0, &t->dests[0]);
+	if (held) {
+		ferry_relay_run(t->relay, destination_done, "the destination sending it all");
+		pause_for(t, 50, "egress reading the FIN");
+	}
+	return t;
+}
+
+/* The reader takes SLOW_STEP, pauses SLOW_PAUSE, and so on: the download lasts many times
+ * LINGER_MS after the destination's FIN, but the peer makes progress in every pause's
+ * span, so nothing is reset and every byte arrives (linger once counted from the FIN, and
+ * the soak's slow downloads were reset 60 s after it). */
+START_TEST(slow_reader_gets_every_byte_after_the_destination_closed)
+{
+	struct ferry_relay_apps *t = slow_download(SLOW_LEN, true);
+	struct ferry_relay_apps_client *c = &t->clients[0];
+	uint64_t start = ferry_relay_clock_ms();
+	unsigned steps = 0;
+
+	while (!c->eof) {
+		ck_assert_uint_lt(++steps, 2 * SLOW_LEN / SLOW_STEP);
+		slow.want = c->rcvd + SLOW_STEP;
+		c->hold_reads = false;
+		ferry_relay_apps_client_watch(t, 0);
+		ferry_relay_run(t->relay, step_read, "the reader's next step");
+		if (c->done)
+			break;
+		c->hold_reads = true;
+		ferry_relay_apps_client_watch(t, 0);
+		pause_for(t, SLOW_PAUSE, "the reader's pause");
+	}
+	ferry_relay_run(t->relay, one_download_done, "the connection's end");
+	/* it did outlast the linger many times over, or this showed nothing */
+	ck_assert_uint_ge(ferry_relay_clock_ms() - start, (uint64_t)3 * LINGER_MS);
+	ferry_relay_apps_check_connection(t, 0);
+	ck_assert_uint_eq(ferry_relay_bridge_stats(t->relay, 0)->tcp_lingered +
+			      ferry_relay_bridge_stats(t->relay, 1)->tcp_lingered,
+			  0);
+	ferry_relay_apps_free(t);
+}
+END_TEST
+
+static bool lingered(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return ferry_relay_bridge_stats(t->relay, 1)->tcp_lingered > 0;
+}
+
+static bool egress_flow_ended(const void *arg)
+{
+	const struct ferry_relay_apps *t = arg;
+
+	return ferry_relay_egress_stats(t->relay)->tcp_closed > 0;
+}
+
+/* A reader that stops for good an eighth into a download: egress's side takes the rest of
+ * the reply into its conversation and reads the destination's FIN, the peer's ARQ answers
+ * probes but takes nothing, and the finished conversation is reset LINGER_MS after the
+ * last progress, not kept. */
+START_TEST(stopped_reader_is_reset_after_linger)
+{
+	struct ferry_relay_apps *t = slow_download(SLOW_LEN, false);
+	struct ferry_relay_apps_client *c = &t->clients[0];
+	uint64_t start;
+
+	slow.want = SLOW_LEN / 8;
+	ferry_relay_run(t->relay, step_read, "the first eighth");
+	c->hold_reads = true;
+	ferry_relay_apps_client_watch(t, 0);
+	ferry_relay_run(t->relay, egress_flow_ended, "egress reading the destination's FIN");
+	start = ferry_relay_clock_ms();
+	ferry_relay_run(t->relay, lingered, "the linger's reset");
+	ck_assert_uint_ge(ferry_relay_clock_ms() - start + 1, LINGER_MS);
+	ck_assert_uint_eq(ferry_relay_bridge_stats(t->relay, 1)->tcp_lingered, 1);
+	ck_assert_uint_lt(c->rcvd, SLOW_LEN);
 	ferry_relay_apps_free(t);
 }
 END_TEST
@@ -600,6 +743,8 @@ int main(void)
 	tcase_add_test(tc, streams_through_a_starved_pool);
 	tcase_add_test(tc, small_writes_leave_at_once);
 	tcase_add_test(tc, downloads_leave_in_full_segments);
+	tcase_add_test(tc, slow_reader_gets_every_byte_after_the_destination_closed);
+	tcase_add_test(tc, stopped_reader_is_reset_after_linger);
 	tcase_add_test(tc, opens_while_the_link_is_backed_up);
 	tcase_add_test(tc, late_flows_get_turns_in_a_full_pool);
 	tcase_add_test(tc, refused_and_unreachable);

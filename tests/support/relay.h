@@ -111,9 +111,10 @@ struct ferry_relay_wan {
 	uint32_t delay_ms;
 	double loss; /* 0..1 */
 	uint64_t seed;
-	uint32_t buffers; /* each bridge's segment buffers (arq_buffers); 0: 8192 */
-	bool backed_up;	  /* bridge A's link has no room, ahead of bulk or not (the room
-			     and urgent_room ops say 0), until ferry_relay_unblock */
+	uint32_t buffers;   /* each bridge's segment buffers (arq_buffers); 0: 8192 */
+	uint32_t linger_ms; /* each bridge's linger_ms; 0: the default */
+	bool backed_up;	    /* bridge A's link has no room, ahead of bulk or not (the room
+			       and urgent_room ops say 0), until ferry_relay_unblock */
 };
 
 /* Bridge A's link takes what it is given again (see backed_up). */

@@ -367,6 +367,13 @@ static void server_io(struct ferry_relay_apps *t, unsigned k, uint32_t events)
 	ferry_relay_watch(t->relay, s->fd, FERRY_RELAY_APPS_K_SERVER, k, server_interest(s, t));
 }
 
+void ferry_relay_apps_client_watch(struct ferry_relay_apps *t, unsigned i)
+{
+	struct ferry_relay_apps_client *c = &t->clients[i];
+
+	ferry_relay_watch(t->relay, c->fd, FERRY_RELAY_APPS_K_CLIENT, i, client_interest(c));
+}
+
 void ferry_relay_apps_server_watch(struct ferry_relay_apps *t, unsigned k)
 {
 	struct ferry_relay_apps_server *s = &t->servers[k];

@@ -133,6 +133,9 @@ void ferry_relay_apps_client_connect(struct ferry_relay_apps *t, unsigned i,
 /* A listener on addr:0 in the current namespace (B); its endpoint is the next dests[]. */
 void ferry_relay_apps_listener_add(struct ferry_relay_apps *t, const char *addr);
 
+/* Watches client i again for what it now waits for (after a test changed its holds). */
+void ferry_relay_apps_client_watch(struct ferry_relay_apps *t, unsigned i);
+
 /* Watches server k again for what it now waits for (after a test changed its holds). */
 void ferry_relay_apps_server_watch(struct ferry_relay_apps *t, unsigned k);
 

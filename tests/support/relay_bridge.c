@@ -313,6 +313,8 @@ void ferry_relay_bridged_create(struct ferry_relay *r, const struct ferry_relay_
 	bcfg.arq.snd_wnd = bcfg.arq.rcv_wnd = 256; /* small windows: backpressure shows */
 	bcfg.arq.rmt_wnd_init = 256;
 	bcfg.arq_buffers = wan->buffers ? wan->buffers : 8192;
+	if (wan->linger_ms)
+		bcfg.linger_ms = wan->linger_ms;
 	/* the sizes of a default link (1500 over IPv6), though the fake WAN has none */
 	ck_assert_int_eq(ferry_wire_sizes(&sizes, FERRY_WIRE_MTU_DEFAULT, FERRY_WIRE_IPV6_HDR), 0);
 	for (i = 0; i < 2; i++)
