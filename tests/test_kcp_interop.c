@@ -120,7 +120,9 @@ START_TEST(peer_rtt_estimate_honest)
 	ms = ferry_kcptun_run(t);
 	ferry_kcptun_report(t, "one stream, 25 ms each way, loss", ms);
 	ck_assert_uint_gt(t->peer_rtt.samples, 20);
-	ck_assert_msg(t->peer_rtt.srtt_max < 2 * t->delay_ms + 15,
+	/* the bug raised it to 85-90 ms; the harness's delay is a timer in this process, and
+	 * on a busy 2-core machine its lateness took a correct run's estimate to 69.7 ms */
+	ck_assert_msg(t->peer_rtt.srtt_max < 2 * t->delay_ms + 25,
 		      "kcp-go's srtt from our ACKs reached %.1f ms on a %u ms path",
 		      t->peer_rtt.srtt_max, 2 * t->delay_ms);
 	ferry_kcptun_stop(t);
