@@ -392,10 +392,14 @@ static void rx_pump(struct br_conv *c)
 void ferry_bridge_tcp_input(struct br_conv *c, const uint8_t *segs, size_t len)
 {
 	struct ferry_bridge *b = br_of(c);
-	uint32_t pending = ferry_arq_pending(c->arq);
 	const uint8_t *p;
-	bool ready = ferry_arq_peek(c->arq, &p) > 0;
+	uint32_t pending = 0;
+	bool ready = false;
 
+	if (c->end_gone) { /* only a finished conversation's linger looks at progress */
+		pending = ferry_arq_pending(c->arq);
+		ready = ferry_arq_peek(c->arq, &p) > 0;
+	}
 	ferry_arq_input(c->arq, segs, len, b->now);
 	c->last_active = c->last_heard = b->now;
 	if (c->end_gone &&
