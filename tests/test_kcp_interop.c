@@ -110,7 +110,11 @@ END_TEST
  * (kcp-go kcp.go, Input). Over a 50 ms path with 10 % loss, ferry's repeated ACKs of
  * out-of-order segments, which echo the ts of their first ACK, once raised that estimate
  * to 85-90 ms; now a repeat is at most one interval old and never the last ACK of a
- * datagram, so the estimate stays within a few ms of the path (51-55 ms measured). */
+ * datagram, so the estimate stays within a few ms of the path (51-55 ms measured).
+ * The bound is on held_rtt, the estimate over an exact path: the delay lines are timers in
+ * this process, and their lateness on a busy machine once took a correct run's peer_rtt
+ * to 69.7 ms. peer_rtt, what kcp-go really computed, is printed, and must at least not
+ * fall below the path. */
 START_TEST(peer_rtt_estimate_honest)
 {
 	struct ferry_kcptun *t = ferry_kcptun_start(20 + (uint64_t)_i, 10, 1, (size_t)1 << 20);
@@ -120,11 +124,14 @@ START_TEST(peer_rtt_estimate_honest)
 	ms = ferry_kcptun_run(t);
 	ferry_kcptun_report(t, "one stream, 25 ms each way, loss", ms);
 	ck_assert_uint_gt(t->peer_rtt.samples, 20);
-	/* the bug raised it to 85-90 ms; the harness's delay is a timer in this process, and
-	 * on a busy 2-core machine its lateness took a correct run's estimate to 69.7 ms */
-	ck_assert_msg(t->peer_rtt.srtt_max < 2 * t->delay_ms + 25,
-		      "kcp-go's srtt from our ACKs reached %.1f ms on a %u ms path",
-		      t->peer_rtt.srtt_max, 2 * t->delay_ms);
+	ck_assert_uint_gt(t->held_rtt.samples, 20);
+	ck_assert_msg(t->peer_rtt.srtt_max >= 2 * t->delay_ms,
+		      "kcp-go's srtt never reached the %u ms path: the harness's clock is off",
+		      2 * t->delay_ms);
+	ck_assert_msg(t->held_rtt.srtt_max < 2 * t->delay_ms + 15,
+		      "kcp-go's srtt from our ACKs over an exact path reached %.1f ms on a %u ms "
+		      "path",
+		      t->held_rtt.srtt_max, 2 * t->delay_ms);
 	ferry_kcptun_stop(t);
 }
 END_TEST

@@ -335,6 +335,36 @@ static void ts_note_push(struct ferry_kcptun_ts_ring *r, const struct ferry_arq_
 		    .sn = seg->sn, .first = seg->ts, .last = seg->ts, .used = true};
 }
 
+/* When a transmission of kcp-go's, noted by ts_note_push, reached our ARQ. */
+static void ts_note_arrival(struct ferry_kcptun_ts_ring *r, const struct ferry_arq_seg *seg,
+			    uint64_t now)
+{
+	struct ferry_kcptun_ts_seen *e = &r->e[seg->sn % TS_RING];
+
+	if (!e->used || e->sn != seg->sn)
+		return;
+	e->arrived[e->narrived % FERRY_KCPTUN_ARRIVALS].ts = seg->ts;
+	e->arrived[e->narrived % FERRY_KCPTUN_ARRIVALS].at = now;
+	e->narrived++;
+}
+
+/* When the transmission of sn with this ts reached our ARQ; false if not kept. */
+static bool ts_arrival(const struct ferry_kcptun_ts_ring *r, uint32_t sn, uint32_t ts, uint64_t *at)
+{
+	const struct ferry_kcptun_ts_seen *e = &r->e[sn % TS_RING];
+	unsigned i, n = e->narrived < FERRY_KCPTUN_ARRIVALS ? e->narrived : FERRY_KCPTUN_ARRIVALS;
+
+	if (!e->used || e->sn != sn)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (e->arrived[i].ts == ts) {
+			*at = e->arrived[i].at;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* An ACK must name an sn that was sent and echo the ts of one of its transmissions. */
 static void ts_check_ack(struct ferry_kcptun_ts_ring *r, const struct ferry_arq_seg *seg,
 			 const char *who)
@@ -424,6 +454,32 @@ static void peer_rtt_note(struct ferry_kcptun *t, const uint8_t *p, size_t len)
 		ferry_kcptun_rtt_sample(&t->peer_rtt, r);
 }
 
+/* The sample kcp-go would take from this datagram of ours over an exact path: 2 * delay_ms
+ * plus how long our ARQ held the transmission its last ACK echoes. */
+static void held_rtt_note(struct ferry_kcptun *t, const uint8_t *p, size_t len)
+{
+	struct ferry_arq_seg seg, ack = {0};
+	bool has_ack = false;
+	uint64_t at;
+	ssize_t n;
+
+	while (len > 0 && (n = ferry_arq_seg_decode(p, len, &seg)) > 0) {
+		if (seg.cmd == FERRY_ARQ_CMD_ACK) {
+			has_ack = true;
+			ack = seg;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (!has_ack)
+		return;
+	if (!ts_arrival(&t->peer_ts, ack.sn, ack.ts, &at)) {
+		t->held_unknown++;
+		return;
+	}
+	ferry_kcptun_rtt_sample(&t->held_rtt, 2.0 * t->delay_ms + (double)(now_ms() - at));
+}
+
 /* ---- the delay line: delay_ms each way, first in first out ---- */
 
 static void line_push(struct ferry_kcptun *t, struct ferry_kcptun_line *l, const uint8_t *d,
@@ -475,6 +531,23 @@ static int wire_emit(struct ferry_kcptun *t, const uint8_t *framed, size_t len)
 	return r;
 }
 
+/* Hands kcp-go's segments to our ARQ, noting when each PUSH transmission arrived. */
+static void arq_feed(struct ferry_kcptun *t, const uint8_t *p, size_t len, uint64_t now)
+{
+	const uint8_t *q = p;
+	struct ferry_arq_seg seg;
+	size_t left = len;
+	ssize_t n;
+
+	while (left > 0 && (n = ferry_arq_seg_decode(q, left, &seg)) > 0) {
+		if (seg.cmd == FERRY_ARQ_CMD_PUSH)
+			ts_note_arrival(&t->peer_ts, &seg, now);
+		q += n;
+		left -= (size_t)n;
+	}
+	ck_assert_int_eq(ferry_arq_input(t->arq, p, len, now), 0);
+}
+
 /* Moves what is due on both lines: ours to the socket, kcp-go's into the ARQ. */
 static void lines_run(struct ferry_kcptun *t, uint64_t now)
 {
@@ -486,7 +559,7 @@ static void lines_run(struct ferry_kcptun *t, uint64_t now)
 		line_pop(&t->out_line);
 	}
 	while ((e = line_due(&t->in_line, now)) != NULL) {
-		ck_assert_int_eq(ferry_arq_input(t->arq, e->d, e->len, now), 0);
+		arq_feed(t, e->d, e->len, now);
 		line_pop(&t->in_line);
 	}
 }
@@ -526,6 +599,7 @@ static int wire_output(void *ctx, const uint8_t *dgram, size_t len)
 		t->out_lost++;
 		return 0;
 	}
+	held_rtt_note(t, dgram, len);
 	nonce[0] = rng_next(&t->rng);
 	nonce[1] = rng_next(&t->rng);
 	memcpy(t->out, nonce, CRYPT_NONCE);
@@ -619,7 +693,7 @@ static void wire_input(struct ferry_kcptun *t, uint64_t now)
 		if (t->delay_ms)
 			line_push(t, &t->in_line, kcp, len);
 		else
-			ck_assert_int_eq(ferry_arq_input(t->arq, kcp, len, now), 0);
+			arq_feed(t, kcp, len, now);
 	}
 }
 
@@ -1005,14 +1079,18 @@ void ferry_kcptun_report(const struct ferry_kcptun *t, const char *name, uint64_
 	       "  ts echoes checked: %" PRIu64 " ACKs from kcp-go, %" PRIu64 " from ferry\n"
 	       "  kcp-go's RTT estimate from our ACKs (one sample per datagram): srtt %.1f ms at "
 	       "the end, %.1f at most, %" PRIu64 " samples; path delay %u ms each way (%" PRIu64
-	       " delayed sends failed)\n",
+	       " delayed sends failed)\n"
+	       "  the same over an exact path (2 x delay + our ARQ's hold of the echoed "
+	       "transmission): srtt %.1f ms at the end, %.1f at most, %" PRIu64 " samples, %" PRIu64
+	       " echoes not kept\n",
 	       name, bytes, t->n_streams, t->loss_pct, ms, t->out_dgrams, t->out_lost, st.segs_sent,
 	       st.segs_rto, st.segs_fast, st.segs_dup, st.srtt, st.rto, t->in_dgrams, t->in_lost,
 	       t->peer_push, t->peer_sn_end, t->peer_push - t->peer_sn_end, t->peer_wask,
 	       t->peer_wins, st.rmt_wnd, st.drop_window, t->our_zero_wnd, st.wins_sent,
 	       ferry_kcptun_udp_rcvbuf_errors(), t->our_ts.checked, t->peer_ts.checked,
 	       t->peer_rtt.srtt, t->peer_rtt.srtt_max, t->peer_rtt.samples, t->delay_ms,
-	       t->line_send_errors);
+	       t->line_send_errors, t->held_rtt.srtt, t->held_rtt.srtt_max, t->held_rtt.samples,
+	       t->held_unknown);
 	if (t->resumed_at)
 		printf("  stalled reader: resumed %" PRIu64 " ms after the start, done %" PRIu64
 		       " ms later; kcp-go sent %" PRIu64 " new segments past our edge%s\n",

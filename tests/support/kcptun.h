@@ -64,6 +64,9 @@
  * It also follows what kcp-go makes of us: the edge we advertise and the new segments it
  * sends past it (peer_overrun), and its RTT estimate built from our ACKs as they reach
  * it (peer_rtt; loopback, so its clock is ours minus the smallest offset its PUSHes show).
+ * The delay lines are timers in this process and run late when it is descheduled, which
+ * peer_rtt includes; held_rtt is the estimate over an exact path: 2 * delay_ms plus the
+ * time our ARQ held each echoed transmission, which is ferry's part.
  *
  * kcptun-server is stopped by PID in the normal path (SIGTERM, bounded waitpid, SIGKILL);
  * if a test fails or times out, PR_SET_PDEATHSIG kills it with its parent. Needs root (the
@@ -107,6 +110,7 @@ enum {
 	FERRY_KCPTUN_TS_RING = 4096,  /* sn slots remembered for the ts echo check (> any window) */
 	FERRY_KCPTUN_LINE_MAX = 2048, /* datagrams a delay line holds (> two windows) */
 	FERRY_KCPTUN_ECHO_BUF = 65536,
+	FERRY_KCPTUN_ARRIVALS = 4, /* arrivals remembered per sn for the held-echo estimate */
 };
 
 /* One smux stream: what we sent and what came back, both checked against a seeded stream. */
@@ -156,10 +160,16 @@ struct ferry_kcptun_echo {
 	struct ferry_kcptun_echo_conn c[FERRY_KCPTUN_STREAMS_MAX];
 };
 
-/* The ts of the first and the latest transmission of one sn, to check ACK echoes. */
+/* The ts of the first and the latest transmission of one sn, to check ACK echoes; for
+ * kcp-go's, also when its last few transmissions reached our ARQ (after the delay line). */
 struct ferry_kcptun_ts_seen {
 	uint32_t sn, first, last;
 	bool used;
+	struct {
+		uint32_t ts;
+		uint64_t at; /* our ms clock */
+	} arrived[FERRY_KCPTUN_ARRIVALS];
+	unsigned narrived; /* transmissions that arrived (the last ARRIVALS kept) */
 };
 
 struct ferry_kcptun_ts_ring {
@@ -206,7 +216,12 @@ struct ferry_kcptun {
 	uint32_t our_edge;     /* the furthest una + wnd we advertised: our receive edge */
 	uint64_t peer_overrun; /* new sn kcp-go sent at or beyond that edge */
 	struct ferry_kcptun_rtt peer_rtt; /* kcp-go's estimate from our ACKs that arrive */
-	uint32_t peer_clock_off;	  /* our ms clock minus kcp-go's (valid once set) */
+	/* the same estimate had the delay lines been exact: each sample is 2 * delay_ms plus
+	 * how long our ARQ held the echoed transmission before the ACK left it (so the
+	 * harness's own timer lateness, on both lines, is not in it) */
+	struct ferry_kcptun_rtt held_rtt;
+	uint64_t held_unknown;	 /* last ACKs whose echoed transmission's arrival was not kept */
+	uint32_t peer_clock_off; /* our ms clock minus kcp-go's (valid once set) */
 	bool peer_clock_set;
 
 	/* a reader that stops: no ferry_arq_recv for pause_ms once it has read pause_after
