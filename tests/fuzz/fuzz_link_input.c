@@ -177,7 +177,10 @@ static randombytes_implementation random_impl = {
  * changes nothing the link sees. With the randomness above, the set-up's Diffie-Hellmans
  * (key pairs, static-static, two handshakes: up to 23 a run, about 40 us each) are the same
  * for every input of the same flags, and a mutated input shares most of a script's with
- * the input it came from. Direct-mapped: a collision evicts.
+ * the input it came from. Direct-mapped: a collision evicts. 65,536 entries (6.8 MB): a
+ * grown corpus (1,300 inputs) makes tens of thousands of distinct ones as libFuzzer cycles
+ * through it, and with 512 the misses took a sixth of the run (1.35 times the executions
+ * a second with 65,536).
  */
 struct x25519_entry {
 	uint8_t n[32], p[32], q[32];
@@ -185,7 +188,7 @@ struct x25519_entry {
 	bool used;
 };
 
-static struct x25519_entry x25519_memo[512];
+static struct x25519_entry x25519_memo[65536];
 static const uint8_t x25519_base[32] = {9};
 
 static int x25519(uint8_t *q, const uint8_t *n, const uint8_t *p)
