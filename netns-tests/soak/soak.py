@@ -736,9 +736,14 @@ def report(args):
               " window max %s; before load %d"
               % (name, min(fds), max(fds), max(first or [0]), max(last or [0]),
                  rows[0][name]["fds"]))
-        verdict(first and last and max(last) <= max(first) + slack,
-                "%s ferry fds bounded, not trending: last window's max %s <= first window's"
-                " max %s + %d" % (name, max(last or [0]), max(first or [0]), slack))
+        if not (first and last):  # a run too short for two windows of samples
+            verdict(False, "%s ferry fds bounded, not trending: no sample in the %s window"
+                    " of %.0f s after the warm-up (the run is too short)"
+                    % (name, "first" if not first else "last", win))
+        else:
+            verdict(max(last) <= max(first) + slack,
+                    "%s ferry fds bounded, not trending: last window's max %s <= first"
+                    " window's max %s + %d" % (name, max(last), max(first), slack))
     shares = [(n + " ferry", cpu_share(after, lambda r, n=n: r[n]["cpu_s"])) for n in names]
     shares += [("load client", cpu_share(after, lambda r: r.get("client_cpu_s"))),
                ("load server", cpu_share(after, lambda r: r.get("server_cpu_s")))]

@@ -36,30 +36,15 @@ top=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 ferry=${FERRY:-$top/build/cli/ferry}
 export FERRY_WANEM=${FERRY_WANEM:-$top/build/netns-tests/ferry-wanem}
-soak="$here/soak/soak.py"
-flows=${1:-10000}
-minutes=${2:-10}
-read -r -a wanem_args <<<"${SOAK_WANEM:---rate 100M --delay 10 --loss 1 --seed 14}"
+# shellcheck source=netns-tests/soak/common.sh
+. "$here/soak/common.sh"
 interval=${SOAK_INTERVAL:-5}
-seconds=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
-ramp=$((seconds / 10 < 30 ? seconds / 10 : 30))
-drain=120
-ports=9100-9115
 
 netns_init
 netns_require python3 ethtool
 
-# descriptors: a socket per flow in the client and in the server, one per egress flow in
-# ferry; ferry and both Python processes inherit this limit. The hard limit is raised if
-# we may (CAP_SYS_RESOURCE), else the soft one goes up to it.
-ulimit -Hn 65536 2>/dev/null || true
-nofile=$(ulimit -Hn)
-[ "$nofile" = unlimited ] && nofile=65536
-ulimit -Sn "$nofile"
-if [ "$nofile" -lt $((flows + 1024)) ]; then
-	echo "soak: RLIMIT_NOFILE is at most $nofile here, $((flows + 1024)) are needed" >&2
-	exit 1
-fi
+# ferry and both Python processes inherit the raised limit
+soak_nofile soak
 
 echo "soak: $flows flows for $minutes min ($seconds s, ramp $ramp s), wanem ${wanem_args[*]}"
 echo "     ferry: $ferry, built $(date -u -r "$ferry" '+%F %T UTC'), sha256 $(sha_of "$ferry" | cut -c1-16)"
