@@ -82,16 +82,7 @@ figures() {
 		             c["up_mismatches"]))
 	EOF
 }
-while kill -0 "$client_pid" 2>/dev/null; do
-	for _ in $(seq 1 60); do
-		kill -0 "$client_pid" 2>/dev/null || break
-		sleep 1
-	done
-	figures
-done
-client_rc=0
-wait "$client_pid" || client_rc=$?
-check "the load generator exits cleanly (status $client_rc)" test "$client_rc" -eq 0
+soak_wait_client "$client_pid" figures
 rm -f "$d/wanem.stats"
 kill -USR1 "$wanem_pid"
 wait_filled "$d/wanem.stats" 5 && sed 's/^/     wanem: /' "$d/wanem.stats"

@@ -27,3 +27,19 @@ soak_nofile() {
 		exit 1
 	fi
 }
+
+# soak_wait_client PID REPORT: waits for the load's client (PID, started by netns_bg) to
+# end, running REPORT (a function) every minute and once at the end; then checks that
+# it exited cleanly.
+soak_wait_client() {
+	local pid=$1 report=$2 rc=0
+	while kill -0 "$pid" 2>/dev/null; do
+		for _ in $(seq 1 60); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 1
+		done
+		"$report"
+	done
+	wait "$pid" || rc=$?
+	check "the load generator exits cleanly (status $rc)" test "$rc" -eq 0
+}

@@ -92,16 +92,7 @@ progress() {
 		         s["server"]["rss_kib"] / 1024, s["client"]["fds"], s["server"]["fds"]))
 	EOF
 }
-while kill -0 "$client_pid" 2>/dev/null; do
-	for _ in $(seq 1 60); do
-		kill -0 "$client_pid" 2>/dev/null || break
-		sleep 1
-	done
-	progress
-done
-client_rc=0
-wait "$client_pid" || client_rc=$?
-check "the load generator exits cleanly (status $client_rc)" test "$client_rc" -eq 0
+soak_wait_client "$client_pid" progress
 
 # every flow ended at both ends: no conversation left in the tunnel
 no_conversations() {
