@@ -430,26 +430,34 @@ static uint16_t note_our_segments(struct ferry_kcptun *t, const uint8_t *p, size
 	return wnd;
 }
 
-/* The sample kcp-go takes from this datagram of ours as it reaches it (loopback: now). */
-static void peer_rtt_note(struct ferry_kcptun *t, const uint8_t *p, size_t len)
+/* The last ACK segment of a datagram of ours (kcp-go samples the RTT from it); false if
+ * it has none. */
+static bool last_ack(const uint8_t *p, size_t len, struct ferry_arq_seg *ack)
 {
 	struct ferry_arq_seg seg;
-	bool has_ack = false;
-	uint32_t ts = 0;
-	int32_t r;
+	bool found = false;
 	ssize_t n;
 
 	while (len > 0 && (n = ferry_arq_seg_decode(p, len, &seg)) > 0) {
 		if (seg.cmd == FERRY_ARQ_CMD_ACK) {
-			has_ack = true;
-			ts = seg.ts;
+			*ack = seg;
+			found = true;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
-	if (!has_ack || !t->peer_clock_set)
+	return found;
+}
+
+/* The sample kcp-go takes from this datagram of ours as it reaches it (loopback: now). */
+static void peer_rtt_note(struct ferry_kcptun *t, const uint8_t *p, size_t len)
+{
+	struct ferry_arq_seg ack;
+	int32_t r;
+
+	if (!last_ack(p, len, &ack) || !t->peer_clock_set)
 		return;
-	r = (int32_t)((uint32_t)now_ms() - t->peer_clock_off - ts);
+	r = (int32_t)((uint32_t)now_ms() - t->peer_clock_off - ack.ts);
 	if (r >= 0)
 		ferry_kcptun_rtt_sample(&t->peer_rtt, r);
 }
@@ -458,20 +466,10 @@ static void peer_rtt_note(struct ferry_kcptun *t, const uint8_t *p, size_t len)
  * plus how long our ARQ held the transmission its last ACK echoes. */
 static void held_rtt_note(struct ferry_kcptun *t, const uint8_t *p, size_t len)
 {
-	struct ferry_arq_seg seg, ack = {0};
-	bool has_ack = false;
+	struct ferry_arq_seg ack;
 	uint64_t at;
-	ssize_t n;
 
-	while (len > 0 && (n = ferry_arq_seg_decode(p, len, &seg)) > 0) {
-		if (seg.cmd == FERRY_ARQ_CMD_ACK) {
-			has_ack = true;
-			ack = seg;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (!has_ack)
+	if (!last_ack(p, len, &ack))
 		return;
 	if (!ts_arrival(&t->peer_ts, ack.sn, ack.ts, &at)) {
 		t->held_unknown++;
