@@ -43,11 +43,11 @@ static void hmac_blake2b(uint8_t out[FERRY_NOISE_HASH_LEN], const uint8_t *key, 
 	crypto_generichash_state st;
 	size_t i;
 
-	/* Keys here are at most HASHLEN long, never longer than a block. */
-	memset(pad, 0, sizeof(pad));
-	memcpy(pad, key, key_len);
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] ^= 0x36;
+	/* Keys here are at most HASHLEN long, never longer than a block: each pad is its
+	 * constant with the key XORed into its first bytes. */
+	memset(pad, 0x36, sizeof(pad));
+	for (i = 0; i < key_len; i++)
+		pad[i] ^= key[i];
 	crypto_generichash_init(&st, NULL, 0, FERRY_NOISE_HASH_LEN);
 	crypto_generichash_update(&st, pad, sizeof(pad));
 	crypto_generichash_update(&st, a, a_len);
@@ -55,8 +55,9 @@ static void hmac_blake2b(uint8_t out[FERRY_NOISE_HASH_LEN], const uint8_t *key, 
 		crypto_generichash_update(&st, b, b_len);
 	crypto_generichash_final(&st, inner, sizeof(inner));
 
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] ^= 0x36 ^ 0x5c;
+	memset(pad, 0x5c, sizeof(pad));
+	for (i = 0; i < key_len; i++)
+		pad[i] ^= key[i];
 	crypto_generichash_init(&st, NULL, 0, FERRY_NOISE_HASH_LEN);
 	crypto_generichash_update(&st, pad, sizeof(pad));
 	crypto_generichash_update(&st, inner, sizeof(inner));
