@@ -43,9 +43,9 @@ static randombytes_implementation random_impl = {
 /*
  * X25519, remembered. The three libsodium functions below are defined here, so the link
  * code's calls bind to them rather than to the shared library's (the harness links this
- * file as one of its own sources): each computes a result
- * with libsodium's own crypto_scalarmult_curve25519*, once per distinct (scalar, point),
- * and copies it out after that. X25519 is a function of its arguments alone, so the memo
+ * file as one of its own sources): each computes a result with libsodium's own
+ * crypto_scalarmult_curve25519*, once per distinct (scalar, point), and copies it out
+ * after that. X25519 is a function of its arguments alone, so the memo
  * changes nothing the link sees. With the randomness above, the set-up's Diffie-Hellmans
  * (key pairs, static-static, two handshakes: up to 23 a run, about 40 us each) are the same
  * for every input of the same flags, and a mutated input shares most of a script's with
